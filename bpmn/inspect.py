@@ -1,0 +1,271 @@
+"""Read what SpiffWorkflow's parser does not keep: pools, lanes, forms, extension properties, lines.
+
+Works on the hardened lxml trees of `bpmn.xml`, so the same facts come from Camunda Modeler files
+(`camunda:formData`, `camunda:properties`) and SpiffArena files (`spiffworkflow:properties`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from lxml import etree
+
+from .model import Element, FormField, SourceFile
+from .xml import BPMN_NS, CAMUNDA_NS, SPIFF_NS
+
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
+
+# Flow nodes: what can hold a lane and be reached by a sequence flow.
+FLOW_NODE_TAGS = {
+    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask",
+    "businessRuleTask", "subProcess", "transaction", "adHocSubProcess", "callActivity",
+    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
+    "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway", "complexGateway",
+}  # fmt: skip
+ACTIVITY_TAGS = {
+    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask",
+    "businessRuleTask", "subProcess", "transaction", "adHocSubProcess", "callActivity",
+}  # fmt: skip
+HUMAN_TAGS = {"userTask", "manualTask", "task"}
+CONTAINER_TAGS = {"subProcess", "transaction", "adHocSubProcess"}
+
+
+def local(tag: Any) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def is_bpmn(node: etree._Element, *tags: str) -> bool:
+    if not isinstance(node.tag, str):
+        return False
+    q = etree.QName(node.tag)
+    return q.namespace == BPMN_NS and (not tags or q.localname in tags)
+
+
+def uses_namespace(tree: etree._ElementTree, namespace: str) -> bool:
+    """True when any element or attribute of the document is in `namespace`."""
+    for node in tree.iter():
+        if not isinstance(node.tag, str):
+            continue
+        if etree.QName(node.tag).namespace == namespace:
+            return True
+        for attr in node.attrib:
+            if attr.startswith("{" + namespace + "}"):
+                return True
+    return False
+
+
+def dialect_of(trees: Iterable[etree._ElementTree]) -> str:
+    """Which SpiffWorkflow parser a set of files needs: camunda, spiff or bpmn (plain)."""
+    trees = list(trees)
+    if any(uses_namespace(t, CAMUNDA_NS) for t in trees):
+        return "camunda"
+    if any(uses_namespace(t, SPIFF_NS) for t in trees):
+        return "spiff"
+    return "bpmn"
+
+
+def processes(tree: etree._ElementTree) -> list[etree._Element]:
+    return [p for p in tree.getroot() if is_bpmn(p, "process")]
+
+
+def pool_names(tree: etree._ElementTree) -> dict[str, str]:
+    """process id -> participant (pool) name, from the collaborations of a document."""
+    names: dict[str, str] = {}
+    for participant in tree.getroot().iterfind(".//bpmn:collaboration/bpmn:participant", NS):
+        ref, name = participant.get("processRef"), participant.get("name")
+        if ref and name:
+            names[ref] = name.strip()
+    return names
+
+
+def _lanes(process: etree._Element) -> Iterator[tuple[etree._Element, int]]:
+    """Every lane of a process with its nesting depth (nested lanes come through childLaneSet)."""
+
+    def walk(lane_set: etree._Element, depth: int) -> Iterator[tuple[etree._Element, int]]:
+        for lane in lane_set.iterfind("bpmn:lane", NS):
+            yield lane, depth
+            for child in lane.iterfind("bpmn:childLaneSet", NS):
+                yield from walk(child, depth + 1)
+
+    for lane_set in process.iterfind("bpmn:laneSet", NS):
+        yield from walk(lane_set, 0)
+
+
+def lane_names(process: etree._Element) -> list[str]:
+    return [(lane.get("name") or "").strip() or lane.get("id", "") for lane, _ in _lanes(process)]
+
+
+def direct_lanes(process: etree._Element) -> dict[str, str]:
+    """flow node id -> the name of the innermost lane that lists it."""
+    assigned: dict[str, tuple[int, str]] = {}
+    for lane, depth in _lanes(process):
+        name = (lane.get("name") or "").strip() or lane.get("id", "")
+        for ref in lane.iterfind("bpmn:flowNodeRef", NS):
+            node_id = (ref.text or "").strip()
+            if node_id and (node_id not in assigned or assigned[node_id][0] < depth):
+                assigned[node_id] = (depth, name)
+    return {k: v for k, (_, v) in assigned.items()}
+
+
+def extension_properties(node: etree._Element) -> dict[str, str]:
+    """`camunda:properties` and `spiffworkflow:properties` of an element, merged (Spiff wins)."""
+    props: dict[str, str] = {}
+    ext = node.find("bpmn:extensionElements", NS)
+    if ext is None:
+        return props
+    for prop in ext.iterfind("camunda:properties/camunda:property", NS):
+        name = prop.get("name") or prop.get("id")
+        if name:
+            props[name] = prop.get("value", "")
+    for prop in ext.iterfind("spiffworkflow:properties/spiffworkflow:property", NS):
+        name = prop.get("name")
+        if name:
+            props[name] = prop.get("value", "")
+    return props
+
+
+def _default(raw: str | None, type_: str) -> Any:
+    if raw is None or raw == "":
+        return None
+    if "${" in raw or "#{" in raw:
+        return None  # an expression Camunda would evaluate; not a literal default
+    if type_ == "long":
+        try:
+            return int(raw)
+        except ValueError:
+            return None
+    if type_ == "double":
+        try:
+            return float(raw)
+        except ValueError:
+            return None
+    if type_ == "boolean":
+        return raw.strip().lower() == "true"
+    return raw
+
+
+def camunda_form(node: etree._Element) -> tuple[FormField, ...]:
+    fields: list[FormField] = []
+    for ff in node.iterfind("bpmn:extensionElements/camunda:formData/camunda:formField", NS):
+        fid = ff.get("id")
+        if not fid:
+            continue
+        type_ = ff.get("type") or "string"
+        values = tuple(
+            (v.get("id", ""), v.get("name") or v.get("id", "")) for v in ff.iterfind("camunda:value", NS)
+        )
+        if values and type_ not in ("enum",):
+            type_ = "enum"
+        required = any(
+            c.get("name") == "required" and (c.get("config") or "true").lower() != "false"
+            for c in ff.iterfind("camunda:validation/camunda:constraint", NS)
+        )
+        props = {
+            (p.get("id") or p.get("name") or ""): p.get("value", "")
+            for p in ff.iterfind("camunda:properties/camunda:property", NS)
+        }
+        fields.append(
+            FormField(
+                id=fid,
+                label=ff.get("label") or fid,
+                type=type_,
+                required=required,
+                default=_default(ff.get("defaultValue"), type_),
+                values=values,
+                properties={k: v for k, v in props.items() if k},
+            )
+        )
+    return tuple(fields)
+
+
+_JSON_TYPES = {"string": "string", "integer": "long", "number": "double", "boolean": "boolean"}
+
+
+def json_schema_form(schema: dict[str, Any]) -> tuple[FormField, ...]:
+    """A SpiffArena form (JSON Schema) as form fields; nested objects and arrays are not flattened."""
+    required = set(schema.get("required") or ())
+    fields: list[FormField] = []
+    for fid, prop in (schema.get("properties") or {}).items():
+        if not isinstance(prop, dict):
+            continue
+        enum = prop.get("enum")
+        one_of = prop.get("oneOf") or prop.get("anyOf")
+        values: tuple[tuple[str, str], ...] = ()
+        if isinstance(enum, list):
+            values = tuple((str(v), str(v)) for v in enum)
+        elif isinstance(one_of, list) and all(isinstance(o, dict) and "const" in o for o in one_of):
+            values = tuple((str(o["const"]), str(o.get("title") or o["const"])) for o in one_of)
+        type_ = "enum" if values else _JSON_TYPES.get(str(prop.get("type")), "string")
+        if prop.get("format") == "date":
+            type_ = "date"
+        fields.append(
+            FormField(
+                id=fid,
+                label=str(prop.get("title") or fid),
+                type=type_,
+                required=fid in required,
+                default=prop.get("default"),
+                values=values,
+            )
+        )
+    return tuple(fields)
+
+
+def elements_of(
+    process: etree._Element,
+    pool: str | None,
+    json_files: dict[str, SourceFile],
+) -> dict[str, Element]:
+    """Every flow node of a process (embedded subprocesses included) with lane, properties and form."""
+    lanes = direct_lanes(process)
+    out: dict[str, Element] = {}
+
+    def visit(container: etree._Element, inherited: str | None) -> None:
+        for node in container:
+            if not is_bpmn(node):
+                continue
+            tag = local(node.tag)
+            if tag not in FLOW_NODE_TAGS:
+                continue
+            node_id = node.get("id")
+            if not node_id:
+                continue
+            # Embedded subprocess contents take the lane of the subprocess shape (as SpiffWorkflow does).
+            lane = lanes.get(node_id) or inherited or pool
+            form: tuple[FormField, ...] = ()
+            props = extension_properties(node)
+            if tag in HUMAN_TAGS:
+                form = camunda_form(node)
+                schema_file = props.get("formJsonSchemaFilename")
+                if not form and schema_file and schema_file in json_files:
+                    try:
+                        form = json_schema_form(json.loads(json_files[schema_file].content))
+                    except (ValueError, UnicodeDecodeError):
+                        form = ()
+            out[node_id] = Element(
+                id=node_id,
+                type=tag,
+                name=(node.get("name") or "").strip() or None,
+                lane=lane,
+                line=node.sourceline,
+                properties=props,
+                form=form,
+            )
+            if tag in CONTAINER_TAGS:
+                visit(node, lanes.get(node_id) or inherited)
+
+    visit(process, None)
+    return out
+
+
+def line_index(tree: etree._ElementTree) -> dict[str, int]:
+    """element id -> source line, to put lines on SpiffWorkflow's errors (they name ids only)."""
+    index: dict[str, int] = {}
+    for node in tree.iter():
+        if isinstance(node.tag, str):
+            node_id = node.get("id")
+            if node_id and node.sourceline and node_id not in index:
+                index[node_id] = node.sourceline
+    return index

@@ -1,0 +1,167 @@
+"""Plain, frozen descriptions of BPMN documents: what the rest of Handoff sees of a definition.
+
+SpiffWorkflow's spec objects stay inside `bpmn/` and `engine/`; these dataclasses cross every other
+boundary (storage rows, CLI output, reports) and round-trip through JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of validation, printed as `file:line: message`."""
+
+    file: str
+    line: int | None
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {prefix}{self.message}"
+
+
+@dataclass(frozen=True)
+class FormField:
+    id: str
+    label: str
+    type: str  # string, long, double, boolean, date, enum
+    required: bool = False
+    default: Any = None
+    values: tuple[tuple[str, str], ...] = ()  # (id, name) for an enum
+    properties: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "type": self.type,
+            "required": self.required,
+            "default": self.default,
+            "values": [{"id": v, "name": n} for v, n in self.values],
+            "properties": dict(self.properties),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> FormField:
+        return cls(
+            id=d["id"],
+            label=d.get("label") or d["id"],
+            type=d.get("type") or "string",
+            required=bool(d.get("required")),
+            default=d.get("default"),
+            values=tuple((v["id"], v.get("name") or v["id"]) for v in d.get("values") or ()),
+            properties=dict(d.get("properties") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Element:
+    """A flow element of a process, with what the engine and the reports need to know of it."""
+
+    id: str
+    type: str  # the BPMN tag's local name: userTask, scriptTask, exclusiveGateway, ...
+    name: str | None
+    lane: str | None
+    line: int | None
+    properties: dict[str, str] = field(default_factory=dict)
+    form: tuple[FormField, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["form"] = [f.to_json() for f in self.form]
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Element:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            name=d.get("name"),
+            lane=d.get("lane"),
+            line=d.get("line"),
+            properties=dict(d.get("properties") or {}),
+            form=tuple(FormField.from_json(f) for f in d.get("form") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    name: str
+    kind: Literal["bpmn", "dmn", "json"]
+    content: bytes
+    checksum: str
+
+
+@dataclass(frozen=True)
+class ProcessModel:
+    """What Handoff keeps of one executable process, beside SpiffWorkflow's serialized spec."""
+
+    process_id: str
+    name: str | None
+    dialect: str  # camunda, spiff or bpmn: which SpiffWorkflow parser and serializer it needs
+    pool: str | None
+    lanes: tuple[str, ...]
+    properties: dict[str, str]
+    elements: dict[str, Element]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "process_id": self.process_id,
+            "name": self.name,
+            "dialect": self.dialect,
+            "pool": self.pool,
+            "lanes": list(self.lanes),
+            "properties": dict(self.properties),
+            "elements": {k: e.to_json() for k, e in self.elements.items()},
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ProcessModel:
+        return cls(
+            process_id=d["process_id"],
+            name=d.get("name"),
+            dialect=d["dialect"],
+            pool=d.get("pool"),
+            lanes=tuple(d.get("lanes") or ()),
+            properties=dict(d.get("properties") or {}),
+            elements={k: Element.from_json(e) for k, e in (d.get("elements") or {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class ParsedProcess:
+    """An executable process ready to be stored: its model, serialized spec and the files it came from."""
+
+    model: ProcessModel
+    spec: dict[str, Any]  # {"spec": ..., "subprocess_specs": ...} in SpiffWorkflow's serializer format
+    files: tuple[SourceFile, ...]
+    checksum: str
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    processes: tuple[ParsedProcess, ...]
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors

@@ -1,0 +1,156 @@
+"""Validate BPMN/DMN files and turn them into deployable processes with SpiffWorkflow's parser."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from . import inspect, lint
+from .model import ParsedProcess, Problem, ProcessModel, SourceFile, ValidationReport
+from .serializer import codec
+from .xml import XmlError, parse_xml, read_source
+
+_PARSERS = {"camunda": CamundaParser, "spiff": SpiffBpmnParser, "bpmn": BpmnDmnParser}
+
+
+def load_files(paths: Iterable[str | Path]) -> tuple[list[SourceFile], list[Problem]]:
+    sources: list[SourceFile] = []
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            sources.append(read_source(path))
+        except XmlError as exc:
+            problems.append(exc.problem)
+    return sources, problems
+
+
+def validate_files(paths: Sequence[str | Path]) -> ValidationReport:
+    sources, problems = load_files(paths)
+    report = validate(sources)
+    return ValidationReport(report.processes, tuple(problems) + report.problems)
+
+
+def _spiff_problem(exc: Exception, lines: dict[str, dict[str, int]], default_file: str) -> Problem:
+    file_name = getattr(exc, "file_name", "") or default_file
+    element_id = getattr(exc, "id", "") or getattr(exc, "task_id", "")
+    line = getattr(exc, "line_number", "") or None
+    if not line and element_id:
+        line = lines.get(file_name, {}).get(element_id) or next(
+            (idx[element_id] for idx in lines.values() if element_id in idx), None
+        )
+    message = str(exc).strip() or type(exc).__name__
+    tag = getattr(exc, "tag", "")
+    if element_id and element_id not in message:
+        message = f"{tag or 'element'} '{element_id}': {message}"
+    return Problem(file_name, int(line) if line else None, message)
+
+
+def validate(sources: Sequence[SourceFile]) -> ValidationReport:
+    """Parse and lint `sources` together (a process and the files it calls); nothing is stored."""
+    problems: list[Problem] = []
+    trees: dict[str, etree._ElementTree] = {}
+    for source in sources:
+        if source.kind == "json":
+            continue
+        try:
+            trees[source.name] = parse_xml(source)
+        except XmlError as exc:
+            problems.append(exc.problem)
+    if problems:
+        return ValidationReport((), tuple(problems))
+
+    bpmn_trees = {n: t for n, t in trees.items() if _kind(sources, n) == "bpmn"}
+    dmn_trees = {n: t for n, t in trees.items() if _kind(sources, n) == "dmn"}
+    if not bpmn_trees:
+        return ValidationReport((), (Problem(", ".join(trees) or "(no file)", None, "no BPMN file given"),))
+
+    for name, tree in bpmn_trees.items():
+        problems.extend(lint.refused_constructs(tree, name))
+        problems.extend(lint.dangling_flows(tree, name))
+        lint.name_anonymous_flows(tree)
+        problems.extend(lint.warnings(tree, name))
+    if any(p.severity == "error" for p in problems):
+        return ValidationReport((), tuple(problems))
+
+    lines = {name: inspect.line_index(tree) for name, tree in trees.items()}
+    dialect = inspect.dialect_of(bpmn_trees.values())
+    parser = _PARSERS[dialect]()
+    current = ""
+    try:
+        for name, tree in dmn_trees.items():
+            current = name
+            parser.add_dmn_xml(tree.getroot(), filename=name)
+        for name, tree in bpmn_trees.items():
+            current = name
+            parser.add_bpmn_xml(tree, filename=name)
+    except (ValidationException, SpiffWorkflowException) as exc:
+        problems.append(_spiff_problem(exc, lines, current))
+        return ValidationReport((), tuple(problems))
+    except etree.LxmlError as exc:
+        problems.append(Problem(current, None, f"cannot be parsed: {exc}"))
+        return ValidationReport((), tuple(problems))
+
+    json_files = {Path(s.name).name: s for s in sources if s.kind == "json"}
+    executable: list[tuple[str, etree._Element, str]] = []
+    pools: dict[str, str] = {}
+    for name, tree in bpmn_trees.items():
+        pools.update(inspect.pool_names(tree))
+        for process in inspect.processes(tree):
+            if process.get("isExecutable", "true").lower() != "false" and process.get("id"):
+                executable.append((name, process, process.get("id", "")))
+    if not executable:
+        files = ", ".join(bpmn_trees)
+        return ValidationReport((), tuple(problems) + (Problem(files, None, "no executable process"),))
+
+    all_processes = {pid: (name, node) for name, node, pid in executable}
+    for name, tree in bpmn_trees.items():
+        for process in inspect.processes(tree):
+            all_processes.setdefault(process.get("id", ""), (name, process))
+
+    checksum = hashlib.sha256(
+        "\n".join(f"{s.name}:{s.checksum}" for s in sorted(sources, key=lambda s: s.name)).encode()
+    ).hexdigest()
+    parsed: list[ParsedProcess] = []
+    for file_name, node, pid in executable:
+        try:
+            spec = parser.get_spec(pid)
+            subprocess_specs = parser.get_subprocess_specs(pid)
+            spec_dict = codec(dialect).spec_to_dict(spec, subprocess_specs)
+        except (ValidationException, SpiffWorkflowException) as exc:
+            problems.append(_spiff_problem(exc, lines, file_name))
+            continue
+        except (KeyError, AttributeError, TypeError, ValueError) as exc:
+            problems.append(Problem(file_name, node.sourceline, f"process '{pid}' cannot be parsed: {exc!r}"))
+            continue
+        # Called processes' tasks run inside this instance: their elements (and lanes) come along.
+        elements = {}
+        for called in subprocess_specs:
+            if called in all_processes and called != pid:
+                elements.update(inspect.elements_of(all_processes[called][1], pools.get(called), json_files))
+        elements.update(inspect.elements_of(node, pools.get(pid), json_files))
+        model = ProcessModel(
+            process_id=pid,
+            name=(node.get("name") or "").strip() or pools.get(pid) or None,
+            dialect=dialect,
+            pool=pools.get(pid),
+            lanes=tuple(inspect.lane_names(node)),
+            properties=inspect.extension_properties(node),
+            elements=elements,
+        )
+        parsed.append(ParsedProcess(model=model, spec=spec_dict, files=tuple(sources), checksum=checksum))
+    return ValidationReport(tuple(parsed), tuple(problems))
+
+
+def _kind(sources: Sequence[SourceFile], name: str) -> str:
+    for s in sources:
+        if s.name == name:
+            return s.kind
+    return "bpmn"

@@ -1,0 +1,8 @@
+"""Persistence: SQLAlchemy models, the database and its units of work, queries, Alembic migrations.
+
+Stores SpiffWorkflow's serialized state as text and knows nothing of SpiffWorkflow, click or the engine.
+"""
+
+from .database import ConcurrentUpdate, Database, SchemaOutdated, StorageError
+
+__all__ = ["ConcurrentUpdate", "Database", "SchemaOutdated", "StorageError"]

@@ -1,0 +1,168 @@
+"""Connections, schema versions and units of work. SQLite (WAL, foreign keys) by default; PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class StorageError(Exception):
+    """A storage problem the user can act on (bad URL, unreachable server, outdated schema)."""
+
+
+class SchemaOutdated(StorageError):
+    pass
+
+
+class ConcurrentUpdate(StorageError):
+    """Another transaction changed the same rows first (optimistic lock or SQLite write conflict)."""
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (SQLAlchemy docs,
+        # "Serializable isolation / Savepoints / Transactional DDL" for pysqlite).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def _is_write_conflict(exc: DBAPIError) -> bool:
+    message = str(exc.orig).lower() if exc.orig is not None else ""
+    return any(
+        marker in message
+        for marker in ("database is locked", "could not serialize", "deadlock detected", "lock not available")
+    )
+
+
+class Database:
+    """One database: its engine, its session factory and its schema version."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        try:
+            parsed = make_url(url)
+        except Exception as exc:  # SQLAlchemy raises ArgumentError, but also ValueError on odd input
+            raise StorageError(f"invalid database URL {url!r}: {exc}") from exc
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        self.url = parsed
+        kwargs: dict[str, Any] = {"echo": echo}
+        if parsed.get_backend_name() == "sqlite":
+            kwargs["connect_args"] = {"check_same_thread": False}
+        else:
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine = create_engine(parsed, **kwargs)
+        except Exception as exc:  # a missing driver or malformed URL
+            raise StorageError(f"cannot use database {parsed.render_as_string(hide_password=True)}: {exc}") from exc
+        if parsed.get_backend_name() == "sqlite":
+            _sqlite_setup(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.url.get_backend_name()
+
+    def display_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- schema -----------------------------------------------------------------------------------
+
+    def _alembic_config(self) -> Any:
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.attributes["engine"] = self.engine
+        return cfg
+
+    def head_revision(self) -> str:
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+        assert head is not None
+        return head
+
+    def current_revision(self) -> str | None:
+        try:
+            with self.engine.connect() as conn:
+                if not inspect(conn).has_table("alembic_version"):
+                    return None
+                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except OperationalError as exc:
+            raise StorageError(f"cannot open database {self.display_url()}: {exc.orig}") from exc
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Create or upgrade the schema to the newest revision; returns (before, after)."""
+        from alembic import command
+
+        before = self.current_revision()
+        command.upgrade(self._alembic_config(), "head")
+        return before, self.head_revision()
+
+    def require_current_schema(self) -> None:
+        current = self.current_revision()
+        if current is None:
+            raise SchemaOutdated(
+                f"database {self.display_url()} has no Handoff schema yet: run 'handoff init' first"
+            )
+        if current != self.head_revision():
+            raise SchemaOutdated(
+                f"database {self.display_url()} schema is at revision {current}, this Handoff needs "
+                f"{self.head_revision()}: run 'handoff init' to upgrade it"
+            )
+
+    # --- units of work ----------------------------------------------------------------------------
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back entirely if it raises."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except StaleDataError as exc:
+            session.rollback()
+            raise ConcurrentUpdate(str(exc)) from exc
+        except DBAPIError as exc:
+            session.rollback()
+            if _is_write_conflict(exc):
+                raise ConcurrentUpdate(str(exc.orig)) from exc
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A read-only session for queries and reports."""
+        session = self._sessions()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
