@@ -1,0 +1,261 @@
+"""The only code that drives SpiffWorkflow's runtime: load, run engine steps, save, and read the outcome."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from threading import Lock
+from typing import Any
+
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from bpmn import Element, ProcessModel
+from bpmn.inspect import ACTIVITY_TAGS
+from bpmn.serializer import codec
+
+# SpiffWorkflow's task iterator stops at depth 1,000 and then reports a workflow complete that is not
+# (DESIGN §4). Stop well before that, and stop a loop of automated tasks that would never wait.
+MAX_TREE_DEPTH = 900
+MAX_STEPS_PER_OPERATION = 20_000
+
+
+class RunawayLoop(Exception):
+    def __init__(self, task: Task, message: str) -> None:
+        super().__init__(message)
+        self.task = task
+
+
+@dataclass(frozen=True)
+class LoadedDefinition:
+    definition_id: int
+    process_id: str
+    version: int
+    model: ProcessModel
+    spec: Any
+    subprocess_specs: dict[str, Any]
+
+
+class DefinitionCache:
+    """Restored specs by definition id: parsed once per version, shared by every instance of it."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._items: OrderedDict[int, LoadedDefinition] = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def get(self, definition_id: int, load: Callable[[], tuple[str, int, dict[str, Any], str]]) -> LoadedDefinition:
+        with self._lock:
+            hit = self._items.get(definition_id)
+            if hit is not None:
+                self._items.move_to_end(definition_id)
+                return hit
+        process_id, version, model_json, spec_json = load()
+        model = ProcessModel.from_json(model_json)
+        spec, subs = codec(model.dialect).spec_from_dict(json.loads(spec_json))
+        loaded = LoadedDefinition(definition_id, process_id, version, model, spec, subs)
+        with self._lock:
+            self._items[definition_id] = loaded
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return loaded
+
+
+def script_engine() -> PythonScriptEngine:
+    return PythonScriptEngine()
+
+
+def new_workflow(definition: LoadedDefinition, data: dict[str, Any]) -> BpmnWorkflow:
+    workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=script_engine())
+    if data:
+        # The start task hands its data to every task after it.
+        workflow.task_tree.data.update(data)
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(data)
+    return workflow
+
+
+def load_workflow(definition: LoadedDefinition, state: str) -> BpmnWorkflow:
+    workflow = codec(definition.model.dialect).loads(state, definition.spec, definition.subprocess_specs)
+    workflow.script_engine = script_engine()  # not serialized: set again after every load
+    return workflow
+
+
+def dump_workflow(definition: LoadedDefinition, workflow: BpmnWorkflow) -> str:
+    return codec(definition.model.dialect).dumps(workflow)
+
+
+def all_tasks(workflow: BpmnWorkflow) -> Iterator[Task]:
+    """Every task of the instance, subprocesses included, without the iterator's depth limit."""
+    yield from workflow.tasks.values()
+    for sub in workflow.subprocesses.values():
+        yield from sub.tasks.values()
+
+
+def find_task(workflow: BpmnWorkflow, task_id: str) -> Task | None:
+    from uuid import UUID
+
+    try:
+        return workflow.get_task_from_id(UUID(task_id))
+    except (ValueError, SpiffWorkflowException, KeyError):
+        return None
+
+
+@dataclass
+class StepLog:
+    """Activities the engine completed during one operation, in order."""
+
+    completed: list[Task] = field(default_factory=list)
+    count: int = 0
+
+
+def element_of(model: ProcessModel, task: Task) -> Element:
+    spec = task.task_spec
+    bpmn_id = getattr(spec, "bpmn_id", None) or spec.name
+    element = model.elements.get(bpmn_id)
+    if element is not None:
+        return element
+    return Element(
+        id=bpmn_id,
+        type=type(spec).__name__[0].lower() + type(spec).__name__[1:],
+        name=getattr(spec, "bpmn_name", None),
+        lane=getattr(spec, "lane", None) or model.pool,
+        line=None,
+    )
+
+
+def is_activity(model: ProcessModel, task: Task) -> bool:
+    spec = task.task_spec
+    if getattr(spec, "bpmn_id", None) is None:
+        return False  # SpiffWorkflow's internal specs (Start, End, boundary splits, ...)
+    return element_of(model, task).type in ACTIVITY_TAGS
+
+
+def run_engine(workflow: BpmnWorkflow, log: StepLog) -> None:
+    """Run automated tasks until the workflow waits; raises RunawayLoop or SpiffWorkflow's errors."""
+
+    def did_complete(task: Task) -> None:
+        log.completed.append(task)
+        log.count += 1
+        if log.count > MAX_STEPS_PER_OPERATION:
+            raise RunawayLoop(task, f"more than {MAX_STEPS_PER_OPERATION} automated steps without waiting")
+        if log.count % 64 == 0 and task.depth > MAX_TREE_DEPTH:
+            raise RunawayLoop(task, f"the process looped more than {MAX_TREE_DEPTH} steps deep")
+
+    workflow.do_engine_steps(did_complete_task=did_complete)
+    for task in all_tasks(workflow):
+        if task.state in (TaskState.READY, TaskState.WAITING) and task.depth > MAX_TREE_DEPTH:
+            raise RunawayLoop(task, f"the process looped more than {MAX_TREE_DEPTH} steps deep")
+
+
+def ready_human_tasks(workflow: BpmnWorkflow) -> list[Task]:
+    return [t for t in all_tasks(workflow) if t.state == TaskState.READY and t.task_spec.manual]
+
+
+def error_tasks(workflow: BpmnWorkflow) -> list[Task]:
+    return [t for t in all_tasks(workflow) if t.state == TaskState.ERROR]
+
+
+def is_finished(workflow: BpmnWorkflow) -> bool:
+    """Completed for real: nothing left to do AND an end event of the top process completed."""
+    if any(t.state & TaskState.NOT_FINISHED_MASK for t in all_tasks(workflow)):
+        return False
+    return any(
+        isinstance(t.task_spec, EndEvent) and t.state == TaskState.COMPLETED for t in workflow.tasks.values()
+    )
+
+
+def has_unfinished(workflow: BpmnWorkflow) -> bool:
+    return any(t.state & TaskState.NOT_FINISHED_MASK for t in all_tasks(workflow))
+
+
+def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
+    due: list[datetime] = []
+    for pending in workflow.waiting_events():
+        value = getattr(pending, "value", None)
+        if getattr(pending, "event_type", "") in ("TimerEventDefinition", "DurationTimerEventDefinition",
+                                                   "TimeDateEventDefinition", "CycleTimerEventDefinition"):
+            if isinstance(value, str):
+                try:
+                    due.append(datetime.fromisoformat(value))
+                except ValueError:
+                    continue
+    return min(due) if due else None
+
+
+def waits_for_event(workflow: BpmnWorkflow) -> bool:
+    return bool(workflow.waiting_events())
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an automated task failed: what the incident records."""
+
+    task: Task | None
+    message: str
+    line: int | None
+    error_type: str
+
+    def to_json(self, model: ProcessModel) -> dict[str, Any]:
+        element = element_of(model, self.task) if self.task is not None else None
+        return {
+            "task": element.id if element else None,
+            "task_name": element.name if element else None,
+            "lane": element.lane if element else None,
+            "line": self.line,
+            "type": self.error_type,
+            "message": self.message,
+        }
+
+
+def describe_failure(exc: Exception) -> Failure:
+    if isinstance(exc, RunawayLoop):
+        return Failure(exc.task, str(exc), None, "RunawayLoop")
+    if isinstance(exc, WorkflowTaskException):
+        inner = getattr(exc, "error_type", "") or type(exc).__name__
+        message = str(exc.error_msg if hasattr(exc, "error_msg") else exc).strip()
+        return Failure(exc.task, message, exc.line_number or None, inner)
+    if isinstance(exc, WorkflowException):
+        task = getattr(exc, "task", None)
+        return Failure(task, str(exc).strip(), None, type(exc).__name__)
+    return Failure(getattr(exc, "task", None), f"{type(exc).__name__}: {exc}", None, type(exc).__name__)
+
+
+def snapshot(data: dict[str, Any]) -> dict[str, Any]:
+    """Workflow data as plain JSON for the instance row (non-JSON values shown as text)."""
+    try:
+        return json.loads(json.dumps(data, default=str))
+    except (TypeError, ValueError):
+        return {k: str(v) for k, v in data.items()}
+
+
+def run_user_task(task: Task, data: dict[str, Any]) -> None:
+    task.data.update(data)
+    task.run()
+
+
+def retry_task(task: Task, data: dict[str, Any]) -> None:
+    """Run a failed task again after its data was fixed (SpiffWorkflow recovers an ERROR task so)."""
+    task.data.update(data)
+    task.run()
+
+
+def instance_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """The data a person would call 'the instance data': the last completed task's, else the workflow's."""
+    candidates = [t for t in workflow.tasks.values() if t.state == TaskState.COMPLETED]
+    ready = [t for t in all_tasks(workflow) if t.state in (TaskState.READY, TaskState.ERROR, TaskState.WAITING)]
+    pool = ready or candidates
+    if not pool:
+        return dict(workflow.data)
+    latest = max(pool, key=lambda t: t.last_state_change)
+    merged = dict(workflow.data)
+    merged.update(latest.data)
+    return merged

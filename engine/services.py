@@ -1,0 +1,629 @@
+"""The use cases: deploy, start, claim, unclaim, complete, retry — each one unit of work, one transaction.
+
+Every state change follows DESIGN §2: load the instance row (with its version), restore the workflow
+against the cached spec, apply the change, run engine steps until the workflow waits, then write the new
+state, the task rows and the history in ONE transaction. A concurrent writer gets a Conflict.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+import bpmn
+from bpmn.durations import parse_duration
+from storage import ConcurrentUpdate, Database, SchemaOutdated, StorageError
+from storage import repository as repo
+from storage.models import HumanTask, ProcessInstance
+
+from . import forms, runtime
+from .clock import Clock, utc_now
+from .errors import Conflict, DefinitionInvalid, InvalidInput, NotFound, ScriptFailed, SetupRequired
+from .views import (
+    Deployment,
+    InstanceSummary,
+    InstanceView,
+    ProcessSummary,
+    TaskView,
+    TimelineEntry,
+)
+
+INSTANCE_STATUSES = ("running", "waiting", "completed", "error", "terminated", "suspended")
+
+
+@dataclass
+class _Change:
+    """What one operation did, collected while it runs and written at its end."""
+
+    now: datetime
+    actor: str | None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    failure: runtime.Failure | None = None
+
+
+class Handoff:
+    """The application: services over one database, with an injectable clock."""
+
+    def __init__(self, database: Database, *, clock: Clock = utc_now) -> None:
+        self.db = database
+        self.clock = clock
+        self.definitions = runtime.DefinitionCache()
+        self._schema_checked = False
+
+    # --- setup -------------------------------------------------------------------------------------
+
+    def init(self) -> tuple[str | None, str]:
+        try:
+            result = self.db.upgrade()
+        except StorageError as exc:
+            raise SetupRequired(str(exc)) from exc
+        self._schema_checked = True
+        return result
+
+    def _ready(self) -> None:
+        if self._schema_checked:
+            return
+        try:
+            self.db.require_current_schema()
+        except SchemaOutdated as exc:
+            raise SetupRequired(str(exc)) from exc
+        except StorageError as exc:
+            raise SetupRequired(str(exc)) from exc
+        self._schema_checked = True
+
+    # --- definitions -------------------------------------------------------------------------------
+
+    def validate(self, paths: Sequence[str | Path]) -> bpmn.ValidationReport:
+        return bpmn.validate_files(paths)
+
+    def deploy(self, paths: Sequence[str | Path], *, actor: str | None) -> list[Deployment]:
+        """Validate, then store each process as a new version unless identical content is deployed."""
+        self._ready()
+        report = bpmn.validate_files(paths)
+        if not report.ok:
+            first = report.errors[0]
+            more = f" (and {len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
+            raise DefinitionInvalid(f"{first}{more}", report.problems)
+        warnings = tuple(str(w) for w in report.warnings)
+        now = self.clock()
+        results: list[Deployment] = []
+        with self._uow() as session:
+            for parsed in report.processes:
+                model = parsed.model
+                latest = repo.latest_definition(session, model.process_id)
+                if latest is not None and latest.checksum == parsed.checksum:
+                    results.append(
+                        Deployment(model.process_id, latest.version, False, model.name, model.lanes, warnings)
+                    )
+                    continue
+                version = (latest.version + 1) if latest is not None else 1
+                repo.add_definition(
+                    session,
+                    process_id=model.process_id,
+                    version=version,
+                    name=model.name,
+                    dialect=model.dialect,
+                    checksum=parsed.checksum,
+                    spec=json.dumps(parsed.spec, separators=(",", ":")),
+                    model=model.to_json(),
+                    deployed_at=now,
+                    deployed_by=actor,
+                    files=[(f.name, f.kind, f.checksum, f.content) for f in parsed.files],
+                )
+                results.append(Deployment(model.process_id, version, True, model.name, model.lanes, warnings))
+        return results
+
+    def processes(self) -> list[ProcessSummary]:
+        self._ready()
+        with self.db.reader() as session:
+            return [
+                ProcessSummary(
+                    process=row["process"],
+                    name=row["name"],
+                    version=row["version"],
+                    lanes=tuple(row["lanes"]),
+                    instances=row["instances"],
+                    deployed_at=row["deployed_at"],
+                    deployed_by=row["deployed_by"],
+                )
+                for row in repo.definitions_summary(session)
+            ]
+
+    def _definition(self, session: Session, definition_id: int) -> runtime.LoadedDefinition:
+        return self.definitions.get(definition_id, lambda: repo.definition_fields(session, definition_id))
+
+    # --- instances ---------------------------------------------------------------------------------
+
+    def start(
+        self,
+        process_id: str,
+        *,
+        data: dict[str, Any] | None = None,
+        business_key: str | None = None,
+        version: int | None = None,
+        actor: str | None = None,
+    ) -> InstanceView:
+        """Start an instance and run it until it waits; a failing script leaves it in `error`."""
+        self._ready()
+        data = dict(data or {})
+        change = _Change(self.clock(), actor)
+        with self._uow() as session:
+            row = (
+                repo.definition_version(session, process_id, version)
+                if version is not None
+                else repo.latest_definition(session, process_id)
+            )
+            if row is None:
+                what = f"process '{process_id}'" + (f" version {version}" if version is not None else "")
+                raise NotFound(f"{what} is not deployed (see 'handoff processes')")
+            definition = self._definition(session, row.id)
+            workflow = runtime.new_workflow(definition, data)
+            instance = ProcessInstance(
+                definition_id=row.id,
+                process_id=process_id,
+                business_key=business_key,
+                status="running",
+                state="",
+                data={},
+                error=None,
+                next_due_at=None,
+                created_at=change.now,
+                updated_at=change.now,
+                completed_at=None,
+                started_by=actor,
+            )
+            change.events.append(
+                self._event(definition, None, "instance_started", change, data={"data": runtime.snapshot(data)})
+            )
+            self._advance(session, definition, instance, workflow, change, new=True)
+            view = self._view(session, instance, definition)
+        self._raise_failure(change, view)
+        return view
+
+    def claim(self, task_id: int, *, actor: str | None) -> TaskView:
+        self._ready()
+        now = self.clock()
+        with self._uow() as session:
+            task = self._task(session, task_id)
+            if task.state == "claimed" and task.assignee == actor:
+                return self._task_view(session, task)
+            if task.state == "claimed":
+                raise Conflict(f"task {task_id} ({task.name or task.element_id}) is claimed by {task.assignee}")
+            self._require_open(task)
+            if not repo.update_task_if(session, task.id, "ready", task.assignee, state="claimed",
+                                       assignee=actor, claimed_at=now):
+                raise Conflict(f"task {task_id} was changed by someone else just now; look again")
+            self._task_event(session, task, "task_claimed", now, actor)
+            session.refresh(task)
+            return self._task_view(session, task)
+
+    def unclaim(self, task_id: int, *, actor: str | None) -> TaskView:
+        self._ready()
+        now = self.clock()
+        with self._uow() as session:
+            task = self._task(session, task_id)
+            if task.state != "claimed":
+                self._require_open(task)
+                raise Conflict(f"task {task_id} ({task.name or task.element_id}) is not claimed")
+            if not repo.update_task_if(session, task.id, "claimed", task.assignee, state="ready",
+                                       assignee=None, claimed_at=None):
+                raise Conflict(f"task {task_id} was changed by someone else just now; look again")
+            self._task_event(session, task, "task_released", now, actor, data={"was_assignee": task.assignee})
+            session.refresh(task)
+            return self._task_view(session, task)
+
+    def complete(self, task_id: int, *, data: dict[str, Any] | None = None, actor: str | None) -> InstanceView:
+        """Complete a ready (or claimed) human task with form data, then run the instance on."""
+        self._ready()
+        change = _Change(self.clock(), actor)
+        with self._uow() as session:
+            task = self._task(session, task_id)
+            self._require_open(task)
+            if task.state == "claimed" and task.assignee != actor:
+                raise Conflict(f"task {task_id} ({task.name or task.element_id}) is claimed by {task.assignee}")
+            instance = repo.get_instance(session, task.instance_id)
+            assert instance is not None
+            if instance.status in ("suspended", "terminated", "error"):
+                raise Conflict(f"instance {instance.id} is {instance.status}: its tasks cannot be completed now")
+            definition = self._definition(session, instance.definition_id)
+            label = f"task {task_id} ({task.name or task.element_id})"
+            form = [bpmn.FormField.from_json(f) for f in task.form]
+            checked = forms.check(form, data or {}, label)
+            workflow = runtime.load_workflow(definition, instance.state)
+            spiff_task = runtime.find_task(workflow, task.spiff_task_id)
+            if spiff_task is None or spiff_task.state != TaskState.READY or not spiff_task.task_spec.manual:
+                raise Conflict(f"{label} is not ready in instance {instance.id}")
+            runtime.run_user_task(spiff_task, checked)
+            if not repo.update_task_if(
+                session, task.id, task.state, task.assignee,
+                state="completed", completed_at=change.now, completed_by=actor, data=runtime.snapshot(checked),
+            ):
+                raise Conflict(f"{label} was changed by someone else just now; look again")
+            change.events.append(
+                self._event(definition, spiff_task, "task_completed", change, task_id=task.id,
+                            data={"form": runtime.snapshot(checked)})
+            )
+            self._advance(session, definition, instance, workflow, change)
+            view = self._view(session, instance, definition)
+        self._raise_failure(change, view, done=f"task {task_id} completed")
+        return view
+
+    def retry(self, instance_id: int, *, data: dict[str, Any] | None = None, actor: str | None) -> InstanceView:
+        """Run the failed task of an instance in `error` again, with corrected data if given.
+
+        If it fails again nothing is written: the instance stays in error with its incident.
+        """
+        self._ready()
+        change = _Change(self.clock(), actor)
+        with self._uow() as session:
+            instance = self._instance(session, instance_id)
+            if instance.status != "error":
+                raise Conflict(f"instance {instance_id} is {instance.status}, not in error: nothing to retry")
+            definition = self._definition(session, instance.definition_id)
+            workflow = runtime.load_workflow(definition, instance.state)
+            failed = runtime.error_tasks(workflow)
+            retry_data = dict(data or {})
+            change.events.append(
+                self._event(definition, None, "instance_retried", change,
+                            data={"data": runtime.snapshot(retry_data)} if retry_data else None)
+            )
+            try:
+                for task in failed:
+                    runtime.retry_task(task, retry_data)
+            except Exception as exc:  # noqa: BLE001 - user scripts may raise anything
+                failure = runtime.describe_failure(exc)
+                raise ScriptFailed(self._failure_text(definition, failure, instance_id) + " (nothing changed)",
+                                   instance_id) from exc
+            if not failed and retry_data:
+                for task in runtime.ready_human_tasks(workflow) or list(workflow.tasks.values())[:1]:
+                    task.data.update(retry_data)
+            self._advance(session, definition, instance, workflow, change)
+            if change.failure is not None:
+                raise ScriptFailed(
+                    self._failure_text(definition, change.failure, instance_id) + " (nothing changed)",
+                    instance_id,
+                )
+            view = self._view(session, instance, definition)
+        return view
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    def instances(
+        self,
+        *,
+        process_id: str | None = None,
+        status: str | None = None,
+        business_key: str | None = None,
+        limit: int = 100,
+    ) -> list[InstanceSummary]:
+        self._ready()
+        if status is not None and status not in INSTANCE_STATUSES:
+            raise InvalidInput(f"unknown status {status!r}; one of {', '.join(INSTANCE_STATUSES)}")
+        with self.db.reader() as session:
+            return [
+                InstanceSummary(
+                    id=i.id,
+                    process=i.process_id,
+                    version=version,
+                    status=i.status,
+                    business_key=i.business_key,
+                    created_at=i.created_at,
+                    updated_at=i.updated_at,
+                    completed_at=i.completed_at,
+                    error=i.error,
+                )
+                for i, version in repo.list_instances(
+                    session, process_id=process_id, status=status, business_key=business_key, limit=limit
+                )
+            ]
+
+    def show(self, instance_id: int) -> InstanceView:
+        self._ready()
+        with self.db.reader() as session:
+            instance = self._instance(session, instance_id)
+            definition = self._definition(session, instance.definition_id)
+            timeline = tuple(
+                TimelineEntry(
+                    id=e.id, at=e.at, kind=e.kind, element=e.element_id, name=e.element_name,
+                    type=e.element_type, lane=e.lane, actor=e.actor, task=e.task_id, data=e.data,
+                )
+                for e in repo.events_of(session, instance_id)
+            )
+            return self._view(session, instance, definition, timeline=timeline)
+
+    def tasks(
+        self,
+        *,
+        lane: str | None = None,
+        assignee: str | None = None,
+        instance_id: int | None = None,
+        include_closed: bool = False,
+    ) -> list[TaskView]:
+        self._ready()
+        with self.db.reader() as session:
+            return [
+                _task_view(task, process)
+                for task, process in repo.list_tasks(
+                    session, lane=lane, assignee=assignee, instance_id=instance_id, include_closed=include_closed
+                )
+            ]
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _uow(self) -> Any:
+        return _translated(self.db)
+
+    def _task(self, session: Session, task_id: int) -> HumanTask:
+        task = repo.get_task(session, task_id)
+        if task is None:
+            raise NotFound(f"task {task_id} does not exist (see 'handoff tasks')")
+        return task
+
+    def _instance(self, session: Session, instance_id: int) -> ProcessInstance:
+        instance = repo.get_instance(session, instance_id)
+        if instance is None:
+            raise NotFound(f"instance {instance_id} does not exist (see 'handoff instances')")
+        return instance
+
+    @staticmethod
+    def _require_open(task: HumanTask) -> None:
+        if task.state == "completed":
+            raise Conflict(
+                f"task {task.id} ({task.name or task.element_id}) is already completed"
+                + (f" by {task.completed_by}" if task.completed_by else "")
+            )
+        if task.state == "cancelled":
+            raise Conflict(f"task {task.id} ({task.name or task.element_id}) was cancelled")
+
+    def _event(
+        self,
+        definition: runtime.LoadedDefinition,
+        task: Task | None,
+        kind: str,
+        change: _Change,
+        *,
+        task_id: int | None = None,
+        actor: str | None | bool = True,
+        data: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        element = runtime.element_of(definition.model, task) if task is not None else None
+        return {
+            "process_id": definition.process_id,
+            "version": definition.version,
+            "task_id": task_id,
+            "element_id": element.id if element else None,
+            "element_name": element.name if element else None,
+            "element_type": element.type if element else None,
+            "lane": element.lane if element else None,
+            "kind": kind,
+            "actor": change.actor if actor is True else (actor or None),
+            "at": change.now,
+            "data": data,
+        }
+
+    def _task_event(self, session: Session, task: HumanTask, kind: str, now: datetime, actor: str | None,
+                    data: dict[str, Any] | None = None) -> None:
+        instance = repo.get_instance(session, task.instance_id)
+        assert instance is not None
+        definition = self._definition(session, instance.definition_id)
+        repo.add_events(session, [{
+            "instance_id": instance.id,
+            "process_id": definition.process_id,
+            "version": definition.version,
+            "task_id": task.id,
+            "element_id": task.element_id,
+            "element_name": task.name,
+            "element_type": task.type,
+            "lane": task.lane,
+            "kind": kind,
+            "actor": actor,
+            "at": now,
+            "data": data,
+        }])
+
+    def _advance(
+        self,
+        session: Session,
+        definition: runtime.LoadedDefinition,
+        instance: ProcessInstance,
+        workflow: BpmnWorkflow,
+        change: _Change,
+        *,
+        new: bool = False,
+    ) -> None:
+        """Run engine steps, then write state, task rows and history in the caller's transaction."""
+        model = definition.model
+        log = runtime.StepLog()
+        try:
+            runtime.run_engine(workflow, log)
+        except Exception as exc:  # noqa: BLE001 - scripts are user code: any exception is an incident
+            change.failure = runtime.describe_failure(exc)
+        for task in log.completed:
+            if runtime.is_activity(model, task):
+                change.events.append(self._event(definition, task, "task_completed", change, actor=None))
+
+        ready = runtime.ready_human_tasks(workflow)
+        now = change.now
+        if change.failure is not None:
+            instance.status = "error"
+            instance.error = change.failure.to_json(model) | {"at": now.isoformat()}
+            failed_task = change.failure.task
+            change.events.append(
+                self._event(definition, failed_task, "task_error", change, actor=None,
+                            data=instance.error)
+            )
+        elif runtime.is_finished(workflow):
+            instance.status = "completed"
+            instance.completed_at = now
+            instance.error = None
+        elif not runtime.has_unfinished(workflow):
+            # SpiffWorkflow thinks it is done, but no end event completed (a runaway loop hit its depth
+            # limit, or a dropped flow): never report that as completed.
+            change.failure = runtime.Failure(None, "the process stopped without reaching an end event", None,
+                                             "FalseCompletion")
+            instance.status = "error"
+            instance.error = change.failure.to_json(model) | {"at": now.isoformat()}
+            change.events.append(self._event(definition, None, "task_error", change, actor=None,
+                                             data=instance.error))
+        else:
+            instance.status = "running" if ready else "waiting"
+            instance.error = None
+        instance.state = runtime.dump_workflow(definition, workflow)
+        instance.data = runtime.snapshot(runtime.instance_data(workflow))
+        instance.updated_at = now
+        instance.next_due_at = runtime.next_timer_due(workflow)
+        if new:
+            session.add(instance)
+        session.flush()  # the instance id for new rows; the version check for updated ones
+
+        open_rows = {} if new else {t.spiff_task_id: t for t in repo.open_tasks_of(session, instance.id)}
+        ready_ids = {str(t.id) for t in ready}
+        new_tasks: list[tuple[HumanTask, Task]] = []
+        for task in ready:
+            if str(task.id) in open_rows:
+                continue
+            element = runtime.element_of(model, task)
+            due_at = None
+            sla = element.properties.get("sla")
+            if sla:
+                try:
+                    due_at = now + parse_duration(sla)
+                except ValueError:
+                    due_at = None
+            row = HumanTask(
+                instance_id=instance.id,
+                spiff_task_id=str(task.id),
+                element_id=element.id,
+                name=element.name,
+                type=element.type,
+                lane=element.lane,
+                form=[f.to_json() for f in element.form],
+                state="ready",
+                assignee=None,
+                created_at=now,
+                due_at=due_at,
+            )
+            session.add(row)
+            new_tasks.append((row, task))
+        for spiff_id, row in open_rows.items():
+            if spiff_id not in ready_ids:
+                row.state = "cancelled"
+                row.completed_at = now
+                change.events.append({
+                    "process_id": definition.process_id, "version": definition.version, "task_id": row.id,
+                    "element_id": row.element_id, "element_name": row.name, "element_type": row.type,
+                    "lane": row.lane, "kind": "task_cancelled", "actor": None, "at": now, "data": None,
+                })
+        if new_tasks:
+            session.flush()
+            for row, task in new_tasks:
+                change.events.append(self._event(definition, task, "task_ready", change, task_id=row.id, actor=None))
+        if instance.status == "completed":
+            change.events.append(self._event(definition, None, "instance_completed", change, actor=None))
+        for event in change.events:
+            event["instance_id"] = instance.id
+        repo.add_events(session, change.events)
+
+    def _failure_text(self, definition: runtime.LoadedDefinition, failure: runtime.Failure, instance_id: int) -> str:
+        info = failure.to_json(definition.model)
+        where = ""
+        if info["task"]:
+            where = f"{info['task_name'] or info['task']} ({info['task']})"
+            if failure.line:
+                where += f" line {failure.line}"
+            where += ": "
+        return f"instance {instance_id}: {where}{failure.message}"
+
+    def _raise_failure(self, change: _Change, view: InstanceView, *, done: str = "") -> None:
+        if change.failure is None:
+            return
+        definition_text = view.error or {}
+        task = definition_text.get("task_name") or definition_text.get("task")
+        where = f"{task} ({definition_text.get('task')})" if task else "the process"
+        line = f" line {change.failure.line}" if change.failure.line else ""
+        prefix = f"{done}, but " if done else ""
+        raise ScriptFailed(
+            f"{prefix}{where}{line} failed: {change.failure.message} — instance {view.id} is now in error; "
+            f"fix the cause and run 'handoff retry {view.id}'",
+            view.id,
+        )
+
+    def _view(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        definition: runtime.LoadedDefinition,
+        *,
+        timeline: tuple[TimelineEntry, ...] = (),
+    ) -> InstanceView:
+        tasks = tuple(_task_view(t, instance.process_id) for t in repo.open_tasks_of(session, instance.id))
+        return InstanceView(
+            id=instance.id,
+            process=instance.process_id,
+            version=definition.version,
+            status=instance.status,
+            business_key=instance.business_key,
+            data=instance.data,
+            tasks=tasks,
+            error=instance.error,
+            created_at=instance.created_at,
+            updated_at=instance.updated_at,
+            completed_at=instance.completed_at,
+            started_by=instance.started_by,
+            timeline=timeline,
+        )
+
+    def _task_view(self, session: Session, task: HumanTask) -> TaskView:
+        instance = repo.get_instance(session, task.instance_id)
+        assert instance is not None
+        return _task_view(task, instance.process_id)
+
+
+def _task_view(task: HumanTask, process_id: str) -> TaskView:
+    return TaskView(
+        id=task.id,
+        instance=task.instance_id,
+        process=process_id,
+        element=task.element_id,
+        name=task.name,
+        type=task.type,
+        lane=task.lane,
+        state=task.state,
+        assignee=task.assignee,
+        created_at=task.created_at,
+        due_at=task.due_at,
+        form=tuple(task.form or ()),
+        claimed_at=task.claimed_at,
+        completed_at=task.completed_at,
+        completed_by=task.completed_by,
+    )
+
+
+class _translated:
+    """A unit of work whose storage conflicts surface as the engine's Conflict error."""
+
+    def __init__(self, db: Database) -> None:
+        self._cm = db.unit_of_work()
+
+    def __enter__(self) -> Session:
+        try:
+            return self._cm.__enter__()
+        except StorageError as exc:
+            raise SetupRequired(str(exc)) from exc
+
+    def __exit__(self, *exc_info: Any) -> bool:
+        try:
+            return bool(self._cm.__exit__(*exc_info))
+        except ConcurrentUpdate as exc:
+            raise Conflict(
+                "someone else changed this instance at the same time; nothing was saved — look again and retry"
+            ) from exc

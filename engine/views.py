@@ -1,0 +1,185 @@
+"""What the services return: plain frozen dataclasses, with the --json shapes of DESIGN §7."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+@dataclass(frozen=True)
+class Deployment:
+    process: str
+    version: int
+    new: bool
+    name: str | None
+    lanes: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "process": self.process,
+            "version": self.version,
+            "new": self.new,
+            "name": self.name,
+            "lanes": list(self.lanes),
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True)
+class ProcessSummary:
+    process: str
+    name: str | None
+    version: int
+    lanes: tuple[str, ...]
+    instances: dict[str, int]
+    deployed_at: datetime
+    deployed_by: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "process": self.process,
+            "name": self.name,
+            "version": self.version,
+            "lanes": list(self.lanes),
+            "instances": dict(self.instances),
+            "deployed_at": iso(self.deployed_at),
+            "deployed_by": self.deployed_by,
+        }
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: int
+    instance: int
+    process: str
+    element: str
+    name: str | None
+    type: str
+    lane: str | None
+    state: str
+    assignee: str | None
+    created_at: datetime
+    due_at: datetime | None
+    form: tuple[dict[str, Any], ...]
+    claimed_at: datetime | None = None
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.element
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "instance": self.instance,
+            "process": self.process,
+            "element": self.element,
+            "name": self.name,
+            "type": self.type,
+            "lane": self.lane,
+            "state": self.state,
+            "assignee": self.assignee,
+            "created_at": iso(self.created_at),
+            "due_at": iso(self.due_at),
+            "claimed_at": iso(self.claimed_at),
+            "completed_at": iso(self.completed_at),
+            "completed_by": self.completed_by,
+            "form": [dict(f) for f in self.form],
+        }
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    id: int
+    at: datetime
+    kind: str
+    element: str | None
+    name: str | None
+    type: str | None
+    lane: str | None
+    actor: str | None
+    task: int | None
+    data: dict[str, Any] | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": iso(self.at),
+            "kind": self.kind,
+            "element": self.element,
+            "name": self.name,
+            "type": self.type,
+            "lane": self.lane,
+            "actor": self.actor,
+            "task": self.task,
+            "data": self.data,
+        }
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    id: int
+    process: str
+    version: int
+    status: str
+    business_key: str | None
+    data: dict[str, Any]
+    tasks: tuple[TaskView, ...]
+    error: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    started_by: str | None
+    timeline: tuple[TimelineEntry, ...] = field(default=())
+
+    def to_json(self, *, with_timeline: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "process": self.process,
+            "version": self.version,
+            "status": self.status,
+            "business_key": self.business_key,
+            "data": self.data,
+            "tasks": [t.to_json() for t in self.tasks],
+            "error": self.error,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "completed_at": iso(self.completed_at),
+            "started_by": self.started_by,
+        }
+        if with_timeline:
+            out["timeline"] = [e.to_json() for e in self.timeline]
+        return out
+
+
+@dataclass(frozen=True)
+class InstanceSummary:
+    id: int
+    process: str
+    version: int
+    status: str
+    business_key: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    error: dict[str, Any] | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "process": self.process,
+            "version": self.version,
+            "status": self.status,
+            "business_key": self.business_key,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "completed_at": iso(self.completed_at),
+            "error": self.error,
+        }

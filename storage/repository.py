@@ -1,0 +1,222 @@
+"""Queries and writes over Handoff's tables, each on a session the caller owns (one unit of work)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from .models import DefinitionFile, Event, HumanTask, ProcessDefinition, ProcessInstance
+
+OPEN_TASK_STATES = ("ready", "claimed")
+
+
+# --- definitions --------------------------------------------------------------------------------------
+
+
+def latest_definition(session: Session, process_id: str) -> ProcessDefinition | None:
+    return session.scalars(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.process_id == process_id)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    ).first()
+
+
+def definition_version(session: Session, process_id: str, version: int) -> ProcessDefinition | None:
+    return session.scalars(
+        select(ProcessDefinition).where(
+            ProcessDefinition.process_id == process_id, ProcessDefinition.version == version
+        )
+    ).first()
+
+
+def definition_fields(session: Session, definition_id: int) -> tuple[str, int, dict[str, Any], str]:
+    row = session.execute(
+        select(
+            ProcessDefinition.process_id,
+            ProcessDefinition.version,
+            ProcessDefinition.model,
+            ProcessDefinition.spec,
+        ).where(ProcessDefinition.id == definition_id)
+    ).one()
+    return row[0], row[1], row[2], row[3]
+
+
+def add_definition(
+    session: Session,
+    *,
+    process_id: str,
+    version: int,
+    name: str | None,
+    dialect: str,
+    checksum: str,
+    spec: str,
+    model: dict[str, Any],
+    deployed_at: datetime,
+    deployed_by: str | None,
+    files: Iterable[tuple[str, str, str, bytes]],
+) -> ProcessDefinition:
+    definition = ProcessDefinition(
+        process_id=process_id,
+        version=version,
+        name=name,
+        dialect=dialect,
+        checksum=checksum,
+        spec=spec,
+        model=model,
+        deployed_at=deployed_at,
+        deployed_by=deployed_by,
+    )
+    session.add(definition)
+    session.flush()
+    for name_, kind, file_checksum, content in files:
+        session.add(
+            DefinitionFile(
+                definition_id=definition.id, name=name_, kind=kind, checksum=file_checksum, content=content
+            )
+        )
+    return definition
+
+
+def definitions_summary(session: Session) -> list[dict[str, Any]]:
+    """Every process with its latest version and instance counts by status."""
+    latest = (
+        select(ProcessDefinition.process_id, func.max(ProcessDefinition.version).label("version"))
+        .group_by(ProcessDefinition.process_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(ProcessDefinition)
+        .join(
+            latest,
+            (latest.c.process_id == ProcessDefinition.process_id)
+            & (latest.c.version == ProcessDefinition.version),
+        )
+        .order_by(ProcessDefinition.process_id)
+    ).scalars()
+    counts: dict[str, dict[str, int]] = {}
+    for process_id, status, n in session.execute(
+        select(ProcessInstance.process_id, ProcessInstance.status, func.count()).group_by(
+            ProcessInstance.process_id, ProcessInstance.status
+        )
+    ):
+        counts.setdefault(process_id, {})[status] = n
+    return [
+        {
+            "process": d.process_id,
+            "name": d.name,
+            "version": d.version,
+            "lanes": list((d.model or {}).get("lanes") or []),
+            "deployed_at": d.deployed_at,
+            "deployed_by": d.deployed_by,
+            "instances": counts.get(d.process_id, {}),
+        }
+        for d in rows
+    ]
+
+
+def definition_files(session: Session, definition_id: int) -> Sequence[DefinitionFile]:
+    return session.scalars(select(DefinitionFile).where(DefinitionFile.definition_id == definition_id)).all()
+
+
+# --- instances ---------------------------------------------------------------------------------------
+
+
+def get_instance(session: Session, instance_id: int) -> ProcessInstance | None:
+    return session.get(ProcessInstance, instance_id)
+
+
+def list_instances(
+    session: Session,
+    *,
+    process_id: str | None = None,
+    status: str | None = None,
+    business_key: str | None = None,
+    limit: int = 100,
+) -> Sequence[tuple[ProcessInstance, int]]:
+    query = select(ProcessInstance, ProcessDefinition.version).join(
+        ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id
+    )
+    if process_id:
+        query = query.where(ProcessInstance.process_id == process_id)
+    if status:
+        query = query.where(ProcessInstance.status == status)
+    if business_key:
+        query = query.where(ProcessInstance.business_key == business_key)
+    rows = session.execute(query.order_by(ProcessInstance.id.desc()).limit(limit)).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def definition_of(session: Session, definition_id: int) -> ProcessDefinition:
+    definition = session.get(ProcessDefinition, definition_id)
+    assert definition is not None
+    return definition
+
+
+# --- human tasks -------------------------------------------------------------------------------------
+
+
+def get_task(session: Session, task_id: int) -> HumanTask | None:
+    return session.get(HumanTask, task_id)
+
+
+def open_tasks_of(session: Session, instance_id: int) -> Sequence[HumanTask]:
+    return session.scalars(
+        select(HumanTask)
+        .where(HumanTask.instance_id == instance_id, HumanTask.state.in_(OPEN_TASK_STATES))
+        .order_by(HumanTask.id)
+    ).all()
+
+
+def list_tasks(
+    session: Session,
+    *,
+    lane: str | None = None,
+    assignee: str | None = None,
+    instance_id: int | None = None,
+    include_closed: bool = False,
+    limit: int = 200,
+) -> Sequence[tuple[HumanTask, str]]:
+    query = select(HumanTask, ProcessInstance.process_id).join(
+        ProcessInstance, ProcessInstance.id == HumanTask.instance_id
+    )
+    if not include_closed:
+        query = query.where(HumanTask.state.in_(OPEN_TASK_STATES))
+    if lane:
+        query = query.where(HumanTask.lane == lane)
+    if assignee:
+        query = query.where(HumanTask.assignee == assignee)
+    if instance_id is not None:
+        query = query.where(HumanTask.instance_id == instance_id)
+    rows = session.execute(query.order_by(HumanTask.id).limit(limit)).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def update_task_if(session: Session, task_id: int, expected_state: str, expected_assignee: str | None,
+                   **values: Any) -> bool:
+    """Change a task only if nobody changed it since it was read; False when someone did."""
+    condition = (HumanTask.id == task_id) & (HumanTask.state == expected_state)
+    if expected_assignee is None:
+        condition &= HumanTask.assignee.is_(None)
+    else:
+        condition &= HumanTask.assignee == expected_assignee
+    result = session.execute(
+        update(HumanTask).where(condition).values(**values).execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- history -----------------------------------------------------------------------------------------
+
+
+def add_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(Event), rows)
+
+
+def events_of(session: Session, instance_id: int) -> Sequence[Event]:
+    return session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.id)).all()
