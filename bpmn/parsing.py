@@ -34,6 +34,8 @@ def load_files(paths: Iterable[str | Path]) -> tuple[list[SourceFile], list[Prob
 
 def validate_files(paths: Sequence[str | Path]) -> ValidationReport:
     sources, problems = load_files(paths)
+    if problems:
+        return ValidationReport((), tuple(problems))
     report = validate(sources)
     return ValidationReport(report.processes, tuple(problems) + report.problems)
 

@@ -1,0 +1,529 @@
+"""`handoff`: the command line. Thin over engine.Handoff: parse options, call one service, print.
+
+Heavy modules (SpiffWorkflow, SQLAlchemy) are imported inside the commands so `handoff --help` is fast.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from engine import Handoff, InstanceView, TaskView
+
+DEFAULT_DB = "sqlite:///handoff.db"
+
+
+class Context:
+    def __init__(self, db_url: str, user: str, as_json: bool) -> None:
+        self.db_url = db_url
+        self.user = user
+        self.as_json = as_json
+        self._app: Handoff | None = None
+
+    def app(self) -> Handoff:
+        if self._app is None:
+            from engine import Handoff, SetupRequired
+            from storage import Database, StorageError
+
+            try:
+                database = Database(self.db_url)
+            except StorageError as exc:
+                raise SetupRequired(str(exc)) from exc
+            self._app = Handoff(database)
+        return self._app
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.db.dispose()
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def fail(ctx: Context | None, message: str, code: int = 1) -> NoReturn:
+    message = " ".join(message.split())
+    click.echo(f"error: {message}", err=True)
+    if ctx is not None and ctx.as_json:
+        click.echo(json.dumps({"error": message}))
+    sys.exit(code)
+
+
+def run(ctx: Context, action: Callable[[], Any]) -> Any:
+    """Call an engine service; its errors become one line on stderr and the error's exit code."""
+    from engine import HandoffError
+
+    try:
+        return action()
+    except HandoffError as exc:
+        fail(ctx, str(exc), exc.exit_code)
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, c in enumerate(row):
+            widths[i] = max(widths[i], len(c))
+    lines = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in cells:
+        lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
+    return "\n".join(lines)
+
+
+def when(value: Any) -> str:
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--db", "db_url", envvar="HANDOFF_DB", default=DEFAULT_DB, show_default=True,
+              help="Database URL (sqlite:///file.db or postgresql://user@host/db); env HANDOFF_DB.")
+@click.option("--user", envvar="HANDOFF_USER", default=None,
+              help="Who is acting; env HANDOFF_USER, else your login name.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@click.version_option(package_name="handoff")
+@click.pass_context
+def main(click_ctx: click.Context, db_url: str, user: str | None, as_json: bool) -> None:
+    """Handoff runs BPMN processes and shows where work waits and crosses departments.
+
+    \b
+    Start here:
+      handoff init                      create the database (handoff.db here)
+      handoff deploy examples/order-to-cash.bpmn
+      handoff start order_to_cash
+      handoff tasks                     the open tasks, with their forms
+      handoff complete 1 --data customer=ACME --data amount=2500
+      handoff show 1                    status, data, open tasks, timeline
+    """
+    ctx = Context(db_url, user or _default_user(), as_json)
+    click_ctx.obj = ctx
+    click_ctx.call_on_close(ctx.close)
+
+
+# --- setup and definitions ---------------------------------------------------------------------------
+
+
+@main.command()
+@pass_ctx
+def init(ctx: Context) -> None:
+    """Create the database schema, or upgrade it to this version of Handoff.
+
+    \b
+    Example:
+      handoff --db sqlite:///work.db init
+    """
+    before, after = run(ctx, ctx.app().init)
+    url = ctx.app().db.display_url()
+    if ctx.as_json:
+        emit_json({"database": url, "from": before, "to": after})
+    elif before == after:
+        click.echo(f"{url}: schema is up to date (revision {after})")
+    elif before is None:
+        click.echo(f"{url}: schema created (revision {after})")
+    else:
+        click.echo(f"{url}: schema upgraded from {before} to {after}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@pass_ctx
+def validate(ctx: Context, files: tuple[str, ...]) -> None:
+    """Parse and lint BPMN/DMN files without storing anything.
+
+    Every problem is printed as FILE:LINE: MESSAGE; warnings do not fail.
+
+    \b
+    Example:
+      handoff validate examples/order-to-cash.bpmn
+    """
+    import bpmn
+
+    report = bpmn.validate_files(files)
+    if ctx.as_json:
+        emit_json({
+            "ok": report.ok,
+            "processes": [p.model.process_id for p in report.processes],
+            "problems": [
+                {"file": p.file, "line": p.line, "severity": p.severity, "message": p.message}
+                for p in report.problems
+            ],
+        })
+    else:
+        for problem in report.problems:
+            click.echo(str(problem), err=problem.severity == "error")
+        if report.ok:
+            names = ", ".join(p.model.process_id for p in report.processes)
+            click.echo(f"ok: {names}" + (f" ({len(report.warnings)} warnings)" if report.warnings else ""))
+    if not report.ok:
+        sys.exit(3)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@pass_ctx
+def deploy(ctx: Context, files: tuple[str, ...]) -> None:
+    """Validate BPMN/DMN files, then store each process as a new version.
+
+    Files deployed together may call each other. Deploying identical content again makes no new
+    version; running instances stay on the version they started with.
+
+    \b
+    Example:
+      handoff deploy examples/order-to-cash.bpmn
+    """
+    from engine import DefinitionInvalid
+
+    app = ctx.app()
+    try:
+        results = app.deploy(list(files), actor=ctx.user)
+    except DefinitionInvalid as exc:
+        errors = [p for p in exc.problems if getattr(p, "severity", "error") == "error"]
+        for problem in errors[1:]:
+            click.echo(f"error: {problem}", err=True)
+        fail(ctx, str(errors[0]) if errors else str(exc), exc.exit_code)
+    except Exception as exc:
+        from engine import HandoffError
+
+        if isinstance(exc, HandoffError):
+            fail(ctx, str(exc), exc.exit_code)
+        raise
+    if ctx.as_json:
+        emit_json([r.to_json() for r in results])
+        return
+    for warning in sorted({w for r in results for w in r.warnings}):
+        click.echo(warning, err=True)
+    for r in results:
+        status = "deployed as version" if r.new else "unchanged, still version"
+        lanes = f"  lanes: {', '.join(r.lanes)}" if r.lanes else ""
+        click.echo(f"{r.process} {status} {r.version}{lanes}")
+
+
+@main.command()
+@pass_ctx
+def processes(ctx: Context) -> None:
+    """List deployed processes: latest version, lanes, and instance counts.
+
+    \b
+    Example:
+      handoff processes
+    """
+    items = run(ctx, ctx.app().processes)
+    if ctx.as_json:
+        emit_json([p.to_json() for p in items])
+        return
+    if not items:
+        click.echo("no process deployed yet: handoff deploy FILE.bpmn")
+        return
+    rows = [
+        (p.process, p.name or "", p.version, ", ".join(p.lanes),
+         " ".join(f"{k}={v}" for k, v in sorted(p.instances.items())) or "none")
+        for p in items
+    ]
+    click.echo(table(["PROCESS", "NAME", "VERSION", "LANES", "INSTANCES"], rows))
+
+
+# --- instances ---------------------------------------------------------------------------------------
+
+data_options = [
+    click.option("--data", "data_pairs", multiple=True, metavar="KEY=VALUE",
+                 help="A form field or variable; repeat for more. Converted to the field's type."),
+    click.option("--data-json", metavar="JSON", help="Data as a JSON object, e.g. '{\"amount\": 100}'."),
+]
+
+
+def with_data(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(data_options):
+        f = option(f)
+    return f
+
+
+def _data(ctx: Context, pairs: tuple[str, ...], data_json: str | None) -> dict[str, Any]:
+    from engine import parse_assignments
+
+    return run(ctx, lambda: parse_assignments(pairs, data_json))  # type: ignore[no-any-return]
+
+
+def print_instance(view: InstanceView, *, timeline: bool = False) -> None:
+    click.echo(f"instance {view.id}  {view.process} v{view.version}  {view.status.upper()}"
+               + (f"  key={view.business_key}" if view.business_key else ""))
+    click.echo(f"started {when(view.created_at)} by {view.started_by or '-'}"
+               + (f", completed {when(view.completed_at)}" if view.completed_at else ""))
+    if view.error:
+        err = view.error
+        where = err.get("task_name") or err.get("task") or "process"
+        line = f" line {err['line']}" if err.get("line") else ""
+        click.echo(f"incident: {where}{line}: {err.get('message')}")
+    if view.data:
+        click.echo("data: " + ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in view.data.items()))
+    if view.tasks:
+        click.echo("open tasks:")
+        for t in view.tasks:
+            who = f" claimed by {t.assignee}" if t.assignee else ""
+            click.echo(f"  [{t.id}] {t.label}  ({t.lane or 'no lane'}) {t.state}{who}")
+    elif view.status in ("running", "waiting"):
+        click.echo("open tasks: none (waiting for an event)")
+    if timeline and view.timeline:
+        click.echo("timeline:")
+        for e in view.timeline:
+            what = e.kind.replace("_", " ")
+            subject = f" {e.name or e.element}" if e.element else ""
+            lane = f" [{e.lane}]" if e.lane else ""
+            actor = f" by {e.actor}" if e.actor else ""
+            click.echo(f"  {when(e.at)}  {what}{subject}{lane}{actor}")
+
+
+@main.command()
+@click.argument("process")
+@with_data
+@click.option("--key", "business_key", help="A business key (order number, case id) to find it by.")
+@click.option("--version", type=int, help="Start this version instead of the latest.")
+@pass_ctx
+def start(ctx: Context, process: str, data_pairs: tuple[str, ...], data_json: str | None,
+          business_key: str | None, version: int | None) -> None:
+    """Start an instance of PROCESS and run it until it waits for people or events.
+
+    \b
+    Example:
+      handoff start order_to_cash --key SO-1001 --data channel=web
+    """
+    data = _data(ctx, data_pairs, data_json)
+    _changed(ctx, lambda: ctx.app().start(process, data=data, business_key=business_key, version=version,
+                                          actor=ctx.user))
+
+
+def _changed(ctx: Context, action: Callable[[], InstanceView]) -> None:
+    """Print the instance after a change; an incident prints it and fails with its own message."""
+    from engine import HandoffError, ScriptFailed
+
+    try:
+        view = action()
+    except ScriptFailed as exc:
+        if ctx.as_json and exc.instance_id is not None:
+            click.echo(f"error: {exc}", err=True)
+            emit_json({"error": str(exc), "instance": exc.instance_id})
+            sys.exit(exc.exit_code)
+        fail(ctx, str(exc), exc.exit_code)
+    except HandoffError as exc:
+        fail(ctx, str(exc), exc.exit_code)
+    if ctx.as_json:
+        emit_json(view.to_json())
+    else:
+        print_instance(view)
+
+
+@main.command()
+@click.option("--process", help="Only instances of this process.")
+@click.option("--status", help="running, waiting, completed, error, terminated or suspended.")
+@click.option("--key", "business_key", help="Only this business key.")
+@click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
+@pass_ctx
+def instances(ctx: Context, process: str | None, status: str | None, business_key: str | None,
+              limit: int) -> None:
+    """List instances, newest first.
+
+    \b
+    Example:
+      handoff instances --status error
+    """
+    items = run(ctx, lambda: ctx.app().instances(process_id=process, status=status,
+                                                  business_key=business_key, limit=limit))
+    if ctx.as_json:
+        emit_json([i.to_json() for i in items])
+        return
+    if not items:
+        click.echo("no instances")
+        return
+    rows = []
+    for i in items:
+        cause = ""
+        if i.error:
+            cause = f"{i.error.get('task_name') or i.error.get('task') or ''}: {i.error.get('message', '')}"
+        rows.append((i.id, i.process, i.version, i.status, i.business_key or "", when(i.created_at),
+                     when(i.updated_at), cause[:80]))
+    click.echo(table(["ID", "PROCESS", "VER", "STATUS", "KEY", "STARTED", "UPDATED", "CAUSE"], rows))
+
+
+@main.command()
+@click.argument("instance", type=int)
+@pass_ctx
+def show(ctx: Context, instance: int) -> None:
+    """Show an instance: status, data, open tasks and its timeline.
+
+    \b
+    Example:
+      handoff show 1
+    """
+    view = run(ctx, lambda: ctx.app().show(instance))
+    if ctx.as_json:
+        emit_json(view.to_json(with_timeline=True))
+    else:
+        print_instance(view, timeline=True)
+
+
+# --- tasks -------------------------------------------------------------------------------------------
+
+
+def print_tasks(items: Sequence[TaskView]) -> None:
+    if not items:
+        click.echo("no open tasks")
+        return
+    rows = []
+    for t in items:
+        fields = ", ".join(
+            f"{f['id']}{'*' if f.get('required') else ''}:{f.get('type', 'string')}" for f in t.form
+        )
+        rows.append((t.id, t.instance, t.process, t.label, t.lane or "", t.state, t.assignee or "",
+                     when(t.created_at), when(t.due_at), fields))
+    click.echo(table(["TASK", "INST", "PROCESS", "NAME", "LANE", "STATE", "ASSIGNEE", "READY SINCE", "DUE",
+                      "FORM (* required)"], rows))
+
+
+@main.command()
+@click.option("--lane", help="Only tasks of this lane (department).")
+@click.option("--mine", is_flag=True, help="Only tasks claimed by you (--user).")
+@click.option("--instance", type=int, help="Only tasks of this instance.")
+@click.option("--all", "include_closed", is_flag=True, help="Include completed and cancelled tasks.")
+@pass_ctx
+def tasks(ctx: Context, lane: str | None, mine: bool, instance: int | None, include_closed: bool) -> None:
+    """List open human tasks (ready and claimed) with their forms.
+
+    \b
+    Example:
+      handoff tasks --lane Finance
+    """
+    items = run(ctx, lambda: ctx.app().tasks(lane=lane, assignee=ctx.user if mine else None,
+                                             instance_id=instance, include_closed=include_closed))
+    if ctx.as_json:
+        emit_json([t.to_json() for t in items])
+    else:
+        print_tasks(items)
+
+
+@main.command()
+@click.argument("task", type=int)
+@pass_ctx
+def claim(ctx: Context, task: int) -> None:
+    """Take a task, so that others see you are working on it.
+
+    \b
+    Example:
+      handoff --user bob claim 2
+    """
+    view = run(ctx, lambda: ctx.app().claim(task, actor=ctx.user))
+    if ctx.as_json:
+        emit_json(view.to_json())
+    else:
+        click.echo(f"task {view.id} ({view.label}) claimed by {view.assignee}")
+
+
+@main.command()
+@click.argument("task", type=int)
+@pass_ctx
+def unclaim(ctx: Context, task: int) -> None:
+    """Release a claimed task back to its lane.
+
+    \b
+    Example:
+      handoff --user bob unclaim 2
+    """
+    view = run(ctx, lambda: ctx.app().unclaim(task, actor=ctx.user))
+    if ctx.as_json:
+        emit_json(view.to_json())
+    else:
+        click.echo(f"task {view.id} ({view.label}) released to {view.lane or 'its lane'}")
+
+
+@main.command()
+@click.argument("task", type=int)
+@with_data
+@pass_ctx
+def complete(ctx: Context, task: int, data_pairs: tuple[str, ...], data_json: str | None) -> None:
+    """Complete a task with form data (checked against its form), then run the instance on.
+
+    \b
+    Example:
+      handoff --user bob complete 2 --data approved=true --data note="good customer"
+    """
+    data = _data(ctx, data_pairs, data_json)
+    _changed(ctx, lambda: ctx.app().complete(task, data=data, actor=ctx.user))
+
+
+@main.command()
+@click.argument("instance", type=int)
+@with_data
+@pass_ctx
+def retry(ctx: Context, instance: int, data_pairs: tuple[str, ...], data_json: str | None) -> None:
+    """Run the failed task of an instance in error again, with corrected data if given.
+
+    \b
+    Example:
+      handoff retry 7 --data amount=1200
+    """
+    data = _data(ctx, data_pairs, data_json)
+    _changed(ctx, lambda: ctx.app().retry(instance, data=data, actor=ctx.user))
+
+
+@main.command()
+@click.option("--instances", "count", default=40, show_default=True, help="How many orders to run.")
+@click.option("--seed", default=7, show_default=True, help="Random seed: same seed, same run.")
+@click.option("--keep", is_flag=True, help="Keep the temporary database and print its path.")
+@click.pass_context
+def demo(click_ctx: click.Context, count: int, seed: int, keep: bool) -> None:
+    """Run the order-to-cash example end to end on a fresh database and summarise where work waited.
+
+    Uses a temporary database unless --db or HANDOFF_DB is given. Operators of each lane are
+    simulated on a virtual clock, so a week of work takes seconds.
+
+    \b
+    Example:
+      handoff demo
+    """
+    import tempfile
+
+    from engine.demo import run_demo
+
+    ctx: Context = click_ctx.obj
+    source = click_ctx.parent.get_parameter_source("db_url") if click_ctx.parent else None
+    tmpdir = None
+    if source is None or source.name == "DEFAULT":
+        tmpdir = tempfile.mkdtemp(prefix="handoff-demo-")
+        ctx.db_url = f"sqlite:///{os.path.join(tmpdir, 'handoff.db')}"
+    summary = run(ctx, lambda: run_demo(ctx.db_url, instances=count, seed=seed,
+                                        progress=None if ctx.as_json else click.echo))
+    if ctx.as_json:
+        emit_json(summary.to_json() | {"database": ctx.db_url})
+    else:
+        click.echo(summary.text())
+        if tmpdir and keep:
+            click.echo(f"database kept: {ctx.db_url}")
+        elif tmpdir:
+            click.echo("(the demo used a temporary database: --keep keeps it, --db URL chooses one)")
+    if tmpdir and not keep:
+        import shutil
+
+        ctx.close()
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Fixtures: a real database per test, on SQLite and (when a server is given) PostgreSQL.
+
+PostgreSQL comes from HANDOFF_TEST_PG, the URL of a server where tests may create databases
+(.ci/run starts one from Debian's packages). Outside CI its tests skip without it; in CI (CI=true)
+a missing server fails them, so that a skipped PostgreSQL test never passes for a green run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "order-to-cash.bpmn"
+DATA = Path(__file__).resolve().parent / "data"
+CORPUS = ROOT.parent / "shared" / "corpus"
+PG_ENV = "HANDOFF_TEST_PG"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _pg_admin_url() -> str | None:
+    url = os.environ.get(PG_ENV)
+    if url:
+        return url
+    if IN_CI:
+        pytest.fail(f"CI=true but {PG_ENV} is not set: PostgreSQL tests must run in CI")
+    return None
+
+
+def _create_pg_database() -> tuple[str, str]:
+    import psycopg
+
+    admin = _pg_admin_url()
+    if admin is None:
+        pytest.skip(f"no PostgreSQL server ({PG_ENV} unset)")
+    name = f"handoff_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = admin.rsplit("/", 1)[0]
+    return name, f"{base}/{name}"
+
+
+def _drop_pg_database(name: str) -> None:
+    import psycopg
+
+    admin = _pg_admin_url()
+    assert admin is not None
+    with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database URL; every storage-touching test runs once per backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'handoff.db'}"
+        return
+    name, url = _create_pg_database()
+    try:
+        yield url
+    finally:
+        _drop_pg_database(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'handoff.db'}"
+
+
+@pytest.fixture
+def clock():
+    from engine import ManualClock
+
+    return ManualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def app(db_url: str, clock):
+    """A Handoff on a fresh, initialised database with a manual clock."""
+    from engine import Handoff
+    from storage import Database
+
+    handoff = Handoff(Database(db_url), clock=clock)
+    handoff.init()
+    yield handoff
+    handoff.db.dispose()
+
+
+def table_rows(db_url: str) -> dict[str, list[tuple]]:
+    """Every row of every Handoff table, to compare a database before and after a failed command."""
+    from sqlalchemy import create_engine, text
+
+    from storage.models import Base
+
+    url = db_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            out = {}
+            for table in Base.metadata.sorted_tables:
+                rows = conn.execute(text(f"SELECT * FROM {table.name} ORDER BY 1")).all()
+                out[table.name] = [tuple(r) for r in rows]
+            out["alembic_version"] = [tuple(r) for r in conn.execute(text("SELECT * FROM alembic_version"))]
+            return out
+    finally:
+        engine.dispose()
