@@ -96,10 +96,20 @@ def when(value: Any) -> str:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--db", "db_url", envvar="HANDOFF_DB", default=DEFAULT_DB, show_default=True,
-              help="Database URL (sqlite:///file.db or postgresql://user@host/db); env HANDOFF_DB.")
-@click.option("--user", envvar="HANDOFF_USER", default=None,
-              help="Who is acting; env HANDOFF_USER, else your login name.")
+@click.option(
+    "--db",
+    "db_url",
+    envvar="HANDOFF_DB",
+    default=DEFAULT_DB,
+    show_default=True,
+    help="Database URL (sqlite:///file.db or postgresql://user@host/db); env HANDOFF_DB.",
+)
+@click.option(
+    "--user",
+    envvar="HANDOFF_USER",
+    default=None,
+    help="Who is acting; env HANDOFF_USER, else your login name.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
 @click.version_option(package_name="handoff")
 @click.pass_context
@@ -160,14 +170,16 @@ def validate(ctx: Context, files: tuple[str, ...]) -> None:
 
     report = bpmn.validate_files(files)
     if ctx.as_json:
-        emit_json({
-            "ok": report.ok,
-            "processes": [p.model.process_id for p in report.processes],
-            "problems": [
-                {"file": p.file, "line": p.line, "severity": p.severity, "message": p.message}
-                for p in report.problems
-            ],
-        })
+        emit_json(
+            {
+                "ok": report.ok,
+                "processes": [p.model.process_id for p in report.processes],
+                "problems": [
+                    {"file": p.file, "line": p.line, "severity": p.severity, "message": p.message}
+                    for p in report.problems
+                ],
+            }
+        )
     else:
         for problem in report.problems:
             click.echo(str(problem), err=problem.severity == "error")
@@ -235,8 +247,13 @@ def processes(ctx: Context) -> None:
         click.echo("no process deployed yet: handoff deploy FILE.bpmn")
         return
     rows = [
-        (p.process, p.name or "", p.version, ", ".join(p.lanes),
-         " ".join(f"{k}={v}" for k, v in sorted(p.instances.items())) or "none")
+        (
+            p.process,
+            p.name or "",
+            p.version,
+            ", ".join(p.lanes),
+            " ".join(f"{k}={v}" for k, v in sorted(p.instances.items())) or "none",
+        )
         for p in items
     ]
     click.echo(table(["PROCESS", "NAME", "VERSION", "LANES", "INSTANCES"], rows))
@@ -245,8 +262,13 @@ def processes(ctx: Context) -> None:
 # --- instances ---------------------------------------------------------------------------------------
 
 data_options = [
-    click.option("--data", "data_pairs", multiple=True, metavar="KEY=VALUE",
-                 help="A form field or variable; repeat for more. Converted to the field's type."),
+    click.option(
+        "--data",
+        "data_pairs",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="A form field or variable; repeat for more. Converted to the field's type.",
+    ),
     click.option("--data-json", metavar="JSON", help="Data as a JSON object, e.g. '{\"amount\": 100}'."),
 ]
 
@@ -264,10 +286,14 @@ def _data(ctx: Context, pairs: tuple[str, ...], data_json: str | None) -> dict[s
 
 
 def print_instance(view: InstanceView, *, timeline: bool = False) -> None:
-    click.echo(f"instance {view.id}  {view.process} v{view.version}  {view.status.upper()}"
-               + (f"  key={view.business_key}" if view.business_key else ""))
-    click.echo(f"started {when(view.created_at)} by {view.started_by or '-'}"
-               + (f", completed {when(view.completed_at)}" if view.completed_at else ""))
+    click.echo(
+        f"instance {view.id}  {view.process} v{view.version}  {view.status.upper()}"
+        + (f"  key={view.business_key}" if view.business_key else "")
+    )
+    click.echo(
+        f"started {when(view.created_at)} by {view.started_by or '-'}"
+        + (f", completed {when(view.completed_at)}" if view.completed_at else "")
+    )
     if view.error:
         err = view.error
         where = err.get("task_name") or err.get("task") or "process"
@@ -298,8 +324,14 @@ def print_instance(view: InstanceView, *, timeline: bool = False) -> None:
 @click.option("--key", "business_key", help="A business key (order number, case id) to find it by.")
 @click.option("--version", type=int, help="Start this version instead of the latest.")
 @pass_ctx
-def start(ctx: Context, process: str, data_pairs: tuple[str, ...], data_json: str | None,
-          business_key: str | None, version: int | None) -> None:
+def start(
+    ctx: Context,
+    process: str,
+    data_pairs: tuple[str, ...],
+    data_json: str | None,
+    business_key: str | None,
+    version: int | None,
+) -> None:
     """Start an instance of PROCESS and run it until it waits for people or events.
 
     \b
@@ -307,8 +339,12 @@ def start(ctx: Context, process: str, data_pairs: tuple[str, ...], data_json: st
       handoff start order_to_cash --key SO-1001 --data channel=web
     """
     data = _data(ctx, data_pairs, data_json)
-    _changed(ctx, lambda: ctx.app().start(process, data=data, business_key=business_key, version=version,
-                                          actor=ctx.user))
+    _changed(
+        ctx,
+        lambda: ctx.app().start(
+            process, data=data, business_key=business_key, version=version, actor=ctx.user
+        ),
+    )
 
 
 def _changed(ctx: Context, action: Callable[[], InstanceView]) -> None:
@@ -337,16 +373,21 @@ def _changed(ctx: Context, action: Callable[[], InstanceView]) -> None:
 @click.option("--key", "business_key", help="Only this business key.")
 @click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
 @pass_ctx
-def instances(ctx: Context, process: str | None, status: str | None, business_key: str | None,
-              limit: int) -> None:
+def instances(
+    ctx: Context, process: str | None, status: str | None, business_key: str | None, limit: int
+) -> None:
     """List instances, newest first.
 
     \b
     Example:
       handoff instances --status error
     """
-    items = run(ctx, lambda: ctx.app().instances(process_id=process, status=status,
-                                                  business_key=business_key, limit=limit))
+    items = run(
+        ctx,
+        lambda: ctx.app().instances(
+            process_id=process, status=status, business_key=business_key, limit=limit
+        ),
+    )
     if ctx.as_json:
         emit_json([i.to_json() for i in items])
         return
@@ -358,8 +399,18 @@ def instances(ctx: Context, process: str | None, status: str | None, business_ke
         cause = ""
         if i.error:
             cause = f"{i.error.get('task_name') or i.error.get('task') or ''}: {i.error.get('message', '')}"
-        rows.append((i.id, i.process, i.version, i.status, i.business_key or "", when(i.created_at),
-                     when(i.updated_at), cause[:80]))
+        rows.append(
+            (
+                i.id,
+                i.process,
+                i.version,
+                i.status,
+                i.business_key or "",
+                when(i.created_at),
+                when(i.updated_at),
+                cause[:80],
+            )
+        )
     click.echo(table(["ID", "PROCESS", "VER", "STATUS", "KEY", "STARTED", "UPDATED", "CAUSE"], rows))
 
 
@@ -392,10 +443,37 @@ def print_tasks(items: Sequence[TaskView]) -> None:
         fields = ", ".join(
             f"{f['id']}{'*' if f.get('required') else ''}:{f.get('type', 'string')}" for f in t.form
         )
-        rows.append((t.id, t.instance, t.process, t.label, t.lane or "", t.state, t.assignee or "",
-                     when(t.created_at), when(t.due_at), fields))
-    click.echo(table(["TASK", "INST", "PROCESS", "NAME", "LANE", "STATE", "ASSIGNEE", "READY SINCE", "DUE",
-                      "FORM (* required)"], rows))
+        rows.append(
+            (
+                t.id,
+                t.instance,
+                t.process,
+                t.label,
+                t.lane or "",
+                t.state,
+                t.assignee or "",
+                when(t.created_at),
+                when(t.due_at),
+                fields,
+            )
+        )
+    click.echo(
+        table(
+            [
+                "TASK",
+                "INST",
+                "PROCESS",
+                "NAME",
+                "LANE",
+                "STATE",
+                "ASSIGNEE",
+                "READY SINCE",
+                "DUE",
+                "FORM (* required)",
+            ],
+            rows,
+        )
+    )
 
 
 @main.command()
@@ -411,8 +489,15 @@ def tasks(ctx: Context, lane: str | None, mine: bool, instance: int | None, incl
     Example:
       handoff tasks --lane Finance
     """
-    items = run(ctx, lambda: ctx.app().tasks(lane=lane, assignee=ctx.user if mine else None,
-                                             instance_id=instance, include_closed=include_closed))
+    items = run(
+        ctx,
+        lambda: ctx.app().tasks(
+            lane=lane,
+            assignee=ctx.user if mine else None,
+            instance_id=instance,
+            include_closed=include_closed,
+        ),
+    )
     if ctx.as_json:
         emit_json([t.to_json() for t in items])
     else:
@@ -508,8 +593,12 @@ def demo(click_ctx: click.Context, count: int, seed: int, keep: bool) -> None:
     if source is None or source.name == "DEFAULT":
         tmpdir = tempfile.mkdtemp(prefix="handoff-demo-")
         ctx.db_url = f"sqlite:///{os.path.join(tmpdir, 'handoff.db')}"
-    summary = run(ctx, lambda: run_demo(ctx.db_url, instances=count, seed=seed,
-                                        progress=None if ctx.as_json else click.echo))
+    summary = run(
+        ctx,
+        lambda: run_demo(
+            ctx.db_url, instances=count, seed=seed, progress=None if ctx.as_json else click.echo
+        ),
+    )
     if ctx.as_json:
         emit_json(summary.to_json() | {"database": ctx.db_url})
     else:

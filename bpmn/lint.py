@@ -37,7 +37,9 @@ def refused_constructs(tree: etree._ElementTree, filename: str) -> list[Problem]
             problems.append(Problem(filename, node.sourceline, f"{where}: {_REFUSED_EVENT_DEFINITIONS[tag]}"))
         elif tag in ACTIVITY_TAGS and node.get("isForCompensation") == "true":
             problems.append(
-                Problem(filename, node.sourceline, f"{_describe(node)}: compensation handlers are not supported")
+                Problem(
+                    filename, node.sourceline, f"{_describe(node)}: compensation handlers are not supported"
+                )
             )
     return problems
 
@@ -93,12 +95,12 @@ def warnings(tree: etree._ElementTree, filename: str) -> list[Problem]:
     root = tree.getroot()
     for process in root.iterfind("bpmn:process", NS):
         lanes = direct_lanes(process)
-        for lane in process.iter("{%s}lane" % NS["bpmn"]):
+        for lane in process.iter("{{{}}}lane".format(NS["bpmn"])):
             if not (lane.get("name") or "").strip():
                 problems.append(
                     Problem(filename, lane.sourceline, f"lane '{lane.get('id')}' has no name", "warning")
                 )
-        for task in process.iter("{%s}userTask" % NS["bpmn"]):
+        for task in process.iter("{{{}}}userTask".format(NS["bpmn"])):
             if task.get("id") not in lanes and not _inside_laned_subprocess(task, lanes):
                 problems.append(
                     Problem(
@@ -125,9 +127,7 @@ def _inside_laned_subprocess(node: etree._Element, lanes: dict[str, str]) -> boo
 
 def _unreachable(container: etree._Element, filename: str) -> list[Problem]:
     nodes = {
-        n.get("id"): n
-        for n in container
-        if is_bpmn(n) and local(n.tag) in FLOW_NODE_TAGS and n.get("id")
+        n.get("id"): n for n in container if is_bpmn(n) and local(n.tag) in FLOW_NODE_TAGS and n.get("id")
     }
     if not nodes:
         return []
@@ -142,9 +142,7 @@ def _unreachable(container: etree._Element, filename: str) -> list[Problem]:
             boundary[n.get("attachedToRef")].append(nid)
     # Entry points: start events, and event subprocesses (triggered, not reached by a flow).
     seeds = [
-        nid
-        for nid, n in nodes.items()
-        if local(n.tag) == "startEvent" or n.get("triggeredByEvent") == "true"
+        nid for nid, n in nodes.items() if local(n.tag) == "startEvent" or n.get("triggeredByEvent") == "true"
     ]
     if not seeds:
         return []  # the parser reports a missing start event itself

@@ -60,8 +60,10 @@ def form_data(task: TaskView, properties: dict[str, str], rng: random.Random) ->
             data[fid] = rng.random() < p_true
         elif kind == "enum" and f.get("values"):
             values = [v["id"] for v in f["values"]]
-            weights = [float(props.get(f"probability.{v}") or properties.get(f"probability.{fid}.{v}") or 1)
-                       for v in values]
+            weights = [
+                float(props.get(f"probability.{v}") or properties.get(f"probability.{fid}.{v}") or 1)
+                for v in values
+            ]
             data[fid] = rng.choices(values, weights)[0]
         elif f.get("default") is not None:
             data[fid] = f["default"]
@@ -86,8 +88,10 @@ class DemoSummary:
             "completed": self.completed,
             "simulated_seconds": self.simulated.total_seconds(),
             "lanes": {
-                lane: {"tasks": self.lane_counts.get(lane, 0),
-                       "mean_wait_seconds": round(mean(w), 1) if w else 0.0}
+                lane: {
+                    "tasks": self.lane_counts.get(lane, 0),
+                    "mean_wait_seconds": round(mean(w), 1) if w else 0.0,
+                }
                 for lane, w in self.lane_waits.items()
             },
         }
@@ -102,7 +106,9 @@ class DemoSummary:
         ranked = sorted(self.lane_waits.items(), key=lambda kv: -(mean(kv[1]) if kv[1] else 0))
         for lane, waits in ranked:
             avg = timedelta(seconds=mean(waits)) if waits else timedelta()
-            lines.append(f"  {lane:<18} {self.lane_counts.get(lane, 0):>5} tasks  mean wait {format_duration(avg)}")
+            lines.append(
+                f"  {lane:<18} {self.lane_counts.get(lane, 0):>5} tasks  mean wait {format_duration(avg)}"
+            )
         if ranked and ranked[0][1]:
             lines += ["", f"bottleneck: {ranked[0][0]} — work waits there longest"]
         return "\n".join(lines)
@@ -157,15 +163,19 @@ def run_demo(
                 props = properties.get(task.element, {})
                 took = sample_duration(props.get("duration"), rng, timedelta(minutes=15))
                 seq += 1
-                heapq.heappush(agenda, (clock() + took, seq, "done",
-                                        (lane, operator, task.id, form_data(task, props, rng))))
+                heapq.heappush(
+                    agenda,
+                    (clock() + took, seq, "done", (lane, operator, task.id, form_data(task, props, rng))),
+                )
 
     summary = DemoSummary(instances=instances, completed=0, simulated=clock() - start)
     summary.completed = sum(1 for i in app.instances(limit=instances * 2) if i.status == "completed")
     for task in app.tasks(include_closed=True):
         if task.claimed_at is None or task.lane is None:
             continue
-        summary.lane_waits.setdefault(task.lane, []).append((task.claimed_at - task.created_at).total_seconds())
+        summary.lane_waits.setdefault(task.lane, []).append(
+            (task.claimed_at - task.created_at).total_seconds()
+        )
         summary.lane_counts[task.lane] = summary.lane_counts.get(task.lane, 0) + 1
     app.db.dispose()
     return summary

@@ -120,7 +120,9 @@ def check(form: Sequence[FormField], data: Mapping[str, Any], task_label: str) -
     if not form:
         for key, value in data.items():
             if isinstance(value, str) and len(value) > MAX_STRING:
-                raise InvalidInput(f"value of '{key}' for {task_label} is longer than {MAX_STRING} characters")
+                raise InvalidInput(
+                    f"value of '{key}' for {task_label} is longer than {MAX_STRING} characters"
+                )
         return dict(data)
     fields = {f.id: f for f in form}
     unknown = [k for k in data if k not in fields]
@@ -135,7 +137,9 @@ def check(form: Sequence[FormField], data: Mapping[str, Any], task_label: str) -
         if field.id in data and data[field.id] not in (None, ""):
             out[field.id] = _convert(field, data[field.id], task_label)
         elif field.default is not None:
-            out[field.id] = _convert(field, field.default, task_label) if field.type != "string" else field.default
+            out[field.id] = (
+                _convert(field, field.default, task_label) if field.type != "string" else field.default
+            )
         elif field.required:
             missing.append(field.id)
         elif field.id in data:

@@ -52,7 +52,9 @@ class DefinitionCache:
         self._size = size
         self._lock = Lock()
 
-    def get(self, definition_id: int, load: Callable[[], tuple[str, int, dict[str, Any], str]]) -> LoadedDefinition:
+    def get(
+        self, definition_id: int, load: Callable[[], tuple[str, int, dict[str, Any], str]]
+    ) -> LoadedDefinition:
         with self._lock:
             hit = self._items.get(definition_id)
             if hit is not None:
@@ -181,13 +183,16 @@ def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
     due: list[datetime] = []
     for pending in workflow.waiting_events():
         value = getattr(pending, "value", None)
-        if getattr(pending, "event_type", "") in ("TimerEventDefinition", "DurationTimerEventDefinition",
-                                                   "TimeDateEventDefinition", "CycleTimerEventDefinition"):
-            if isinstance(value, str):
-                try:
-                    due.append(datetime.fromisoformat(value))
-                except ValueError:
-                    continue
+        if getattr(pending, "event_type", "") in (
+            "TimerEventDefinition",
+            "DurationTimerEventDefinition",
+            "TimeDateEventDefinition",
+            "CycleTimerEventDefinition",
+        ) and isinstance(value, str):
+            try:
+                due.append(datetime.fromisoformat(value))
+            except ValueError:
+                continue
     return min(due) if due else None
 
 
@@ -251,7 +256,9 @@ def retry_task(task: Task, data: dict[str, Any]) -> None:
 def instance_data(workflow: BpmnWorkflow) -> dict[str, Any]:
     """The data a person would call 'the instance data': the last completed task's, else the workflow's."""
     candidates = [t for t in workflow.tasks.values() if t.state == TaskState.COMPLETED]
-    ready = [t for t in all_tasks(workflow) if t.state in (TaskState.READY, TaskState.ERROR, TaskState.WAITING)]
+    ready = [
+        t for t in all_tasks(workflow) if t.state in (TaskState.READY, TaskState.ERROR, TaskState.WAITING)
+    ]
     pool = ready or candidates
     if not pool:
         return dict(workflow.data)

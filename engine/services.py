@@ -14,10 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import Session
 
 import bpmn
 from bpmn.durations import parse_duration
@@ -182,7 +182,9 @@ class Handoff:
                 started_by=actor,
             )
             change.events.append(
-                self._event(definition, None, "instance_started", change, data={"data": runtime.snapshot(data)})
+                self._event(
+                    definition, None, "instance_started", change, data={"data": runtime.snapshot(data)}
+                )
             )
             self._advance(session, definition, instance, workflow, change, new=True)
             view = self._view(session, instance, definition)
@@ -197,10 +199,13 @@ class Handoff:
             if task.state == "claimed" and task.assignee == actor:
                 return self._task_view(session, task)
             if task.state == "claimed":
-                raise Conflict(f"task {task_id} ({task.name or task.element_id}) is claimed by {task.assignee}")
+                raise Conflict(
+                    f"task {task_id} ({task.name or task.element_id}) is claimed by {task.assignee}"
+                )
             self._require_open(task)
-            if not repo.update_task_if(session, task.id, "ready", task.assignee, state="claimed",
-                                       assignee=actor, claimed_at=now):
+            if not repo.update_task_if(
+                session, task.id, "ready", task.assignee, state="claimed", assignee=actor, claimed_at=now
+            ):
                 raise Conflict(f"task {task_id} was changed by someone else just now; look again")
             self._task_event(session, task, "task_claimed", now, actor)
             session.refresh(task)
@@ -214,14 +219,17 @@ class Handoff:
             if task.state != "claimed":
                 self._require_open(task)
                 raise Conflict(f"task {task_id} ({task.name or task.element_id}) is not claimed")
-            if not repo.update_task_if(session, task.id, "claimed", task.assignee, state="ready",
-                                       assignee=None, claimed_at=None):
+            if not repo.update_task_if(
+                session, task.id, "claimed", task.assignee, state="ready", assignee=None, claimed_at=None
+            ):
                 raise Conflict(f"task {task_id} was changed by someone else just now; look again")
             self._task_event(session, task, "task_released", now, actor, data={"was_assignee": task.assignee})
             session.refresh(task)
             return self._task_view(session, task)
 
-    def complete(self, task_id: int, *, data: dict[str, Any] | None = None, actor: str | None) -> InstanceView:
+    def complete(
+        self, task_id: int, *, data: dict[str, Any] | None = None, actor: str | None
+    ) -> InstanceView:
         """Complete a ready (or claimed) human task with form data, then run the instance on."""
         self._ready()
         change = _Change(self.clock(), actor)
@@ -229,11 +237,15 @@ class Handoff:
             task = self._task(session, task_id)
             self._require_open(task)
             if task.state == "claimed" and task.assignee != actor:
-                raise Conflict(f"task {task_id} ({task.name or task.element_id}) is claimed by {task.assignee}")
+                raise Conflict(
+                    f"task {task_id} ({task.name or task.element_id}) is claimed by {task.assignee}"
+                )
             instance = repo.get_instance(session, task.instance_id)
             assert instance is not None
             if instance.status in ("suspended", "terminated", "error"):
-                raise Conflict(f"instance {instance.id} is {instance.status}: its tasks cannot be completed now")
+                raise Conflict(
+                    f"instance {instance.id} is {instance.status}: its tasks cannot be completed now"
+                )
             definition = self._definition(session, instance.definition_id)
             label = f"task {task_id} ({task.name or task.element_id})"
             form = [bpmn.FormField.from_json(f) for f in task.form]
@@ -244,20 +256,34 @@ class Handoff:
                 raise Conflict(f"{label} is not ready in instance {instance.id}")
             runtime.run_user_task(spiff_task, checked)
             if not repo.update_task_if(
-                session, task.id, task.state, task.assignee,
-                state="completed", completed_at=change.now, completed_by=actor, data=runtime.snapshot(checked),
+                session,
+                task.id,
+                task.state,
+                task.assignee,
+                state="completed",
+                completed_at=change.now,
+                completed_by=actor,
+                data=runtime.snapshot(checked),
             ):
                 raise Conflict(f"{label} was changed by someone else just now; look again")
             change.events.append(
-                self._event(definition, spiff_task, "task_completed", change, task_id=task.id,
-                            data={"form": runtime.snapshot(checked)})
+                self._event(
+                    definition,
+                    spiff_task,
+                    "task_completed",
+                    change,
+                    task_id=task.id,
+                    data={"form": runtime.snapshot(checked)},
+                )
             )
             self._advance(session, definition, instance, workflow, change)
             view = self._view(session, instance, definition)
         self._raise_failure(change, view, done=f"task {task_id} completed")
         return view
 
-    def retry(self, instance_id: int, *, data: dict[str, Any] | None = None, actor: str | None) -> InstanceView:
+    def retry(
+        self, instance_id: int, *, data: dict[str, Any] | None = None, actor: str | None
+    ) -> InstanceView:
         """Run the failed task of an instance in `error` again, with corrected data if given.
 
         If it fails again nothing is written: the instance stays in error with its incident.
@@ -273,16 +299,22 @@ class Handoff:
             failed = runtime.error_tasks(workflow)
             retry_data = dict(data or {})
             change.events.append(
-                self._event(definition, None, "instance_retried", change,
-                            data={"data": runtime.snapshot(retry_data)} if retry_data else None)
+                self._event(
+                    definition,
+                    None,
+                    "instance_retried",
+                    change,
+                    data={"data": runtime.snapshot(retry_data)} if retry_data else None,
+                )
             )
             try:
                 for task in failed:
                     runtime.retry_task(task, retry_data)
             except Exception as exc:  # noqa: BLE001 - user scripts may raise anything
                 failure = runtime.describe_failure(exc)
-                raise ScriptFailed(self._failure_text(definition, failure, instance_id) + " (nothing changed)",
-                                   instance_id) from exc
+                raise ScriptFailed(
+                    self._failure_text(definition, failure, instance_id) + " (nothing changed)", instance_id
+                ) from exc
             if not failed and retry_data:
                 for task in runtime.ready_human_tasks(workflow) or list(workflow.tasks.values())[:1]:
                     task.data.update(retry_data)
@@ -333,8 +365,16 @@ class Handoff:
             definition = self._definition(session, instance.definition_id)
             timeline = tuple(
                 TimelineEntry(
-                    id=e.id, at=e.at, kind=e.kind, element=e.element_id, name=e.element_name,
-                    type=e.element_type, lane=e.lane, actor=e.actor, task=e.task_id, data=e.data,
+                    id=e.id,
+                    at=e.at,
+                    kind=e.kind,
+                    element=e.element_id,
+                    name=e.element_name,
+                    type=e.element_type,
+                    lane=e.lane,
+                    actor=e.actor,
+                    task=e.task_id,
+                    data=e.data,
                 )
                 for e in repo.events_of(session, instance_id)
             )
@@ -353,7 +393,11 @@ class Handoff:
             return [
                 _task_view(task, process)
                 for task, process in repo.list_tasks(
-                    session, lane=lane, assignee=assignee, instance_id=instance_id, include_closed=include_closed
+                    session,
+                    lane=lane,
+                    assignee=assignee,
+                    instance_id=instance_id,
+                    include_closed=include_closed,
                 )
             ]
 
@@ -410,25 +454,37 @@ class Handoff:
             "data": data,
         }
 
-    def _task_event(self, session: Session, task: HumanTask, kind: str, now: datetime, actor: str | None,
-                    data: dict[str, Any] | None = None) -> None:
+    def _task_event(
+        self,
+        session: Session,
+        task: HumanTask,
+        kind: str,
+        now: datetime,
+        actor: str | None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         instance = repo.get_instance(session, task.instance_id)
         assert instance is not None
         definition = self._definition(session, instance.definition_id)
-        repo.add_events(session, [{
-            "instance_id": instance.id,
-            "process_id": definition.process_id,
-            "version": definition.version,
-            "task_id": task.id,
-            "element_id": task.element_id,
-            "element_name": task.name,
-            "element_type": task.type,
-            "lane": task.lane,
-            "kind": kind,
-            "actor": actor,
-            "at": now,
-            "data": data,
-        }])
+        repo.add_events(
+            session,
+            [
+                {
+                    "instance_id": instance.id,
+                    "process_id": definition.process_id,
+                    "version": definition.version,
+                    "task_id": task.id,
+                    "element_id": task.element_id,
+                    "element_name": task.name,
+                    "element_type": task.type,
+                    "lane": task.lane,
+                    "kind": kind,
+                    "actor": actor,
+                    "at": now,
+                    "data": data,
+                }
+            ],
+        )
 
     def _advance(
         self,
@@ -458,8 +514,7 @@ class Handoff:
             instance.error = change.failure.to_json(model) | {"at": now.isoformat()}
             failed_task = change.failure.task
             change.events.append(
-                self._event(definition, failed_task, "task_error", change, actor=None,
-                            data=instance.error)
+                self._event(definition, failed_task, "task_error", change, actor=None, data=instance.error)
             )
         elif runtime.is_finished(workflow):
             instance.status = "completed"
@@ -468,12 +523,14 @@ class Handoff:
         elif not runtime.has_unfinished(workflow):
             # SpiffWorkflow thinks it is done, but no end event completed (a runaway loop hit its depth
             # limit, or a dropped flow): never report that as completed.
-            change.failure = runtime.Failure(None, "the process stopped without reaching an end event", None,
-                                             "FalseCompletion")
+            change.failure = runtime.Failure(
+                None, "the process stopped without reaching an end event", None, "FalseCompletion"
+            )
             instance.status = "error"
             instance.error = change.failure.to_json(model) | {"at": now.isoformat()}
-            change.events.append(self._event(definition, None, "task_error", change, actor=None,
-                                             data=instance.error))
+            change.events.append(
+                self._event(definition, None, "task_error", change, actor=None, data=instance.error)
+            )
         else:
             instance.status = "running" if ready else "waiting"
             instance.error = None
@@ -518,22 +575,36 @@ class Handoff:
             if spiff_id not in ready_ids:
                 row.state = "cancelled"
                 row.completed_at = now
-                change.events.append({
-                    "process_id": definition.process_id, "version": definition.version, "task_id": row.id,
-                    "element_id": row.element_id, "element_name": row.name, "element_type": row.type,
-                    "lane": row.lane, "kind": "task_cancelled", "actor": None, "at": now, "data": None,
-                })
+                change.events.append(
+                    {
+                        "process_id": definition.process_id,
+                        "version": definition.version,
+                        "task_id": row.id,
+                        "element_id": row.element_id,
+                        "element_name": row.name,
+                        "element_type": row.type,
+                        "lane": row.lane,
+                        "kind": "task_cancelled",
+                        "actor": None,
+                        "at": now,
+                        "data": None,
+                    }
+                )
         if new_tasks:
             session.flush()
             for row, task in new_tasks:
-                change.events.append(self._event(definition, task, "task_ready", change, task_id=row.id, actor=None))
+                change.events.append(
+                    self._event(definition, task, "task_ready", change, task_id=row.id, actor=None)
+                )
         if instance.status == "completed":
             change.events.append(self._event(definition, None, "instance_completed", change, actor=None))
         for event in change.events:
             event["instance_id"] = instance.id
         repo.add_events(session, change.events)
 
-    def _failure_text(self, definition: runtime.LoadedDefinition, failure: runtime.Failure, instance_id: int) -> str:
+    def _failure_text(
+        self, definition: runtime.LoadedDefinition, failure: runtime.Failure, instance_id: int
+    ) -> str:
         info = failure.to_json(definition.model)
         where = ""
         if info["task"]:

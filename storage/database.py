@@ -73,7 +73,9 @@ class Database:
         try:
             self.engine = create_engine(parsed, **kwargs)
         except Exception as exc:  # a missing driver or malformed URL
-            raise StorageError(f"cannot use database {parsed.render_as_string(hide_password=True)}: {exc}") from exc
+            raise StorageError(
+                f"cannot use database {parsed.render_as_string(hide_password=True)}: {exc}"
+            ) from exc
         if parsed.get_backend_name() == "sqlite":
             _sqlite_setup(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

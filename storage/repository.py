@@ -196,8 +196,9 @@ def list_tasks(
     return [(r[0], r[1]) for r in rows]
 
 
-def update_task_if(session: Session, task_id: int, expected_state: str, expected_assignee: str | None,
-                   **values: Any) -> bool:
+def update_task_if(
+    session: Session, task_id: int, expected_state: str, expected_assignee: str | None, **values: Any
+) -> bool:
     """Change a task only if nobody changed it since it was read; False when someone did."""
     condition = (HumanTask.id == task_id) & (HumanTask.state == expected_state)
     if expected_assignee is None:

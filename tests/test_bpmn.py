@@ -28,7 +28,10 @@ def test_example_validates_cleanly_with_lanes_forms_and_sla() -> None:
     fields = {f.id: f for f in register.form}
     assert fields["customer"].required and fields["customer"].type == "string"
     assert fields["amount"].type == "long" and fields["amount"].default == 1000
-    assert fields["priority"].type == "enum" and [v for v, _ in fields["priority"].values] == ["standard", "express"]
+    assert fields["priority"].type == "enum" and [v for v, _ in fields["priority"].values] == [
+        "standard",
+        "express",
+    ]
     assert model.elements["Task_ApproveCredit"].properties["sla"] == "PT8H"
     assert model.elements["Task_AssessRisk"].lane == "Finance"
 
@@ -93,7 +96,9 @@ def test_entities_are_refused(tmp_path: Path, doctype: str) -> None:
     path.write_text(
         f'<?xml version="1.0"?>\n{doctype}\n'
         '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">'
-        '<bpmn:process id="p" name="&xxe;"/></bpmn:definitions>\n'.replace("&xxe;", "&xxe;" if "xxe" in doctype else "&b;")
+        '<bpmn:process id="p" name="&xxe;"/></bpmn:definitions>\n'.replace(
+            "&xxe;", "&xxe;" if "xxe" in doctype else "&b;"
+        )
     )
     report = bpmn.validate_files([path])
     assert not report.ok
@@ -120,7 +125,9 @@ def test_dangling_sequence_flow_names_the_flow(tmp_path: Path) -> None:
         "  </bpmn:process>\n"
         "</bpmn:definitions>\n"
     )
-    assert problems(path) == [f"{path}:5: sequenceFlow 'f1' targetRef 'nowhere' is not an element of its process"]
+    assert problems(path) == [
+        f"{path}:5: sequenceFlow 'f1' targetRef 'nowhere' is not an element of its process"
+    ]
 
 
 def test_idless_flows_get_ids_so_the_process_runs_as_drawn(tmp_path: Path) -> None:

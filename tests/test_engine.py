@@ -30,7 +30,10 @@ def drive_example(app: Handoff, clock, *, refuse_once: bool) -> int:
         assert approve.name == "Approve credit"
     app.claim(approve.id, actor="fay")
     view = app.complete(approve.id, data={"approved": True}, actor="fay")
-    assert sorted((t.name, t.lane) for t in view.tasks) == [("Issue invoice", "Finance"), ("Pick and pack", "Warehouse")]
+    assert sorted((t.name, t.lane) for t in view.tasks) == [
+        ("Issue invoice", "Finance"),
+        ("Pick and pack", "Warehouse"),
+    ]
     for task in view.tasks:
         view = app.complete(task.id, data={}, actor="wes" if task.lane == "Warehouse" else "fay")
     (ship,) = view.tasks
@@ -49,11 +52,27 @@ def test_example_runs_through_every_lane_with_history(app: Handoff, clock) -> No
     assert kinds[-1] == ("instance_completed", None)
     completed = [name for kind, name in kinds if kind == "task_completed"]
     assert completed == [
-        "Register order", "Assess risk", "Approve credit", "Revise order", "Assess risk", "Approve credit",
-        "Issue invoice", "Pick and pack", "Ship order", "Close order",
+        "Register order",
+        "Assess risk",
+        "Approve credit",
+        "Revise order",
+        "Assess risk",
+        "Approve credit",
+        "Issue invoice",
+        "Pick and pack",
+        "Ship order",
+        "Close order",
     ] or completed == [
-        "Register order", "Assess risk", "Approve credit", "Revise order", "Assess risk", "Approve credit",
-        "Pick and pack", "Issue invoice", "Ship order", "Close order",
+        "Register order",
+        "Assess risk",
+        "Approve credit",
+        "Revise order",
+        "Assess risk",
+        "Approve credit",
+        "Pick and pack",
+        "Issue invoice",
+        "Ship order",
+        "Close order",
     ]
     actors = {e.name: e.actor for e in shown.timeline if e.kind == "task_completed"}
     assert actors["Revise order"] == "sam" and actors["Ship order"] == "wes" and actors["Assess risk"] is None
@@ -79,7 +98,9 @@ def test_task_times_and_sla_due_dates_follow_the_clock(app: Handoff, clock) -> N
     assert done.completed_by == "ann" and done.state == "completed"
 
 
-def test_same_file_twice_is_one_version_and_instances_stay_on_theirs(app: Handoff, clock, tmp_path: Path) -> None:
+def test_same_file_twice_is_one_version_and_instances_stay_on_theirs(
+    app: Handoff, clock, tmp_path: Path
+) -> None:
     path = tmp_path / "order-to-cash.bpmn"
     shutil.copy(EXAMPLE, path)
     (first,) = app.deploy([path], actor="d")

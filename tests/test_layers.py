@@ -19,7 +19,11 @@ print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))
 
 def imported_by(module: str) -> set[str]:
     out = subprocess.run(
-        [sys.executable, "-c", CHECK.format(module=module)], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", CHECK.format(module=module)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return set(json.loads(out.stdout))
 

@@ -12,7 +12,10 @@ target_metadata = Base.metadata
 def run_migrations_online() -> None:
     engine = config.attributes.get("engine")
     if engine is None:  # the alembic command line, with sqlalchemy.url in its config
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("set sqlalchemy.url, or run migrations through 'handoff init'")
+        engine = create_engine(url)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -1,0 +1,207 @@
+"""The command line: real processes for the operator's path, CliRunner for shapes and messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from conftest import DATA, EXAMPLE, ROOT
+
+
+def handoff_exe() -> list[str]:
+    exe = shutil.which("handoff")
+    return [exe] if exe else [sys.executable, str(ROOT / "cli.py")]
+
+
+def run(db_url: str, *args: str, user: str = "ann", check: bool = True) -> subprocess.CompletedProcess[str]:
+    """One `handoff` invocation as its own OS process, as an operator would run it."""
+    env = dict(os.environ, HANDOFF_DB=db_url, HANDOFF_USER=user)
+    result = subprocess.run([*handoff_exe(), *args], capture_output=True, text=True, env=env, cwd=ROOT)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def run_json(db_url: str, *args: str, user: str = "ann"):
+    return json.loads(run(db_url, "--json", *args, user=user).stdout)
+
+
+def test_operators_drive_the_example_through_every_lane(db_url: str) -> None:
+    assert "schema created" in run(db_url, "init").stdout
+    deployed = run_json(db_url, "deploy", str(EXAMPLE), user="designer")
+    assert deployed == [
+        {
+            "process": "order_to_cash",
+            "version": 1,
+            "new": True,
+            "name": "Order to Cash",
+            "lanes": ["Customer Service", "Sales", "Finance", "Warehouse"],
+            "warnings": [],
+        }
+    ]
+    started = run_json(db_url, "start", "order_to_cash", "--key", "SO-77", user="web")
+    assert {k: started[k] for k in ("process", "version", "status", "business_key")} == {
+        "process": "order_to_cash",
+        "version": 1,
+        "status": "running",
+        "business_key": "SO-77",
+    }
+    instance = started["id"]
+
+    def only_task(lane: str) -> dict:
+        tasks = run_json(db_url, "tasks", "--lane", lane)
+        assert len(tasks) == 1, tasks
+        return tasks[0]
+
+    register = only_task("Customer Service")
+    assert {f["id"]: f["required"] for f in register["form"]} == {
+        "customer": True,
+        "amount": True,
+        "priority": False,
+    }
+    assert set(register) >= {
+        "id",
+        "instance",
+        "process",
+        "element",
+        "name",
+        "lane",
+        "state",
+        "assignee",
+        "created_at",
+        "due_at",
+        "form",
+    }
+    run(db_url, "claim", str(register["id"]), user="ann")
+    run(
+        db_url,
+        "complete",
+        str(register["id"]),
+        "--data",
+        "customer=ACME",
+        "--data",
+        "amount=25000",
+        user="ann",
+    )
+
+    approve = only_task("Finance")
+    run(db_url, "complete", str(approve["id"]), "--data", "approved=no", "--data", "note=too big", user="fay")
+    revise = only_task("Sales")
+    assert revise["name"] == "Revise order"
+    run(db_url, "claim", str(revise["id"]), user="sam")
+    run(db_url, "complete", str(revise["id"]), "--data", "amount=9000", user="sam")
+    approve = only_task("Finance")
+    run(db_url, "complete", str(approve["id"]), "--data", "approved=yes", user="fay")
+    invoice = only_task("Finance")
+    pick = only_task("Warehouse")
+    run(db_url, "complete", str(invoice["id"]), "--data", "invoice_number=INV-77", user="fay")
+    run(db_url, "complete", str(pick["id"]), "--data", "packages=2", user="wes")
+    ship = only_task("Warehouse")
+    done = run_json(db_url, "complete", str(ship["id"]), "--data", "carrier=post", user="wes")
+    assert done["status"] == "completed" and done["tasks"] == []
+    assert (
+        done["data"]["amount"] == 9000 and done["data"]["carrier"] == "post" and done["data"]["risk"] == "low"
+    )
+
+    story = run(db_url, "show", str(instance)).stdout
+    assert f"instance {instance}  order_to_cash v1  COMPLETED  key=SO-77" in story
+    for line in [
+        "task completed Register order [Customer Service] by ann",
+        "task completed Approve credit [Finance] by fay",
+        "task completed Revise order [Sales] by sam",
+        "task claimed Revise order [Sales] by sam",
+        "task completed Pick and pack [Warehouse] by wes",
+        "task completed Close order [Customer Service]",
+        "instance completed",
+    ]:
+        assert line in story, story
+    shown = run_json(db_url, "show", str(instance))
+    assert shown["status"] == "completed" and len(shown["timeline"]) > 15
+    listed = run_json(db_url, "instances", "--status", "completed")
+    assert [i["id"] for i in listed] == [instance]
+
+
+@pytest.fixture
+def cli_db(sqlite_url: str) -> str:
+    runner = CliRunner()
+    assert runner.invoke(main, ["--db", sqlite_url, "init"]).exit_code == 0
+    return sqlite_url
+
+
+def invoke(db: str, *args: str, user: str = "ann"):
+    return CliRunner().invoke(main, ["--db", db, "--user", user, *args])
+
+
+def test_every_command_help_has_an_example() -> None:
+    runner = CliRunner()
+    for name in main.commands:
+        result = runner.invoke(main, [name, "--help"])
+        assert result.exit_code == 0
+        assert "Example:" in result.output and "handoff" in result.output, name
+
+
+def test_commands_say_when_init_is_needed(sqlite_url: str) -> None:
+    result = invoke(sqlite_url, "processes")
+    assert result.exit_code == 7
+    assert result.stderr.strip().endswith("run 'handoff init' first")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_validate_prints_file_line_message(cli_db: str) -> None:
+    path = DATA / "refused_constructs.bpmn"
+    result = invoke(cli_db, "validate", str(path))
+    assert result.exit_code == 3
+    assert f"{path}:5: complexGateway 'Pick some': complex gateways are not supported" in result.stderr
+    ok = invoke(cli_db, "validate", str(EXAMPLE))
+    assert ok.exit_code == 0 and ok.stdout.strip() == "ok: order_to_cash"
+    as_json = json.loads(invoke(cli_db, "--json", "validate", str(DATA / "lint_findings.bpmn")).stdout)
+    assert as_json["ok"] is True and [p["line"] for p in as_json["problems"]] == [5, 13, 13]
+
+
+def test_text_output_reads_well(cli_db: str) -> None:
+    assert "deployed as version 1" in invoke(cli_db, "deploy", str(EXAMPLE)).stdout
+    assert "unchanged, still version 1" in invoke(cli_db, "deploy", str(EXAMPLE)).stdout
+    procs = invoke(cli_db, "processes").stdout
+    assert "order_to_cash" in procs and "Customer Service, Sales, Finance, Warehouse" in procs
+    started = invoke(cli_db, "start", "order_to_cash", "--data-json", '{"channel": "phone"}').stdout
+    assert "RUNNING" in started and "[1] Register order  (Customer Service) ready" in started
+    tasks = invoke(cli_db, "tasks").stdout
+    assert "customer*:string" in tasks and "priority:enum" in tasks
+    assert "no open tasks" in invoke(cli_db, "tasks", "--lane", "Warehouse").stdout
+
+
+def test_json_errors_go_to_both_streams(cli_db: str) -> None:
+    result = invoke(cli_db, "--json", "complete", "99")
+    assert result.exit_code == 4
+    assert json.loads(result.stdout) == {"error": "task 99 does not exist (see 'handoff tasks')"}
+    assert result.stderr == "error: task 99 does not exist (see 'handoff tasks')\n"
+
+
+def test_bad_data_option_is_one_line(cli_db: str) -> None:
+    invoke(cli_db, "deploy", str(EXAMPLE))
+    result = invoke(cli_db, "start", "order_to_cash", "--data", "no-equals-sign")
+    assert (
+        result.exit_code == 2 and result.stderr == "error: --data expects KEY=VALUE, got 'no-equals-sign'\n"
+    )
+
+
+def test_demo_runs_and_names_the_bottleneck(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*handoff_exe(), "demo", "--instances", "20"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "HANDOFF_DB"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "20 orders started, 20 completed" in result.stdout
+    assert "bottleneck: Finance" in result.stdout
+    assert not (tmp_path / "handoff.db").exists()  # a temporary database, not the user's
