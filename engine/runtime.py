@@ -254,15 +254,15 @@ def retry_task(task: Task, data: dict[str, Any]) -> None:
 
 
 def instance_data(workflow: BpmnWorkflow) -> dict[str, Any]:
-    """The data a person would call 'the instance data': the last completed task's, else the workflow's."""
-    candidates = [t for t in workflow.tasks.values() if t.state == TaskState.COMPLETED]
-    ready = [
-        t for t in all_tasks(workflow) if t.state in (TaskState.READY, TaskState.ERROR, TaskState.WAITING)
+    """What a person would call 'the instance data': the workflow's data merged with that of the latest
+    task of each branch (parallel branches each hold part of it), oldest first."""
+    frontier = [
+        t
+        for t in workflow.tasks.values()
+        if t.state in (TaskState.COMPLETED, TaskState.READY, TaskState.ERROR, TaskState.WAITING)
+        and not any(c.state == TaskState.COMPLETED for c in t.children)
     ]
-    pool = ready or candidates
-    if not pool:
-        return dict(workflow.data)
-    latest = max(pool, key=lambda t: t.last_state_change)
     merged = dict(workflow.data)
-    merged.update(latest.data)
+    for task in sorted(frontier, key=lambda t: t.last_state_change):
+        merged.update(task.data)
     return merged
