@@ -130,10 +130,10 @@ def test_operators_drive_the_example_through_every_lane(db_url: str) -> None:
 
 
 @pytest.fixture
-def cli_db(sqlite_url: str) -> str:
+def cli_db(db_url: str) -> str:
     runner = CliRunner()
-    assert runner.invoke(main, ["--db", sqlite_url, "init"]).exit_code == 0
-    return sqlite_url
+    assert runner.invoke(main, ["--db", db_url, "init"]).exit_code == 0
+    return db_url
 
 
 def invoke(db: str, *args: str, user: str = "ann"):
@@ -148,8 +148,8 @@ def test_every_command_help_has_an_example() -> None:
         assert "Example:" in result.output and "handoff" in result.output, name
 
 
-def test_commands_say_when_init_is_needed(sqlite_url: str) -> None:
-    result = invoke(sqlite_url, "processes")
+def test_commands_say_when_init_is_needed(db_url: str) -> None:
+    result = invoke(db_url, "processes")
     assert result.exit_code == 7
     assert result.stderr.strip().endswith("run 'handoff init' first")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -205,3 +205,11 @@ def test_demo_runs_and_names_the_bottleneck(tmp_path: Path) -> None:
     assert "20 orders started, 20 completed" in result.stdout
     assert "bottleneck: Finance" in result.stdout
     assert not (tmp_path / "handoff.db").exists()  # a temporary database, not the user's
+
+
+def test_demo_on_a_chosen_database_keeps_its_history(db_url: str) -> None:
+    result = invoke(db_url, "--json", "demo", "--instances", "8")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["instances"] == 8 and summary["completed"] == 8
+    assert len(json.loads(invoke(db_url, "--json", "instances").stdout)) == 8
