@@ -203,22 +203,14 @@ def deploy(ctx: Context, files: tuple[str, ...]) -> None:
     Example:
       handoff deploy examples/order-to-cash.bpmn
     """
-    from engine import DefinitionInvalid
+    from engine import HandoffError
 
     app = ctx.app()
     try:
         results = app.deploy(list(files), actor=ctx.user)
-    except DefinitionInvalid as exc:
-        errors = [p for p in exc.problems if getattr(p, "severity", "error") == "error"]
-        for problem in errors[1:]:
-            click.echo(f"error: {problem}", err=True)
-        fail(ctx, str(errors[0]) if errors else str(exc), exc.exit_code)
-    except Exception as exc:
-        from engine import HandoffError
-
-        if isinstance(exc, HandoffError):
-            fail(ctx, str(exc), exc.exit_code)
-        raise
+    except HandoffError as exc:
+        # One line, as for every error: `handoff validate` lists every problem.
+        fail(ctx, str(exc), exc.exit_code)
     if ctx.as_json:
         emit_json([r.to_json() for r in results])
         return
@@ -355,8 +347,9 @@ def _changed(ctx: Context, action: Callable[[], InstanceView]) -> None:
         view = action()
     except ScriptFailed as exc:
         if ctx.as_json and exc.instance_id is not None:
-            click.echo(f"error: {exc}", err=True)
-            emit_json({"error": str(exc), "instance": exc.instance_id})
+            message = " ".join(str(exc).split())
+            click.echo(f"error: {message}", err=True)
+            emit_json({"error": message, "instance": exc.instance_id})
             sys.exit(exc.exit_code)
         fail(ctx, str(exc), exc.exit_code)
     except HandoffError as exc:

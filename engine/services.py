@@ -91,7 +91,9 @@ class Handoff:
         report = bpmn.validate_files(paths)
         if not report.ok:
             first = report.errors[0]
-            more = f" (and {len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
+            more = (
+                f" (and {len(report.errors) - 1} more: see 'handoff validate')" if len(report.errors) > 1 else ""
+            )
             raise DefinitionInvalid(f"{first}{more}", report.problems)
         warnings = tuple(str(w) for w in report.warnings)
         now = self.clock()
@@ -253,6 +255,10 @@ class Handoff:
             workflow = runtime.load_workflow(definition, instance.state)
             spiff_task = runtime.find_task(workflow, task.spiff_task_id)
             if spiff_task is None or spiff_task.state != TaskState.READY or not spiff_task.task_spec.manual:
+                # The task row may be older than the instance row (PostgreSQL reads each at its own
+                # commit): read it again, so that the loser of a race hears who won.
+                session.refresh(task)
+                self._require_open(task)
                 raise Conflict(f"{label} is not ready in instance {instance.id}")
             runtime.run_user_task(spiff_task, checked)
             if not repo.update_task_if(

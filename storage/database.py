@@ -43,7 +43,9 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # Writers take the write lock up front: a deferred transaction that read before another
+        # connection committed can never write afterwards (WAL snapshot), a spurious conflict.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("handoff_write") else "BEGIN")
 
 
 def _is_write_conflict(exc: DBAPIError) -> bool:
@@ -79,6 +81,9 @@ class Database:
         if parsed.get_backend_name() == "sqlite":
             _sqlite_setup(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(
+            self.engine.execution_options(handoff_write=True), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -141,7 +146,7 @@ class Database:
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back entirely if it raises."""
-        session = self._sessions()
+        session = self._write_sessions()
         try:
             yield session
             session.commit()
