@@ -92,7 +92,9 @@ class Handoff:
         if not report.ok:
             first = report.errors[0]
             more = (
-                f" (and {len(report.errors) - 1} more: see 'handoff validate')" if len(report.errors) > 1 else ""
+                f" (and {len(report.errors) - 1} more: see 'handoff validate')"
+                if len(report.errors) > 1
+                else ""
             )
             raise DefinitionInvalid(f"{first}{more}", report.problems)
         warnings = tuple(str(w) for w in report.warnings)
@@ -159,18 +161,15 @@ class Handoff:
         data = dict(data or {})
         change = _Change(self.clock(), actor)
         with self._uow() as session:
-            row = (
-                repo.definition_version(session, process_id, version)
-                if version is not None
-                else repo.latest_definition(session, process_id)
-            )
-            if row is None:
+            ref = repo.latest_definition_ref(session, process_id, version)
+            if ref is None:
                 what = f"process '{process_id}'" + (f" version {version}" if version is not None else "")
                 raise NotFound(f"{what} is not deployed (see 'handoff processes')")
-            definition = self._definition(session, row.id)
+            definition_id = ref[0]
+            definition = self._definition(session, definition_id)
             workflow = runtime.new_workflow(definition, data)
             instance = ProcessInstance(
-                definition_id=row.id,
+                definition_id=definition_id,
                 process_id=process_id,
                 business_key=business_key,
                 status="running",
@@ -188,8 +187,8 @@ class Handoff:
                     definition, None, "instance_started", change, data={"data": runtime.snapshot(data)}
                 )
             )
-            self._advance(session, definition, instance, workflow, change, new=True)
-            view = self._view(session, instance, definition)
+            open_tasks = self._advance(session, definition, instance, workflow, change, new=True)
+            view = self._view(session, instance, definition, tasks=open_tasks)
         self._raise_failure(change, view)
         return view
 
@@ -282,8 +281,8 @@ class Handoff:
                     data={"form": runtime.snapshot(checked)},
                 )
             )
-            self._advance(session, definition, instance, workflow, change)
-            view = self._view(session, instance, definition)
+            open_tasks = self._advance(session, definition, instance, workflow, change)
+            view = self._view(session, instance, definition, tasks=open_tasks)
         self._raise_failure(change, view, done=f"task {task_id} completed")
         return view
 
@@ -324,13 +323,13 @@ class Handoff:
             if not failed and retry_data:
                 for task in runtime.ready_human_tasks(workflow) or list(workflow.tasks.values())[:1]:
                     task.data.update(retry_data)
-            self._advance(session, definition, instance, workflow, change)
+            open_tasks = self._advance(session, definition, instance, workflow, change)
             if change.failure is not None:
                 raise ScriptFailed(
                     self._failure_text(definition, change.failure, instance_id) + " (nothing changed)",
                     instance_id,
                 )
-            view = self._view(session, instance, definition)
+            view = self._view(session, instance, definition, tasks=open_tasks)
         return view
 
     # --- reads -------------------------------------------------------------------------------------
@@ -501,8 +500,11 @@ class Handoff:
         change: _Change,
         *,
         new: bool = False,
-    ) -> None:
-        """Run engine steps, then write state, task rows and history in the caller's transaction."""
+    ) -> list[HumanTask]:
+        """Run engine steps, then write state, task rows and history in the caller's transaction.
+
+        Returns the instance's open task rows afterwards (ordered by id), so callers need not query them.
+        """
         model = definition.model
         log = runtime.StepLog()
         try:
@@ -545,8 +547,9 @@ class Handoff:
         instance.updated_at = now
         instance.next_due_at = runtime.next_timer_due(workflow)
         if new:
-            session.add(instance)
-        session.flush()  # the instance id for new rows; the version check for updated ones
+            repo.insert_instance(session, instance)  # one INSERT ... RETURNING id, no ORM flush
+        else:
+            session.flush()  # the version check for updated rows
 
         open_rows = {} if new else {t.spiff_task_id: t for t in repo.open_tasks_of(session, instance.id)}
         ready_ids = {str(t.id) for t in ready}
@@ -607,6 +610,8 @@ class Handoff:
         for event in change.events:
             event["instance_id"] = instance.id
         repo.add_events(session, change.events)
+        still_open = [row for spiff_id, row in open_rows.items() if spiff_id in ready_ids]
+        return sorted(still_open + [row for row, _ in new_tasks], key=lambda r: r.id)
 
     def _failure_text(
         self, definition: runtime.LoadedDefinition, failure: runtime.Failure, instance_id: int
@@ -641,8 +646,11 @@ class Handoff:
         definition: runtime.LoadedDefinition,
         *,
         timeline: tuple[TimelineEntry, ...] = (),
+        tasks: Sequence[HumanTask] | None = None,
     ) -> InstanceView:
-        tasks = tuple(_task_view(t, instance.process_id) for t in repo.open_tasks_of(session, instance.id))
+        if tasks is None:
+            tasks = repo.open_tasks_of(session, instance.id)
+        task_views = tuple(_task_view(t, instance.process_id) for t in tasks)
         return InstanceView(
             id=instance.id,
             process=instance.process_id,
@@ -650,7 +658,7 @@ class Handoff:
             status=instance.status,
             business_key=instance.business_key,
             data=instance.data,
-            tasks=tasks,
+            tasks=task_views,
             error=instance.error,
             created_at=instance.created_at,
             updated_at=instance.updated_at,

@@ -45,7 +45,9 @@ def _sqlite_setup(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # Writers take the write lock up front: a deferred transaction that read before another
         # connection committed can never write afterwards (WAL snapshot), a spurious conflict.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("handoff_write") else "BEGIN")
+        conn.exec_driver_sql(
+            "BEGIN IMMEDIATE" if conn.get_execution_options().get("handoff_write") else "BEGIN"
+        )
 
 
 def _is_write_conflict(exc: DBAPIError) -> bool:

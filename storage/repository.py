@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .models import DefinitionFile, Event, HumanTask, ProcessDefinition, ProcessInstance
 
 OPEN_TASK_STATES = ("ready", "claimed")
+
+# The hot path of every start: Core statements on the tables, built once. SQLAlchemy then only looks up
+# their compiled form; ORM-enabled statements rebuilt on each call cost ~0.2 ms more per start.
+_DEFINITION = cast(Table, ProcessDefinition.__table__)
+_INSTANCE = cast(Table, ProcessInstance.__table__)
+_EVENT = cast(Table, Event.__table__)
+_LATEST_REF = (
+    select(_DEFINITION.c.id, _DEFINITION.c.version)
+    .where(_DEFINITION.c.process_id == bindparam("process_id"))
+    .order_by(_DEFINITION.c.version.desc())
+    .limit(1)
+)
+_VERSION_REF = select(_DEFINITION.c.id, _DEFINITION.c.version).where(
+    _DEFINITION.c.process_id == bindparam("process_id"), _DEFINITION.c.version == bindparam("version")
+)
+_INSERT_INSTANCE = insert(_INSTANCE).returning(_INSTANCE.c.id)
+_INSERT_EVENTS = insert(_EVENT)
+_INSTANCE_COLUMNS = tuple(c.key for c in _INSTANCE.columns if c.key != "id")
 
 
 # --- definitions --------------------------------------------------------------------------------------
@@ -24,6 +42,17 @@ def latest_definition(session: Session, process_id: str) -> ProcessDefinition | 
         .order_by(ProcessDefinition.version.desc())
         .limit(1)
     ).first()
+
+
+def latest_definition_ref(
+    session: Session, process_id: str, version: int | None = None
+) -> tuple[int, int] | None:
+    """(id, version) of the latest (or the given) version of a process: what starting an instance needs."""
+    if version is None:
+        row = session.execute(_LATEST_REF, {"process_id": process_id}).first()
+    else:
+        row = session.execute(_VERSION_REF, {"process_id": process_id, "version": version}).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 def definition_version(session: Session, process_id: str, version: int) -> ProcessDefinition | None:
@@ -151,6 +180,17 @@ def list_instances(
     return [(r[0], r[1]) for r in rows]
 
 
+def insert_instance(session: Session, instance: ProcessInstance) -> int:
+    """INSERT a new instance row with one Core statement (no unit-of-work flush); sets and returns its id.
+
+    The object stays outside the session: callers only read it afterwards.
+    """
+    instance.version_counter = 1
+    values = {key: getattr(instance, key) for key in _INSTANCE_COLUMNS}
+    instance.id = session.execute(_INSERT_INSTANCE, values).scalar_one()
+    return instance.id
+
+
 def definition_of(session: Session, definition_id: int) -> ProcessDefinition:
     definition = session.get(ProcessDefinition, definition_id)
     assert definition is not None
@@ -216,7 +256,9 @@ def update_task_if(
 
 def add_events(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(Event), rows)
+        # Core executemany on the table: one statement whatever the None values (the ORM bulk insert
+        # splits the rows into one statement per distinct set of non-None keys).
+        session.execute(_INSERT_EVENTS, rows)
 
 
 def events_of(session: Session, instance_id: int) -> Sequence[Event]:
