@@ -160,3 +160,69 @@ def _unreachable(container: etree._Element, filename: str) -> list[Problem]:
         for nid, n in nodes.items()
         if nid not in seen
     ]
+
+
+# what refers -> (its reference attribute, the kind of root element it refers to)
+_EVENT_REFERENCES = {
+    "messageEventDefinition": ("messageRef", "message"),
+    "signalEventDefinition": ("signalRef", "signal"),
+    "errorEventDefinition": ("errorRef", "error"),
+    "escalationEventDefinition": ("escalationRef", "escalation"),
+    "receiveTask": ("messageRef", "message"),
+    "sendTask": ("messageRef", "message"),
+}
+
+
+def event_references(tree: etree._ElementTree, filename: str) -> list[Problem]:
+    """Events naming a message, signal, error or escalation the file does not define, or a message or
+    signal without a name (events are matched by name): SpiffWorkflow's parser fails on them obscurely."""
+    root = tree.getroot()
+    defined: dict[str, dict[str, etree._Element]] = defaultdict(dict)
+    for node in root:
+        if is_bpmn(node, "message", "signal", "error", "escalation") and node.get("id"):
+            defined[local(node.tag)][node.get("id", "")] = node
+    problems: list[Problem] = []
+    for node in root.iter():
+        if not is_bpmn(node, *_EVENT_REFERENCES):
+            continue
+        attr, kind = _EVENT_REFERENCES[local(node.tag)]
+        ref = node.get(attr)
+        if not ref:
+            continue
+        owner = node if local(node.tag) in ("receiveTask", "sendTask") else node.getparent()
+        where = _describe(owner) if owner is not None else local(node.tag)
+        target = defined[kind].get(ref)
+        if target is None:
+            problems.append(
+                Problem(filename, node.sourceline, f"{where}: {attr} '{ref}' is not a {kind} of this file")
+            )
+        elif kind in ("message", "signal") and not (target.get("name") or "").strip():
+            problems.append(
+                Problem(
+                    filename,
+                    target.sourceline,
+                    f"{kind} '{ref}' (used by {where}) has no name: {kind}s are matched by name",
+                )
+            )
+    return problems
+
+
+def decision_references(tree: etree._ElementTree, filename: str) -> list[Problem]:
+    """Business rule tasks that name no DMN decision: SpiffWorkflow runs them only as decisions."""
+    problems: list[Problem] = []
+    for task in tree.getroot().iter(f"{{{NS['bpmn']}}}businessRuleTask"):
+        named = task.get(f"{{{NS['camunda']}}}decisionRef") or any(
+            local(n.tag) == "calledDecisionId" and (n.text or "").strip()
+            for n in task.iter()
+            if isinstance(n.tag, str)
+        )
+        if not named:
+            problems.append(
+                Problem(
+                    filename,
+                    task.sourceline,
+                    f"{_describe(task)} names no DMN decision (camunda:decisionRef or "
+                    "spiffworkflow:calledDecisionId): business rule tasks run only as DMN decisions",
+                )
+            )
+    return problems

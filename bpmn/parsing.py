@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -49,6 +50,11 @@ def _spiff_problem(exc: Exception, lines: dict[str, dict[str, int]], default_fil
             (idx[element_id] for idx in lines.values() if element_id in idx), None
         )
     message = str(exc).strip() or type(exc).__name__
+    if re.match(r"\w+(Error|Exception)\(", message):
+        # SpiffWorkflow wrapped a Python error of its own: say so rather than show only its repr
+        message = (
+            f"SpiffWorkflow cannot read this element ({message.rstrip('. ')}); check its references and ids"
+        )
     tag = getattr(exc, "tag", "")
     if element_id and element_id not in message:
         message = f"{tag or 'element'} '{element_id}': {message}"
@@ -77,6 +83,8 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
     for name, tree in bpmn_trees.items():
         problems.extend(lint.refused_constructs(tree, name))
         problems.extend(lint.dangling_flows(tree, name))
+        problems.extend(lint.event_references(tree, name))
+        problems.extend(lint.decision_references(tree, name))
         lint.name_anonymous_flows(tree)
         problems.extend(lint.warnings(tree, name))
     if any(p.severity == "error" for p in problems):
@@ -95,6 +103,10 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
             parser.add_bpmn_xml(tree, filename=name)
     except (ValidationException, SpiffWorkflowException) as exc:
         problems.append(_spiff_problem(exc, lines, current))
+        return ValidationReport((), tuple(problems))
+    except (KeyError, AttributeError, TypeError, ValueError, AssertionError, IndexError) as exc:
+        # SpiffWorkflow's parser trips over what it does not expect (an attribute it needs is missing)
+        problems.append(Problem(current, None, f"SpiffWorkflow cannot read this file ({exc!r})"))
         return ValidationReport((), tuple(problems))
     except etree.LxmlError as exc:
         problems.append(Problem(current, None, f"cannot be parsed: {exc}"))

@@ -15,9 +15,15 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import DEFAULT_CONFIG
+from SpiffWorkflow.bpmn.serializer.default.event_definition import MessageEventDefinitionConverter
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter, MultiInstanceTaskConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION, BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs import defaults as bpmn_defaults
+from SpiffWorkflow.bpmn.specs.event_definitions.message import (
+    MessageEventDefinition as BpmnMessageEventDefinition,
+)
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -72,7 +78,22 @@ class WorkflowCodec:
     def __init__(self, dialect: str) -> None:
         config = dict(_CONFIGS[dialect])
         config[BpmnWorkflow] = SpecFreeWorkflowConverter
+        # The parsers make specs their serializer configurations leave out: a plain serviceTask
+        # (BpmnDmnParser, CamundaParser), and CamundaParser's default multi-instance tasks and message
+        # definitions on tasks it does not override (sendTask, receiveTask, serviceTask...).
+        if dialect != "spiff":
+            config[bpmn_defaults.ServiceTask] = BpmnTaskSpecConverter
         registry = BpmnWorkflowSerializer.configure(config)
+        if dialect == "camunda":
+            MultiInstanceTaskConverter(
+                bpmn_defaults.ParallelMultiInstanceTask, registry, "BpmnParallelMultiInstanceTask"
+            )
+            MultiInstanceTaskConverter(
+                bpmn_defaults.SequentialMultiInstanceTask, registry, "BpmnSequentialMultiInstanceTask"
+            )
+            MessageEventDefinitionConverter(
+                BpmnMessageEventDefinition, registry, "BpmnMessageEventDefinition"
+            )
         _register_data_types(registry)
         self.dialect = dialect
         self.registry = registry

@@ -13,6 +13,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.task import Task
@@ -158,8 +159,19 @@ def run_engine(workflow: BpmnWorkflow, log: StepLog) -> None:
             raise RunawayLoop(task, f"the process looped more than {MAX_TREE_DEPTH} steps deep")
 
 
+def is_external(task: Task) -> bool:
+    """A service task SpiffWorkflow left STARTED: it has no implementation Handoff can run, so an outside
+    worker (a person or a program) does the work and completes it like a human task."""
+    return task.state == TaskState.STARTED and isinstance(task.task_spec, ServiceTaskMixin)
+
+
+def is_open_work(task: Task) -> bool:
+    """A task someone outside the engine must complete: a ready user/manual task or an external service task."""
+    return (task.state == TaskState.READY and task.task_spec.manual) or is_external(task)
+
+
 def ready_human_tasks(workflow: BpmnWorkflow) -> list[Task]:
-    return [t for t in all_tasks(workflow) if t.state == TaskState.READY and t.task_spec.manual]
+    return [t for t in all_tasks(workflow) if is_open_work(t)]
 
 
 def error_tasks(workflow: BpmnWorkflow) -> list[Task]:
@@ -167,11 +179,18 @@ def error_tasks(workflow: BpmnWorkflow) -> list[Task]:
 
 
 def is_finished(workflow: BpmnWorkflow) -> bool:
-    """Completed for real: nothing left to do AND an end event of the top process completed."""
-    if any(t.state & TaskState.NOT_FINISHED_MASK for t in all_tasks(workflow)):
+    """Completed for real: nothing left to do, and a path of the top process ended where the diagram ends
+    it: at an end event, or at a flow node without outgoing sequence flows (BPMN's implicit end).
+
+    Id-less flows get an id at validation (bpmn.lint) and dangling ones are refused, so a flow node
+    without outputs in the spec has none in the diagram either.
+    """
+    if has_unfinished(workflow):
         return False
     return any(
-        isinstance(t.task_spec, EndEvent) and t.state == TaskState.COMPLETED for t in workflow.tasks.values()
+        t.state == TaskState.COMPLETED
+        and (isinstance(t.task_spec, EndEvent) or (not t.children and not t.task_spec.outputs))
+        for t in workflow.tasks.values()
     )
 
 
@@ -244,7 +263,10 @@ def snapshot(data: dict[str, Any]) -> dict[str, Any]:
 
 def run_user_task(task: Task, data: dict[str, Any]) -> None:
     task.data.update(data)
-    task.run()
+    if is_external(task):
+        task.complete()  # the outside worker did the work: SpiffWorkflow's STARTED -> COMPLETED
+    else:
+        task.run()
 
 
 def retry_task(task: Task, data: dict[str, Any]) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 import bpmn
@@ -253,13 +252,16 @@ class Handoff:
             checked = forms.check(form, data or {}, label)
             workflow = runtime.load_workflow(definition, instance.state)
             spiff_task = runtime.find_task(workflow, task.spiff_task_id)
-            if spiff_task is None or spiff_task.state != TaskState.READY or not spiff_task.task_spec.manual:
+            if spiff_task is None or not runtime.is_open_work(spiff_task):
                 # The task row may be older than the instance row (PostgreSQL reads each at its own
                 # commit): read it again, so that the loser of a race hears who won.
                 session.refresh(task)
                 self._require_open(task)
                 raise Conflict(f"{label} is not ready in instance {instance.id}")
-            runtime.run_user_task(spiff_task, checked)
+            try:
+                runtime.run_user_task(spiff_task, checked)
+            except Exception as exc:  # noqa: BLE001 - completing a task evaluates the conditions after it
+                change.failure = runtime.describe_failure(exc)
             if not repo.update_task_if(
                 session,
                 task.id,
@@ -507,10 +509,11 @@ class Handoff:
         """
         model = definition.model
         log = runtime.StepLog()
-        try:
-            runtime.run_engine(workflow, log)
-        except Exception as exc:  # noqa: BLE001 - scripts are user code: any exception is an incident
-            change.failure = runtime.describe_failure(exc)
+        if change.failure is None:  # completing the task itself may have failed already
+            try:
+                runtime.run_engine(workflow, log)
+            except Exception as exc:  # noqa: BLE001 - scripts are user code: any exception is an incident
+                change.failure = runtime.describe_failure(exc)
         for task in log.completed:
             if runtime.is_activity(model, task):
                 change.events.append(self._event(definition, task, "task_completed", change, actor=None))
