@@ -545,7 +545,9 @@ class Handoff:
         else:
             instance.status = "running" if ready else "waiting"
             instance.error = None
-        instance.state = runtime.dump_workflow(definition, workflow)
+        # A completed instance never runs again: like Camunda's runtime tables, its workflow state goes;
+        # its history, data snapshot and task rows stay. Saves a serialization per finished instance.
+        instance.state = "" if instance.status == "completed" else runtime.dump_workflow(definition, workflow)
         instance.data = runtime.snapshot(runtime.instance_data(workflow))
         instance.updated_at = now
         instance.next_due_at = runtime.next_timer_due(workflow)

@@ -55,7 +55,12 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UtcDateTime()}
+    # none_as_null: a Python None is SQL NULL (not the JSON text "null"), so IS NULL finds it.
+    type_annotation_map = {
+        dict[str, Any]: JSON(none_as_null=True),
+        list[Any]: JSON(none_as_null=True),
+        datetime: UtcDateTime(),
+    }
 
 
 class ProcessDefinition(Base):

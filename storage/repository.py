@@ -48,10 +48,12 @@ def latest_definition_ref(
     session: Session, process_id: str, version: int | None = None
 ) -> tuple[int, int] | None:
     """(id, version) of the latest (or the given) version of a process: what starting an instance needs."""
+    # Core on the session's connection: the ORM execution path costs more than this whole query.
+    conn = session.connection()
     if version is None:
-        row = session.execute(_LATEST_REF, {"process_id": process_id}).first()
+        row = conn.execute(_LATEST_REF, {"process_id": process_id}).first()
     else:
-        row = session.execute(_VERSION_REF, {"process_id": process_id, "version": version}).first()
+        row = conn.execute(_VERSION_REF, {"process_id": process_id, "version": version}).first()
     return (row[0], row[1]) if row is not None else None
 
 
@@ -187,7 +189,7 @@ def insert_instance(session: Session, instance: ProcessInstance) -> int:
     """
     instance.version_counter = 1
     values = {key: getattr(instance, key) for key in _INSTANCE_COLUMNS}
-    instance.id = session.execute(_INSERT_INSTANCE, values).scalar_one()
+    instance.id = session.connection().execute(_INSERT_INSTANCE, values).scalar_one()
     return instance.id
 
 
@@ -258,7 +260,7 @@ def add_events(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
         # Core executemany on the table: one statement whatever the None values (the ORM bulk insert
         # splits the rows into one statement per distinct set of non-None keys).
-        session.execute(_INSERT_EVENTS, rows)
+        session.connection().execute(_INSERT_EVENTS, rows)
 
 
 def events_of(session: Session, instance_id: int) -> Sequence[Event]:
