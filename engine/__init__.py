@@ -8,12 +8,15 @@ from .errors import (
     Conflict,
     DefinitionInvalid,
     HandoffError,
+    HookError,
     InvalidInput,
     NotFound,
     ScriptFailed,
     SetupRequired,
 )
 from .forms import parse_assignments
+from .hooks import hookimpl
+from .lifecycle import LifecycleEvent
 from .services import INSTANCE_STATUSES, Handoff
 from .views import Deployment, InstanceSummary, InstanceView, ProcessSummary, TaskView, TimelineEntry, iso
 
@@ -25,6 +28,7 @@ __all__ = [
     "Deployment",
     "Handoff",
     "HandoffError",
+    "HookError",
     "InstanceSummary",
     "InstanceView",
     "InvalidInput",
@@ -35,6 +39,8 @@ __all__ = [
     "SetupRequired",
     "TaskView",
     "TimelineEntry",
+    "LifecycleEvent",
+    "hookimpl",
     "iso",
     "parse_assignments",
     "utc_now",

@@ -49,3 +49,9 @@ class SetupRequired(HandoffError):
     """The database is missing, unreachable, or its schema needs `handoff init`."""
 
     exit_code = 7
+
+
+class HookError(HandoffError):
+    """A record hook raised: the whole operation was rolled back; the message names the hook."""
+
+    exit_code = 8

@@ -8,12 +8,13 @@ state, the task rows and the history in ONE transaction. A concurrent writer get
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from sqlalchemy.orm import Session
@@ -22,16 +23,29 @@ import bpmn
 from bpmn.durations import parse_duration
 from storage import ConcurrentUpdate, Database, SchemaOutdated, StorageError
 from storage import repository as repo
-from storage.models import HumanTask, ProcessInstance
+from storage.models import BoundaryCrossing, Delay, HandoffRecord, HumanTask, ProcessInstance
 
-from . import forms, runtime
+from . import causality, forms, history, hooks, runtime
 from .clock import Clock, utc_now
-from .errors import Conflict, DefinitionInvalid, InvalidInput, NotFound, ScriptFailed, SetupRequired
+from .errors import (
+    Conflict,
+    DefinitionInvalid,
+    HookError,
+    InvalidInput,
+    NotFound,
+    ScriptFailed,
+    SetupRequired,
+)
+from .lifecycle import LifecycleEvent
 from .views import (
+    CrossingView,
+    DelayView,
     Deployment,
+    HandoffView,
     InstanceSummary,
     InstanceView,
     ProcessSummary,
+    SlaView,
     TaskView,
     TimelineEntry,
 )
@@ -45,17 +59,40 @@ class _Change:
 
     now: datetime
     actor: str | None
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[LifecycleEvent] = field(default_factory=list)
     failure: runtime.Failure | None = None
+    session: Session | None = None
+    instance_id: int | None = None
+
+    def completion_order(self, tokens: Iterable[str]) -> dict[str, int]:
+        """Rank activity instances by completion: stored history first, then this operation's events."""
+        wanted = set(tokens)
+        ranks: dict[str, int] = {}
+        if self.session is not None and self.instance_id is not None:
+            ranks.update(repo.completion_ranks(self.session, self.instance_id, sorted(wanted)))
+        for position, event in enumerate(self.events):
+            if event.kind == "task_completed" and event.token in wanted:
+                ranks[event.token] = 1 << 62 | position
+        return ranks
 
 
 class Handoff:
     """The application: services over one database, with an injectable clock."""
 
-    def __init__(self, database: Database, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        clock: Clock = utc_now,
+        plugins: Iterable[object] = (),
+        load_entry_points: bool = True,
+    ) -> None:
+        """`plugins` are hook objects registered beside the built-in recorders and the installed
+        `handoff.hooks` entry points (switch those off with `load_entry_points=False`)."""
         self.db = database
         self.clock = clock
         self.definitions = runtime.DefinitionCache()
+        self.hooks = hooks.plugin_manager(plugins, load_entry_points=load_entry_points)
         self._schema_checked = False
 
     # --- setup -------------------------------------------------------------------------------------
@@ -160,6 +197,7 @@ class Handoff:
         data = dict(data or {})
         change = _Change(self.clock(), actor)
         with self._uow() as session:
+            change.session = session
             ref = repo.latest_definition_ref(session, process_id, version)
             if ref is None:
                 what = f"process '{process_id}'" + (f" version {version}" if version is not None else "")
@@ -188,6 +226,7 @@ class Handoff:
             )
             open_tasks = self._advance(session, definition, instance, workflow, change, new=True)
             view = self._view(session, instance, definition, tasks=open_tasks)
+        self._notify(change.events)
         self._raise_failure(change, view)
         return view
 
@@ -207,9 +246,11 @@ class Handoff:
                 session, task.id, "ready", task.assignee, state="claimed", assignee=actor, claimed_at=now
             ):
                 raise Conflict(f"task {task_id} was changed by someone else just now; look again")
-            self._task_event(session, task, "task_claimed", now, actor)
+            event = self._task_event(session, task, "task_claimed", now, actor)
             session.refresh(task)
-            return self._task_view(session, task)
+            view = self._task_view(session, task)
+        self._notify([event])
+        return view
 
     def unclaim(self, task_id: int, *, actor: str | None) -> TaskView:
         self._ready()
@@ -223,9 +264,13 @@ class Handoff:
                 session, task.id, "claimed", task.assignee, state="ready", assignee=None, claimed_at=None
             ):
                 raise Conflict(f"task {task_id} was changed by someone else just now; look again")
-            self._task_event(session, task, "task_released", now, actor, data={"was_assignee": task.assignee})
+            event = self._task_event(
+                session, task, "task_released", now, actor, data={"was_assignee": task.assignee}
+            )
             session.refresh(task)
-            return self._task_view(session, task)
+            view = self._task_view(session, task)
+        self._notify([event])
+        return view
 
     def complete(
         self, task_id: int, *, data: dict[str, Any] | None = None, actor: str | None
@@ -234,7 +279,9 @@ class Handoff:
         self._ready()
         change = _Change(self.clock(), actor)
         with self._uow() as session:
+            change.session = session
             task = self._task(session, task_id)
+            change.instance_id = task.instance_id
             self._require_open(task)
             if task.state == "claimed" and task.assignee != actor:
                 raise Conflict(
@@ -280,11 +327,16 @@ class Handoff:
                     "task_completed",
                     change,
                     task_id=task.id,
-                    data={"form": runtime.snapshot(checked)},
+                    data={
+                        "form": runtime.snapshot(checked),
+                        "ready_at": task.created_at.isoformat(),
+                        "claimed_at": task.claimed_at.isoformat() if task.claimed_at else None,
+                    },
                 )
             )
             open_tasks = self._advance(session, definition, instance, workflow, change)
             view = self._view(session, instance, definition, tasks=open_tasks)
+        self._notify(change.events)
         self._raise_failure(change, view, done=f"task {task_id} completed")
         return view
 
@@ -298,6 +350,7 @@ class Handoff:
         self._ready()
         change = _Change(self.clock(), actor)
         with self._uow() as session:
+            change.session, change.instance_id = session, instance_id
             instance = self._instance(session, instance_id)
             if instance.status != "error":
                 raise Conflict(f"instance {instance_id} is {instance.status}, not in error: nothing to retry")
@@ -332,6 +385,7 @@ class Handoff:
                     instance_id,
                 )
             view = self._view(session, instance, definition, tasks=open_tasks)
+        self._notify(change.events)
         return view
 
     # --- reads -------------------------------------------------------------------------------------
@@ -408,6 +462,106 @@ class Handoff:
                 )
             ]
 
+    # --- history: hook records, SLAs, overdue work -------------------------------------------------
+
+    def handoffs(
+        self,
+        *,
+        process_id: str | None = None,
+        instance_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        lanes: Sequence[str] = (),
+        limit: int = 1000,
+    ) -> list[HandoffView]:
+        self._ready()
+        with self.db.reader() as session:
+            rows = repo.records(
+                session,
+                HandoffRecord,
+                time_column="to_at",
+                process_id=process_id,
+                instance_id=instance_id,
+                since=since,
+                until=until,
+                lanes=lanes,
+                lane_columns=("from_lane", "to_lane"),
+                limit=limit,
+            )
+            return [history.handoff_view(r) for r in rows]
+
+    def crossings(
+        self,
+        *,
+        process_id: str | None = None,
+        instance_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        lanes: Sequence[str] = (),
+        limit: int = 1000,
+    ) -> list[CrossingView]:
+        self._ready()
+        with self.db.reader() as session:
+            rows = repo.records(
+                session,
+                BoundaryCrossing,
+                time_column="at",
+                process_id=process_id,
+                instance_id=instance_id,
+                since=since,
+                until=until,
+                lanes=lanes,
+                lane_columns=("from_lane", "to_lane"),
+                limit=limit,
+            )
+            return [history.crossing_view(r) for r in rows]
+
+    def delays(
+        self,
+        *,
+        process_id: str | None = None,
+        instance_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        lanes: Sequence[str] = (),
+        limit: int = 1000,
+    ) -> list[DelayView]:
+        self._ready()
+        with self.db.reader() as session:
+            rows = repo.records(
+                session,
+                Delay,
+                time_column="detected_at",
+                process_id=process_id,
+                instance_id=instance_id,
+                since=since,
+                until=until,
+                lanes=lanes,
+                lane_columns=("lane",),
+                limit=limit,
+            )
+            return [history.delay_view(r) for r in rows]
+
+    def set_sla(self, duration: str, *, lane: str | None = None, actor: str | None) -> SlaView:
+        """Set a lane's default SLA (lane given) or the global default (lane None)."""
+        self._ready()
+        seconds = history.parse_sla(duration)
+        scope, key = ("lane", lane) if lane else ("default", "")
+        with self._uow() as session:
+            repo.set_sla(session, scope, key, duration.strip().upper(), seconds, self.clock(), actor)
+        return next(s for s in self.sla_settings() if s.scope == scope and (s.lane or "") == key)
+
+    def sla_settings(self) -> list[SlaView]:
+        self._ready()
+        with self.db.reader() as session:
+            return [history.sla_view(r) for r in repo.list_sla(session)]
+
+    def detect_delays(self) -> int:
+        """One pass of the worker's overdue check: delay records for work already past its SLA."""
+        self._ready()
+        with self._uow() as session:
+            return history.detect_overdue(session, self.definitions, self.clock())
+
     # --- internals ---------------------------------------------------------------------------------
 
     def _uow(self) -> Any:
@@ -445,21 +599,44 @@ class Handoff:
         task_id: int | None = None,
         actor: str | None | bool = True,
         data: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        element = runtime.element_of(definition.model, task) if task is not None else None
-        return {
-            "process_id": definition.process_id,
-            "version": definition.version,
-            "task_id": task_id,
-            "element_id": element.id if element else None,
-            "element_name": element.name if element else None,
-            "element_type": element.type if element else None,
-            "lane": element.lane if element else None,
-            "kind": kind,
-            "actor": change.actor if actor is True else (actor or None),
-            "at": change.now,
-            "data": data,
-        }
+        opens: bool = False,
+    ) -> LifecycleEvent:
+        model = definition.model
+        element = runtime.element_of(model, task) if task is not None else None
+        token = cause = None
+        if task is not None and runtime.is_activity(model, task):
+            token = str(task.id)
+            if kind in ("task_ready", "task_completed"):
+                cause = self._cause(model, task, kind, change)
+        return LifecycleEvent(
+            kind=kind,
+            instance_id=change.instance_id or 0,
+            process_id=definition.process_id,
+            version=definition.version,
+            at=change.now,
+            actor=change.actor if actor is True else (actor or None),
+            element_id=element.id if element else None,
+            element_name=element.name if element else None,
+            element_type=element.type if element else None,
+            lane=element.lane if element else None,
+            task_id=task_id,
+            data=data,
+            token=token,
+            cause=cause,
+            opens=opens,
+        )
+
+    @staticmethod
+    def _cause(model: bpmn.ProcessModel, task: Task, kind: str, change: _Change) -> str | None:
+        def is_activity(t: Task) -> bool:
+            return runtime.is_activity(model, t)
+
+        before = None
+        if kind == "task_completed" and isinstance(task.task_spec, SubWorkflowTask):
+            before = causality.completed_subprocess_tail(task, is_activity, change.completion_order)
+        if before is None:
+            before = causality.predecessor(task, is_activity, change.completion_order)
+        return str(before.id) if before is not None else None
 
     def _task_event(
         self,
@@ -469,29 +646,56 @@ class Handoff:
         now: datetime,
         actor: str | None,
         data: dict[str, Any] | None = None,
-    ) -> None:
+    ) -> LifecycleEvent:
         instance = repo.get_instance(session, task.instance_id)
         assert instance is not None
         definition = self._definition(session, instance.definition_id)
-        repo.add_events(
-            session,
-            [
-                {
-                    "instance_id": instance.id,
-                    "process_id": definition.process_id,
-                    "version": definition.version,
-                    "task_id": task.id,
-                    "element_id": task.element_id,
-                    "element_name": task.name,
-                    "element_type": task.type,
-                    "lane": task.lane,
-                    "kind": kind,
-                    "actor": actor,
-                    "at": now,
-                    "data": data,
-                }
-            ],
+        event = LifecycleEvent(
+            kind=kind,
+            instance_id=instance.id,
+            process_id=definition.process_id,
+            version=definition.version,
+            at=now,
+            actor=actor,
+            element_id=task.element_id,
+            element_name=task.name,
+            element_type=task.type,
+            lane=task.lane,
+            task_id=task.id,
+            data=data,
+            token=task.spiff_task_id,
         )
+        self._record(session, definition.model, [event])
+        return event
+
+    def _record(self, session: Session, model: bpmn.ProcessModel, events: list[LifecycleEvent]) -> None:
+        """Run the record hooks in this transaction; a failing hook rolls the whole operation back."""
+        try:
+            hooks.run_record_hooks(self.hooks, events, hooks.RecordContext(session, model, events))
+        except hooks.HookFailed as exc:
+            raise HookError(str(exc)) from exc
+
+    def _notify(self, events: list[LifecycleEvent]) -> None:
+        """After the commit: notify hooks; each failure is kept as a `hook_failed` event."""
+        failures = hooks.run_notify_hooks(self.hooks, events)
+        if not failures or not events:
+            return
+        first = events[0]
+        with self._uow() as session:
+            repo.add_events(
+                session,
+                [
+                    LifecycleEvent(
+                        kind="hook_failed",
+                        instance_id=first.instance_id,
+                        process_id=first.process_id,
+                        version=first.version,
+                        at=self.clock(),
+                        data={"hook": hook, "error": error, "events": [e.id for e in events]},
+                    ).row()
+                    for hook, error in failures
+                ],
+            )
 
     def _advance(
         self,
@@ -516,7 +720,9 @@ class Handoff:
                 change.failure = runtime.describe_failure(exc)
         for task in log.completed:
             if runtime.is_activity(model, task):
-                change.events.append(self._event(definition, task, "task_completed", change, actor=None))
+                change.events.append(
+                    self._event(definition, task, "task_completed", change, actor=None, opens=True)
+                )
 
         ready = runtime.ready_human_tasks(workflow)
         now = change.now
@@ -553,6 +759,7 @@ class Handoff:
         instance.next_due_at = runtime.next_timer_due(workflow)
         if new:
             repo.insert_instance(session, instance)  # one INSERT ... RETURNING id, no ORM flush
+            change.instance_id = instance.id
         else:
             session.flush()  # the version check for updated rows
 
@@ -590,31 +797,42 @@ class Handoff:
                 row.state = "cancelled"
                 row.completed_at = now
                 change.events.append(
-                    {
-                        "process_id": definition.process_id,
-                        "version": definition.version,
-                        "task_id": row.id,
-                        "element_id": row.element_id,
-                        "element_name": row.name,
-                        "element_type": row.type,
-                        "lane": row.lane,
-                        "kind": "task_cancelled",
-                        "actor": None,
-                        "at": now,
-                        "data": None,
-                    }
+                    LifecycleEvent(
+                        kind="task_cancelled",
+                        instance_id=instance.id,
+                        process_id=definition.process_id,
+                        version=definition.version,
+                        at=now,
+                        element_id=row.element_id,
+                        element_name=row.name,
+                        element_type=row.type,
+                        lane=row.lane,
+                        task_id=row.id,
+                        token=spiff_id,
+                    )
                 )
         if new_tasks:
             session.flush()
             for row, task in new_tasks:
                 change.events.append(
-                    self._event(definition, task, "task_ready", change, task_id=row.id, actor=None)
+                    self._event(
+                        definition, task, "task_ready", change, task_id=row.id, actor=None, opens=True
+                    )
                 )
         if instance.status == "completed":
-            change.events.append(self._event(definition, None, "instance_completed", change, actor=None))
+            change.events.append(
+                self._event(
+                    definition,
+                    None,
+                    "instance_completed",
+                    change,
+                    actor=None,
+                    data={"started_at": instance.created_at.isoformat()},
+                )
+            )
         for event in change.events:
-            event["instance_id"] = instance.id
-        repo.add_events(session, change.events)
+            event.instance_id = instance.id
+        self._record(session, model, change.events)
         still_open = [row for spiff_id, row in open_rows.items() if spiff_id in ready_ids]
         return sorted(still_open + [row for row, _ in new_tasks], key=lambda r: r.id)
 

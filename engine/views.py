@@ -183,3 +183,148 @@ class InstanceSummary:
             "completed_at": iso(self.completed_at),
             "error": self.error,
         }
+
+
+@dataclass(frozen=True)
+class HandoffView:
+    id: int
+    instance: int
+    process: str
+    from_element: str
+    from_name: str | None
+    to_element: str
+    to_name: str | None
+    from_actor: str | None
+    to_actor: str | None
+    from_lane: str | None
+    to_lane: str | None
+    from_at: datetime
+    to_at: datetime
+    latency_seconds: float
+    from_event: int
+    to_event: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "instance": self.instance,
+            "process": self.process,
+            "from": {
+                "element": self.from_element,
+                "name": self.from_name,
+                "actor": self.from_actor,
+                "lane": self.from_lane,
+                "at": iso(self.from_at),
+                "event": self.from_event,
+            },
+            "to": {
+                "element": self.to_element,
+                "name": self.to_name,
+                "actor": self.to_actor,
+                "lane": self.to_lane,
+                "at": iso(self.to_at),
+                "event": self.to_event,
+            },
+            "from_actor": self.from_actor,
+            "to_actor": self.to_actor,
+            "from_lane": self.from_lane,
+            "to_lane": self.to_lane,
+            "latency_seconds": self.latency_seconds,
+            "crosses_boundary": self.from_lane != self.to_lane,
+        }
+
+
+@dataclass(frozen=True)
+class CrossingView:
+    id: int
+    instance: int
+    process: str
+    from_element: str
+    from_name: str | None
+    to_element: str
+    to_name: str | None
+    from_lane: str | None
+    to_lane: str | None
+    at: datetime
+    ping_pong: bool
+    from_event: int
+    to_event: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "instance": self.instance,
+            "process": self.process,
+            "from": {
+                "element": self.from_element,
+                "name": self.from_name,
+                "lane": self.from_lane,
+                "event": self.from_event,
+            },
+            "to": {
+                "element": self.to_element,
+                "name": self.to_name,
+                "lane": self.to_lane,
+                "event": self.to_event,
+            },
+            "from_lane": self.from_lane,
+            "to_lane": self.to_lane,
+            "at": iso(self.at),
+            "ping_pong": self.ping_pong,
+        }
+
+
+@dataclass(frozen=True)
+class DelayView:
+    id: int
+    instance: int
+    process: str
+    kind: str
+    task: int | None
+    element: str | None
+    name: str | None
+    lane: str | None
+    started_at: datetime
+    waited_seconds: float
+    threshold_seconds: float
+    threshold_source: str
+    still_open: bool
+    detected_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "instance": self.instance,
+            "process": self.process,
+            "kind": self.kind,
+            "task": self.task,
+            "element": self.element,
+            "name": self.name,
+            "lane": self.lane,
+            "started_at": iso(self.started_at),
+            "waited_seconds": self.waited_seconds,
+            "threshold_seconds": self.threshold_seconds,
+            "threshold_source": self.threshold_source,
+            "still_open": self.still_open,
+            "detected_at": iso(self.detected_at),
+        }
+
+
+@dataclass(frozen=True)
+class SlaView:
+    scope: str
+    lane: str | None
+    duration: str
+    seconds: float
+    updated_at: datetime
+    updated_by: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scope": self.scope,
+            "lane": self.lane,
+            "duration": self.duration,
+            "seconds": self.seconds,
+            "updated_at": iso(self.updated_at),
+            "updated_by": self.updated_by,
+        }

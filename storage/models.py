@@ -150,6 +150,7 @@ class Event(Base):
         Index("ix_event_instance", "instance_id", "id"),
         Index("ix_event_process_at", "process_id", "at"),
         Index("ix_event_kind_at", "kind", "at"),
+        Index("ix_event_token", "instance_id", "token"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -165,3 +166,101 @@ class Event(Base):
     actor: Mapped[str | None] = mapped_column(String(255))
     at: Mapped[datetime]
     data: Mapped[dict[str, Any] | None]
+    # The activity instance (SpiffWorkflow's task id) and its causal predecessor's (DESIGN §3): what
+    # handoffs, crossings and ping-pong are traced along, across operations.
+    token: Mapped[str | None] = mapped_column(String(36))
+    cause: Mapped[str | None] = mapped_column(String(36))
+
+
+class HandoffRecord(Base):
+    """Work passing from one person to another (DESIGN §3)."""
+
+    __tablename__ = "handoff"
+    __table_args__ = (
+        Index("ix_handoff_instance", "instance_id"),
+        Index("ix_handoff_process_at", "process_id", "to_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    process_id: Mapped[str] = mapped_column(String(255))
+    from_event_id: Mapped[int] = mapped_column(BigInteger)
+    to_event_id: Mapped[int] = mapped_column(BigInteger)
+    from_task_id: Mapped[int | None]
+    to_task_id: Mapped[int | None]
+    from_element: Mapped[str] = mapped_column(String(255))
+    from_name: Mapped[str | None] = mapped_column(String(255))
+    to_element: Mapped[str] = mapped_column(String(255))
+    to_name: Mapped[str | None] = mapped_column(String(255))
+    from_actor: Mapped[str | None] = mapped_column(String(255))
+    to_actor: Mapped[str | None] = mapped_column(String(255))
+    from_lane: Mapped[str | None] = mapped_column(String(255))
+    to_lane: Mapped[str | None] = mapped_column(String(255))
+    from_at: Mapped[datetime]  # A completed
+    to_at: Mapped[datetime]  # B claimed, or completed if never claimed
+    latency_seconds: Mapped[float]
+
+
+class BoundaryCrossing(Base):
+    """An activity whose lane differs from its causal predecessor's (DESIGN §3)."""
+
+    __tablename__ = "boundary_crossing"
+    __table_args__ = (
+        Index("ix_boundary_crossing_instance", "instance_id"),
+        Index("ix_boundary_crossing_process_at", "process_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    process_id: Mapped[str] = mapped_column(String(255))
+    from_event_id: Mapped[int] = mapped_column(BigInteger)
+    to_event_id: Mapped[int] = mapped_column(BigInteger)
+    from_element: Mapped[str] = mapped_column(String(255))
+    from_name: Mapped[str | None] = mapped_column(String(255))
+    to_element: Mapped[str] = mapped_column(String(255))
+    to_name: Mapped[str | None] = mapped_column(String(255))
+    from_lane: Mapped[str | None] = mapped_column(String(255))
+    to_lane: Mapped[str | None] = mapped_column(String(255))
+    at: Mapped[datetime]
+    ping_pong: Mapped[bool]
+
+
+class Delay(Base):
+    """A human task that waited, or an instance that ran, longer than its threshold (DESIGN §3)."""
+
+    __tablename__ = "delay"
+    __table_args__ = (
+        UniqueConstraint("subject", name="uq_delay_subject"),
+        Index("ix_delay_process_detected", "process_id", "detected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(64))  # task:ID or instance:ID: one record each
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    process_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))  # task_wait or cycle_time
+    task_id: Mapped[int | None]
+    element: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
+    lane: Mapped[str | None] = mapped_column(String(255))
+    started_at: Mapped[datetime]
+    waited_seconds: Mapped[float]
+    threshold_seconds: Mapped[float]
+    threshold_source: Mapped[str] = mapped_column(String(16))  # bpmn, lane, default
+    still_open: Mapped[bool]
+    detected_at: Mapped[datetime]
+
+
+class SlaSetting(Base):
+    """Lane and global SLA defaults, beside the BPMN `sla` property."""
+
+    __tablename__ = "sla_setting"
+    __table_args__ = (UniqueConstraint("scope", "lane", name="uq_sla_setting_scope_lane"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))  # lane or default
+    lane: Mapped[str] = mapped_column(String(255))  # "" for the default
+    duration: Mapped[str] = mapped_column(String(64))
+    seconds: Mapped[float]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str | None] = mapped_column(String(255))

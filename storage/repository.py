@@ -265,3 +265,134 @@ def add_events(session: Session, rows: list[dict[str, Any]]) -> None:
 
 def events_of(session: Session, instance_id: int) -> Sequence[Event]:
     return session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.id)).all()
+
+
+# --- hook records --------------------------------------------------------------------------------------
+
+_INSERT_EVENTS_RETURNING = insert(_EVENT).returning(_EVENT.c.id, sort_by_parameter_order=True)
+
+
+def add_events_returning_ids(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert history rows in one statement and return their ids, in the rows' order."""
+    if not rows:
+        return []
+    return list(session.connection().execute(_INSERT_EVENTS_RETURNING, rows).scalars())
+
+
+def completed_event(session: Session, instance_id: int, token: str) -> Event | None:
+    """The latest `task_completed` event of an activity instance (by its token)."""
+    return session.scalars(
+        select(Event)
+        .where(Event.instance_id == instance_id, Event.token == token, Event.kind == "task_completed")
+        .order_by(Event.id.desc())
+        .limit(1)
+    ).first()
+
+
+def completion_ranks(session: Session, instance_id: int, tokens: Sequence[str]) -> dict[str, int]:
+    """token -> id of its latest `task_completed` event: the order in which activities completed."""
+    if not tokens:
+        return {}
+    rows = session.execute(
+        select(Event.token, func.max(Event.id))
+        .where(
+            Event.instance_id == instance_id, Event.kind == "task_completed", Event.token.in_(list(tokens))
+        )
+        .group_by(Event.token)
+    ).all()
+    return {token: int(rank) for token, rank in rows if token is not None}
+
+
+def add_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(model), rows)
+
+
+def delay_subjects(session: Session, subjects: Sequence[str]) -> set[str]:
+    from .models import Delay
+
+    if not subjects:
+        return set()
+    return set(session.scalars(select(Delay.subject).where(Delay.subject.in_(list(subjects)))))
+
+
+def sla_settings(session: Session) -> dict[tuple[str, str], float]:
+    """(scope, lane) -> seconds, for scope 'lane' (per lane) and 'default' (lane '')."""
+    from .models import SlaSetting
+
+    return {(r.scope, r.lane): r.seconds for r in session.scalars(select(SlaSetting))}
+
+
+def set_sla(
+    session: Session, scope: str, lane: str, duration: str, seconds: float, at: datetime, by: str | None
+) -> None:
+    from .models import SlaSetting
+
+    row = session.scalars(
+        select(SlaSetting).where(SlaSetting.scope == scope, SlaSetting.lane == lane)
+    ).first()
+    if row is None:
+        session.add(
+            SlaSetting(
+                scope=scope, lane=lane, duration=duration, seconds=seconds, updated_at=at, updated_by=by
+            )
+        )
+    else:
+        row.duration, row.seconds, row.updated_at, row.updated_by = duration, seconds, at, by
+
+
+def list_sla(session: Session) -> list[Any]:
+    from .models import SlaSetting
+
+    return list(session.scalars(select(SlaSetting).order_by(SlaSetting.scope, SlaSetting.lane)))
+
+
+def open_tasks_with_instances(session: Session) -> list[tuple[HumanTask, ProcessInstance]]:
+    rows = session.execute(
+        select(HumanTask, ProcessInstance)
+        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+        .where(HumanTask.state.in_(OPEN_TASK_STATES))
+        .order_by(HumanTask.id)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def open_instances(session: Session) -> list[ProcessInstance]:
+    return list(
+        session.scalars(
+            select(ProcessInstance).where(
+                ProcessInstance.status.in_(("running", "waiting", "error", "suspended"))
+            )
+        )
+    )
+
+
+def records(
+    session: Session,
+    model: type[Any],
+    *,
+    time_column: str,
+    process_id: str | None = None,
+    instance_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    lanes: Sequence[str] = (),
+    lane_columns: Sequence[str] = (),
+    limit: int = 1000,
+) -> list[Any]:
+    """Hook records (handoffs, crossings, delays) filtered the way the CLI offers."""
+    from sqlalchemy import or_
+
+    query = select(model)
+    column = getattr(model, time_column)
+    if process_id:
+        query = query.where(model.process_id == process_id)
+    if instance_id is not None:
+        query = query.where(model.instance_id == instance_id)
+    if since is not None:
+        query = query.where(column >= since)
+    if until is not None:
+        query = query.where(column < until)
+    if lanes and lane_columns:
+        query = query.where(or_(*(getattr(model, c).in_(list(lanes)) for c in lane_columns)))
+    return list(session.scalars(query.order_by(column, model.id).limit(limit)))

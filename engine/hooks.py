@@ -1,0 +1,102 @@
+"""Hooks (DESIGN §2), as pluggy plugins: record hooks inside the transaction, notify hooks after it.
+
+Write a hook as a module or class with `@hookimpl`-decorated functions and publish it in the
+entry-point group `handoff.hooks`; the built-in history, handoff, crossing and delay recorders are
+registered exactly the same way (see docs/hooks.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+from sqlalchemy.orm import Session
+
+from bpmn import ProcessModel
+
+from .lifecycle import LifecycleEvent
+
+PROJECT = "handoff"
+ENTRY_POINT_GROUP = "handoff.hooks"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+log = logging.getLogger("handoff.hooks")
+
+
+@dataclass
+class RecordContext:
+    """What a record hook gets beside the events: the open unit of work and the instance's model.
+
+    `session` is the SQLAlchemy session of the state change's transaction: rows added through it are
+    committed with the change, or rolled back with it. `model` is the process version's model (lanes,
+    elements, properties) and `earlier` gives stored events of the instance by token.
+    """
+
+    session: Session
+    model: ProcessModel
+    batch: list[LifecycleEvent]
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+
+class HookSpecs:
+    @hookspec
+    def handoff_record(self, events: Sequence[LifecycleEvent], context: RecordContext) -> None:
+        """Inside the transaction of the state change; raising rolls the whole operation back."""
+
+    @hookspec
+    def handoff_notify(self, events: Sequence[LifecycleEvent]) -> None:
+        """After the commit; raising is logged and stored as a `hook_failed` event, the change stands."""
+
+
+class HookFailed(Exception):
+    def __init__(self, hook: str, error: BaseException) -> None:
+        super().__init__(f"record hook '{hook}' failed: {type(error).__name__}: {error}")
+        self.hook = hook
+        self.error = error
+
+
+def plugin_manager(extra: Iterable[object] = (), *, load_entry_points: bool = True) -> pluggy.PluginManager:
+    from . import recorders
+
+    manager = pluggy.PluginManager(PROJECT)
+    manager.add_hookspecs(HookSpecs)
+    for name, plugin in recorders.BUILT_IN:
+        manager.register(plugin, name=name)
+    if load_entry_points:
+        manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for plugin in extra:
+        manager.register(plugin)
+    return manager
+
+
+def _in_call_order(manager: pluggy.PluginManager, hook_name: str) -> list[Any]:
+    # pluggy calls the last registered first, tryfirst before and trylast after: the reverse of this list.
+    return list(reversed(getattr(manager.hook, hook_name).get_hookimpls()))
+
+
+def run_record_hooks(
+    manager: pluggy.PluginManager, events: Sequence[LifecycleEvent], context: RecordContext
+) -> None:
+    """Call every record hook, naming the one that fails (pluggy's own call would not)."""
+    for impl in _in_call_order(manager, "handoff_record"):
+        try:
+            impl.function(events=events, context=context)
+        except Exception as exc:  # noqa: BLE001 - any failure of a user's hook must name the hook
+            raise HookFailed(impl.plugin_name, exc) from exc
+
+
+def run_notify_hooks(
+    manager: pluggy.PluginManager, events: Sequence[LifecycleEvent]
+) -> list[tuple[str, str]]:
+    """Call every notify hook; returns (hook, error) for each that raised, after logging it."""
+    failures: list[tuple[str, str]] = []
+    for impl in _in_call_order(manager, "handoff_notify"):
+        try:
+            impl.function(events=events)
+        except Exception as exc:  # noqa: BLE001 - a notify hook never undoes a committed change
+            log.warning("notify hook %s failed: %s", impl.plugin_name, exc, exc_info=True)
+            failures.append((impl.plugin_name, f"{type(exc).__name__}: {exc}"))
+    return failures
