@@ -561,6 +561,307 @@ def retry(ctx: Context, instance: int, data_pairs: tuple[str, ...], data_json: s
     _changed(ctx, lambda: ctx.app().retry(instance, data=data, actor=ctx.user))
 
 
+# --- history and records ------------------------------------------------------------------------------
+
+
+def _when_option(name: str, help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(name, metavar="TIME", help=help_text)
+
+
+def _parse_time(ctx: Context, value: str | None, option: str) -> Any:
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail(ctx, f"{option} expects an ISO 8601 time like 2026-03-02 or 2026-03-02T09:00Z, got {value!r}", 2)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def record_filters(f: Callable[..., Any]) -> Callable[..., Any]:
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
+        click.option("--process", help="Only this process."),
+        click.option("--instance", type=int, help="Only this instance."),
+        _when_option("--since", "From this time on (UTC, ISO 8601)."),
+        _when_option("--until", "Before this time (UTC, ISO 8601)."),
+        click.option("--lane", "lanes", multiple=True, help="Touching this lane; repeat for more."),
+        click.option("--limit", default=1000, show_default=True, help="At most this many."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _filters(
+    ctx: Context,
+    process: str | None,
+    instance: int | None,
+    since: str | None,
+    until: str | None,
+    lanes: tuple[str, ...],
+    limit: int,
+) -> dict[str, Any]:
+    return {
+        "process_id": process,
+        "instance_id": instance,
+        "since": _parse_time(ctx, since, "--since"),
+        "until": _parse_time(ctx, until, "--until"),
+        "lanes": lanes,
+        "limit": limit,
+    }
+
+
+def duration_text(seconds: float) -> str:
+    from datetime import timedelta
+
+    from bpmn.durations import format_duration
+
+    return format_duration(timedelta(seconds=seconds))
+
+
+@main.command()
+@record_filters
+@pass_ctx
+def handoffs(ctx: Context, **options: Any) -> None:
+    """Work passing from one person to another, with the latency of each handoff.
+
+    \b
+    Example:
+      handoff handoffs --process order_to_cash --since 2026-03-01 --lane Finance
+    """
+    items = run(ctx, lambda: ctx.app().handoffs(**_filters(ctx, **options)))
+    if ctx.as_json:
+        emit_json([h.to_json() for h in items])
+        return
+    if not items:
+        click.echo("no handoffs")
+        return
+    rows = [
+        (
+            h.instance,
+            f"{h.from_name or h.from_element} -> {h.to_name or h.to_element}",
+            f"{h.from_actor} -> {h.to_actor}",
+            f"{h.from_lane or '-'} -> {h.to_lane or '-'}",
+            when(h.from_at),
+            when(h.to_at),
+            duration_text(h.latency_seconds),
+        )
+        for h in items
+    ]
+    click.echo(table(["INST", "FROM -> TO", "WHO", "LANES", "DONE", "TAKEN UP", "LATENCY"], rows))
+
+
+@main.command()
+@record_filters
+@pass_ctx
+def crossings(ctx: Context, **options: Any) -> None:
+    """Where work crossed from one department (lane) to another; ping-pong marks straight returns.
+
+    \b
+    Example:
+      handoff crossings --lane Sales
+    """
+    items = run(ctx, lambda: ctx.app().crossings(**_filters(ctx, **options)))
+    if ctx.as_json:
+        emit_json([c.to_json() for c in items])
+        return
+    if not items:
+        click.echo("no boundary crossings")
+        return
+    rows = [
+        (
+            c.instance,
+            when(c.at),
+            f"{c.from_lane} -> {c.to_lane}",
+            f"{c.from_name or c.from_element} -> {c.to_name or c.to_element}",
+            "ping-pong" if c.ping_pong else "",
+        )
+        for c in items
+    ]
+    click.echo(table(["INST", "AT", "LANES", "FROM -> TO", "NOTE"], rows))
+
+
+@main.command()
+@record_filters
+@pass_ctx
+def delays(ctx: Context, **options: Any) -> None:
+    """Tasks that waited, and instances that ran, longer than their SLA.
+
+    \b
+    Example:
+      handoff delays --lane Finance
+    """
+    items = run(ctx, lambda: ctx.app().delays(**_filters(ctx, **options)))
+    if ctx.as_json:
+        emit_json([d.to_json() for d in items])
+        return
+    if not items:
+        click.echo("no delays")
+        return
+    rows = [
+        (
+            d.instance,
+            d.task or "",
+            d.name or d.element or "(instance cycle time)",
+            d.lane or "",
+            duration_text(d.waited_seconds) + (" so far" if d.still_open else ""),
+            f"{duration_text(d.threshold_seconds)} ({d.threshold_source})",
+            when(d.detected_at),
+        )
+        for d in items
+    ]
+    click.echo(table(["INST", "TASK", "WHAT", "LANE", "WAITED", "SLA", "DETECTED"], rows))
+
+
+@main.command()
+@click.argument("instance", type=int)
+@pass_ctx
+def history(ctx: Context, instance: int) -> None:
+    """The timeline of an instance: when, who, which lane, what; handoffs, crossings and waits marked.
+
+    \b
+    Example:
+      handoff history 1
+    """
+    app = ctx.app()
+    view = run(ctx, lambda: app.show(instance))
+    hand = {h.to_event: h for h in run(ctx, lambda: app.handoffs(instance_id=instance))}
+    cross = {c.to_event: c for c in run(ctx, lambda: app.crossings(instance_id=instance))}
+    late = {d.task: d for d in run(ctx, lambda: app.delays(instance_id=instance)) if d.task is not None}
+    if ctx.as_json:
+        out = view.to_json(with_timeline=True)
+        out["handoffs"] = [h.to_json() for h in hand.values()]
+        out["crossings"] = [c.to_json() for c in cross.values()]
+        out["delays"] = [d.to_json() for d in run(ctx, lambda: app.delays(instance_id=instance))]
+        emit_json(out)
+        return
+    click.echo(
+        f"instance {view.id}  {view.process} v{view.version}  {view.status.upper()}"
+        + (f"  key={view.business_key}" if view.business_key else "")
+    )
+    ready_at: dict[int, Any] = {}
+    rows = []
+    for e in view.timeline:
+        notes = []
+        if e.kind == "task_ready" and e.task is not None:
+            ready_at[e.task] = e.at
+        if e.kind in ("task_claimed", "task_completed") and e.task in ready_at:
+            notes.append(f"waited {duration_text((e.at - ready_at.pop(e.task)).total_seconds())}")
+        if e.id in cross:
+            c = cross[e.id]
+            notes.append(f"crossed {c.from_lane} -> {c.to_lane}" + (" (ping-pong)" if c.ping_pong else ""))
+        if e.id in hand:
+            h = hand[e.id]
+            notes.append(f"handoff {h.from_actor} -> {h.to_actor} after {duration_text(h.latency_seconds)}")
+        if e.kind == "task_completed" and e.task in late:
+            d = late[e.task]
+            notes.append(f"DELAYED: SLA {duration_text(d.threshold_seconds)}")
+        what = e.kind.replace("_", " ")
+        subject = e.name or e.element or ""
+        rows.append((when(e.at), e.actor or "", e.lane or "", f"{what} {subject}".strip(), "; ".join(notes)))
+    click.echo(table(["WHEN", "WHO", "LANE", "WHAT", "NOTES"], rows))
+    for d in run(ctx, lambda: app.delays(instance_id=instance)):
+        if d.task is None:
+            click.echo(
+                f"cycle time {duration_text(d.waited_seconds)} exceeded its SLA of "
+                f"{duration_text(d.threshold_seconds)} ({d.threshold_source})"
+            )
+
+
+# --- SLA and worker ----------------------------------------------------------------------------------
+
+
+@main.group()
+def sla() -> None:
+    """SLA thresholds beside the BPMN `sla` property: per lane, and a global default.
+
+    A task's threshold is, first match wins: its BPMN `sla` property, its lane's default, the global
+    default. An instance's: its process's `sla` property, then the global default.
+    """
+
+
+@sla.command("set")
+@click.argument("duration")
+@click.option("--lane", help="The lane (department) this default is for.")
+@click.option("--default", "is_default", is_flag=True, help="Set the global default.")
+@pass_ctx
+def sla_set(ctx: Context, duration: str, lane: str | None, is_default: bool) -> None:
+    """Set a lane's default SLA or the global default, as an ISO 8601 duration.
+
+    \b
+    Examples:
+      handoff sla set --lane Finance PT4H
+      handoff sla set --default P1D
+    """
+    if bool(lane) == is_default:
+        fail(ctx, "give exactly one of --lane LANE or --default", 2)
+    view = run(ctx, lambda: ctx.app().set_sla(duration, lane=lane, actor=ctx.user))
+    if ctx.as_json:
+        emit_json(view.to_json())
+    else:
+        click.echo(f"SLA for {('lane ' + view.lane) if view.lane else 'everything else'}: {view.duration}")
+
+
+@sla.command("list")
+@pass_ctx
+def sla_list(ctx: Context) -> None:
+    """List the lane defaults and the global default.
+
+    \b
+    Example:
+      handoff sla list
+    """
+    items = run(ctx, ctx.app().sla_settings)
+    if ctx.as_json:
+        emit_json([i.to_json() for i in items])
+        return
+    if not items:
+        click.echo("no SLA defaults set (BPMN `sla` properties still apply)")
+        return
+    rows = [(i.lane or "(default)", i.duration, when(i.updated_at), i.updated_by or "") for i in items]
+    click.echo(table(["LANE", "SLA", "SET", "BY"], rows))
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Do one pass and exit (for cron or tests).")
+@click.option("--interval", default=30.0, show_default=True, help="Seconds between passes.")
+@pass_ctx
+def worker(ctx: Context, once: bool, interval: float) -> None:
+    """Background work: detect overdue tasks and instances (more to come: timers, messages, retries).
+
+    Runs until stopped with Ctrl-C or SIGTERM, or one pass with --once.
+
+    \b
+    Example:
+      handoff worker --once
+    """
+    import signal
+    import time
+
+    stop = {"now": False}
+
+    def _stop(*_: Any) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    while True:
+        found = run(ctx, ctx.app().detect_delays)
+        if ctx.as_json:
+            emit_json({"delays_detected": found})
+        else:
+            click.echo(f"{when(ctx.app().clock())}  overdue work found: {found}")
+        if once or stop["now"]:
+            return
+        deadline = time.monotonic() + interval
+        while time.monotonic() < deadline and not stop["now"]:
+            time.sleep(min(0.2, interval))
+        if stop["now"]:
+            return
+
+
 @main.command()
 @click.option("--instances", "count", default=40, show_default=True, help="How many orders to run.")
 @click.option("--seed", default=7, show_default=True, help="Random seed: same seed, same run.")

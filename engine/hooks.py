@@ -68,8 +68,21 @@ def plugin_manager(extra: Iterable[object] = (), *, load_entry_points: bool = Tr
     if load_entry_points:
         manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     for plugin in extra:
-        manager.register(plugin)
+        name, n = _name_of(plugin), 1
+        while manager.has_plugin(name if n == 1 else f"{name}#{n}"):
+            n += 1
+        manager.register(plugin, name=name if n == 1 else f"{name}#{n}")
     return manager
+
+
+def _name_of(plugin: object) -> str:
+    """A readable name for error messages: the module, or the module and class of an instance."""
+    if isinstance(plugin, type) or hasattr(plugin, "__qualname__"):
+        return f"{plugin.__module__}.{plugin.__qualname__}"  # type: ignore[attr-defined]
+    if type(plugin).__name__ == "module":
+        return str(plugin.__name__)  # type: ignore[attr-defined]
+    kind = type(plugin)
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def _in_call_order(manager: pluggy.PluginManager, hook_name: str) -> list[Any]:
