@@ -779,6 +779,10 @@ def sla() -> None:
 
     A task's threshold is, first match wins: its BPMN `sla` property, its lane's default, the global
     default. An instance's: its process's `sla` property, then the global default.
+
+    \b
+    Example:
+      handoff sla set --lane Finance PT4H
     """
 
 

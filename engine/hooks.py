@@ -8,7 +8,7 @@ registered exactly the same way (see docs/hooks.md).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ class RecordContext:
     session: Session
     model: ProcessModel
     batch: list[LifecycleEvent]
+    sla_settings: Callable[[], dict[tuple[str, str], float]] | None = None
     _cache: dict[str, Any] = field(default_factory=dict)
 
 

@@ -172,7 +172,8 @@ class CrossingRecorder:
 
 def _settings(context: RecordContext) -> dict[tuple[str, str], float]:
     if "sla" not in context._cache:
-        context._cache["sla"] = repo.sla_settings(context.session)
+        load = context.sla_settings or (lambda: repo.sla_settings(context.session))
+        context._cache["sla"] = load()
     settings: dict[tuple[str, str], float] = context._cache["sla"]
     return settings
 

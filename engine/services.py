@@ -8,6 +8,7 @@ state, the task rows and the history in ONE transaction. A concurrent writer get
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -94,6 +95,17 @@ class Handoff:
         self.definitions = runtime.DefinitionCache()
         self.hooks = hooks.plugin_manager(plugins, load_entry_points=load_entry_points)
         self._schema_checked = False
+        self._sla_cache: tuple[float, dict[tuple[str, str], float]] | None = None
+
+    SLA_CACHE_SECONDS = 5.0
+
+    def _sla_settings(self, session: Session) -> dict[tuple[str, str], float]:
+        """Lane and global SLA defaults, re-read every few seconds: they change rarely, and reading them
+        on every state change would cost more than the rest of the history recording."""
+        now = time.monotonic()
+        if self._sla_cache is None or self._sla_cache[0] < now:
+            self._sla_cache = (now + self.SLA_CACHE_SECONDS, repo.sla_settings(session))
+        return self._sla_cache[1]
 
     # --- setup -------------------------------------------------------------------------------------
 
@@ -549,6 +561,7 @@ class Handoff:
         scope, key = ("lane", lane) if lane else ("default", "")
         with self._uow() as session:
             repo.set_sla(session, scope, key, duration.strip().upper(), seconds, self.clock(), actor)
+        self._sla_cache = None
         return next(s for s in self.sla_settings() if s.scope == scope and (s.lane or "") == key)
 
     def sla_settings(self) -> list[SlaView]:
@@ -670,8 +683,11 @@ class Handoff:
 
     def _record(self, session: Session, model: bpmn.ProcessModel, events: list[LifecycleEvent]) -> None:
         """Run the record hooks in this transaction; a failing hook rolls the whole operation back."""
+        context = hooks.RecordContext(
+            session, model, events, sla_settings=lambda: self._sla_settings(session)
+        )
         try:
-            hooks.run_record_hooks(self.hooks, events, hooks.RecordContext(session, model, events))
+            hooks.run_record_hooks(self.hooks, events, context)
         except hooks.HookFailed as exc:
             raise HookError(str(exc)) from exc
 

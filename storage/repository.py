@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from .models import DefinitionFile, Event, HumanTask, ProcessDefinition, ProcessInstance
@@ -269,14 +269,28 @@ def events_of(session: Session, instance_id: int) -> Sequence[Event]:
 
 # --- hook records --------------------------------------------------------------------------------------
 
-_INSERT_EVENTS_RETURNING = insert(_EVENT).returning(_EVENT.c.id, sort_by_parameter_order=True)
-
 
 def add_events_returning_ids(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert history rows in one statement and return their ids, in the rows' order."""
+    """Insert history rows in one statement and return their ids, in the rows' order.
+
+    The ids are allocated first (one query) and inserted explicitly: INSERT ... RETURNING of many rows
+    in a guaranteed order costs one statement per row on SQLite.
+    """
     if not rows:
         return []
-    return list(session.connection().execute(_INSERT_EVENTS_RETURNING, rows).scalars())
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        ids = list(conn.execute(_PG_NEXT_EVENT_IDS, {"n": len(rows)}).scalars())
+    else:
+        # SQLite: writers hold the database's write lock (BEGIN IMMEDIATE), so max(id)+1.. is ours.
+        start = conn.execute(_MAX_EVENT_ID).scalar_one()
+        ids = list(range(start + 1, start + 1 + len(rows)))
+    conn.execute(_INSERT_EVENTS, [dict(row, id=event_id) for row, event_id in zip(rows, ids, strict=True)])
+    return ids
+
+
+_MAX_EVENT_ID = select(func.coalesce(func.max(_EVENT.c.id), 0))
+_PG_NEXT_EVENT_IDS = text("SELECT nextval(pg_get_serial_sequence('event', 'id')) FROM generate_series(1, :n)")
 
 
 def completed_event(session: Session, instance_id: int, token: str) -> Event | None:
