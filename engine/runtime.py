@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -153,7 +154,18 @@ def run_engine(workflow: BpmnWorkflow, log: StepLog) -> None:
         if log.count % 64 == 0 and task.depth > MAX_TREE_DEPTH:
             raise RunawayLoop(task, f"the process looped more than {MAX_TREE_DEPTH} steps deep")
 
+    checkpoint = time.time()  # SpiffWorkflow stamps last_state_change with time.time()
     workflow.do_engine_steps(did_complete_task=did_complete)
+    # Subprocess and call-activity tasks complete outside the callbacks (their spec's _update): find
+    # every task completed since the checkpoint, and keep the completion order.
+    logged = {id(t) for t in log.completed}
+    missed = [
+        t
+        for t in all_tasks(workflow)
+        if t.state == TaskState.COMPLETED and t.last_state_change >= checkpoint and id(t) not in logged
+    ]
+    if missed:
+        log.completed = sorted(log.completed + missed, key=lambda t: t.last_state_change)
     for task in all_tasks(workflow):
         if task.state in (TaskState.READY, TaskState.WAITING) and task.depth > MAX_TREE_DEPTH:
             raise RunawayLoop(task, f"the process looped more than {MAX_TREE_DEPTH} steps deep")
@@ -259,6 +271,13 @@ def snapshot(data: dict[str, Any]) -> dict[str, Any]:
         return json.loads(json.dumps(data, default=str))
     except (TypeError, ValueError):
         return {k: str(v) for k, v in data.items()}
+
+
+def changed_data(task: Task) -> dict[str, Any]:
+    """What an automated task put into the data, compared with what it was given, as plain JSON."""
+    before = task.parent.data if task.parent is not None else {}
+    changed = {k: v for k, v in task.data.items() if k not in before or before[k] is not v and before[k] != v}
+    return snapshot(changed) if changed else {}
 
 
 def run_user_task(task: Task, data: dict[str, Any]) -> None:

@@ -736,8 +736,17 @@ class Handoff:
                 change.failure = runtime.describe_failure(exc)
         for task in log.completed:
             if runtime.is_activity(model, task):
+                changed = runtime.changed_data(task)
                 change.events.append(
-                    self._event(definition, task, "task_completed", change, actor=None, opens=True)
+                    self._event(
+                        definition,
+                        task,
+                        "task_completed",
+                        change,
+                        actor=None,
+                        opens=True,
+                        data={"changed": changed} if changed else None,
+                    )
                 )
 
         ready = runtime.ready_human_tasks(workflow)
@@ -748,6 +757,9 @@ class Handoff:
             failed_task = change.failure.task
             change.events.append(
                 self._event(definition, failed_task, "task_error", change, actor=None, data=instance.error)
+            )
+            change.events.append(
+                self._event(definition, None, "instance_failed", change, actor=None, data=instance.error)
             )
         elif runtime.is_finished(workflow):
             instance.status = "completed"
@@ -762,7 +774,7 @@ class Handoff:
             instance.status = "error"
             instance.error = change.failure.to_json(model) | {"at": now.isoformat()}
             change.events.append(
-                self._event(definition, None, "task_error", change, actor=None, data=instance.error)
+                self._event(definition, None, "instance_failed", change, actor=None, data=instance.error)
             )
         else:
             instance.status = "running" if ready else "waiting"

@@ -363,7 +363,7 @@ def test_script_that_raises_on_start_then_retry(db_url: str) -> None:
     shown = ok_json(db_url, "show", instance)
     assert shown["status"] == "error"
     kinds = [e["kind"] for e in shown["timeline"]]
-    assert kinds[0] == "instance_started" and kinds[-1] == "task_error", kinds
+    assert kinds[0] == "instance_started" and kinds[-2:] == ["task_error", "instance_failed"], kinds
     assert "instance_completed" not in kinds
 
     # (b) retry while the cause is not fixed: nothing changes, one line, non-zero.

@@ -250,3 +250,74 @@ def test_record_filters(app: Handoff, clock, lane: str) -> None:
     assert app.crossings(process_id="nope") == []
     assert len(app.crossings(since=at("09:30"))) == 1
     assert len(app.handoffs(until=at("09:30"))) == 0
+
+
+def drive(app: Handoff, clock, instance: int, steps: list[tuple[str, str, str]]) -> None:
+    """(time, element, actor): complete each open task at that time, never claimed."""
+    for hhmm, element, actor in steps:
+        clock.set(at(hhmm))
+        app.complete(open_task(app, instance, element), actor=actor)
+
+
+def test_embedded_subprocess_takes_its_shape_lane_and_hands_on_from_inside(app: Handoff, clock) -> None:
+    app.deploy([DATA / "subprocess_lanes.bpmn"], actor="designer")
+    clock.set(at("09:00"))
+    instance = app.start("intake", actor="ann").id
+    drive(
+        app,
+        clock,
+        instance,
+        [
+            ("09:10", "receive", "ann"),
+            ("09:40", "investigate", "bob"),
+            ("10:00", "decide", "cy"),
+            ("10:30", "answer", "ann"),
+        ],
+    )
+    assert app.show(instance).status == "completed"
+    assert handoffs_of(app, instance) == {
+        ("receive", "investigate", "ann", "bob", "Front office", "Back office", "09:10", "09:40", 1800.0),
+        ("investigate", "decide", "bob", "cy", "Back office", "Back office", "09:40", "10:00", 1200.0),
+        # Work left the subprocess from its last task: cy handed it back to ann.
+        ("decide", "answer", "cy", "ann", "Back office", "Front office", "10:00", "10:30", 1800.0),
+    }
+    assert crossings_of(app, instance) == {
+        ("receive", "investigate", "Front office", "Back office", "09:10", False),
+        ("assess", "answer", "Back office", "Front office", "10:00", True),
+    }
+
+
+def test_call_activity_tasks_keep_the_called_process_lanes(app: Handoff, clock) -> None:
+    deployed = app.deploy([DATA / "call_main.bpmn", DATA / "call_fulfil.bpmn"], actor="designer")
+    assert {d.process for d in deployed} == {"sale", "fulfilment"}
+    clock.set(at("09:00"))
+    instance = app.start("sale", actor="ann").id
+    drive(
+        app,
+        clock,
+        instance,
+        [("09:05", "take_order", "ann"), ("09:50", "pick", "wes"), ("10:20", "confirm", "ann")],
+    )
+    assert app.show(instance).status == "completed"
+    assert handoffs_of(app, instance) == {
+        ("take_order", "pick", "ann", "wes", "Sales", "Warehouse", "09:05", "09:50", 2700.0),
+        ("pick", "confirm", "wes", "ann", "Warehouse", "Sales", "09:50", "10:20", 1800.0),
+    }
+    # The call activity sits in Sales: work comes back to Sales when it completes, from its last task.
+    assert crossings_of(app, instance) == {
+        ("take_order", "pick", "Sales", "Warehouse", "09:05", False),
+        ("pick", "fulfil", "Warehouse", "Sales", "09:50", True),
+    }
+
+
+def test_no_lanes_at_all_handoffs_past_a_script_but_no_crossings(app: Handoff, clock) -> None:
+    app.deploy([DATA / "no_lanes.bpmn"], actor="designer")
+    clock.set(at("09:00"))
+    instance = app.start("two_steps", actor="ann").id
+    drive(app, clock, instance, [("09:30", "first", "ann"), ("11:00", "second", "bob")])
+    assert handoffs_of(app, instance) == {
+        ("first", "second", "ann", "bob", None, None, "09:30", "11:00", 5400.0)
+    }
+    assert crossings_of(app, instance) == set()
+    script = [e for e in app.show(instance).timeline if e.element == "calc"]
+    assert [(e.kind, e.data) for e in script] == [("task_completed", {"changed": {"total": 2}})]
