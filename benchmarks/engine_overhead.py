@@ -82,10 +82,13 @@ class Bare:
         assert wf.last_task is not None and wf.last_task.data.get("x") == EXPECTED_X, wf.last_task.data
 
 
+HOOKS = ("handoff.history", "handoff.handoffs", "handoff.crossings", "handoff.delays")
+
+
 class WithHandoff:
     """Handoff's services over a fresh SQLite file, as `handoff init` + `handoff deploy` leave it."""
 
-    def __init__(self, bpmn_path: Path, url: str | None) -> None:
+    def __init__(self, bpmn_path: Path, url: str | None, hooks: str = "all") -> None:
         from engine import Handoff
         from storage import Database
 
@@ -97,7 +100,13 @@ class WithHandoff:
         else:
             self.path = None
         self.url = url
-        self.app = Handoff(Database(url))
+        self.app = Handoff(Database(url), load_entry_points=False)
+        # --hooks: all built-in recorders (live use), history only, or none at all (no events written).
+        keep = {"all": HOOKS, "history": ("handoff.history",), "none": ()}[hooks]
+        for name in HOOKS:
+            if name not in keep:
+                self.app.hooks.unregister(name=name)
+        self.hooks = hooks
         self.app.init()
         deployed = self.app.deploy([bpmn_path], actor="bench")
         assert any(d.process == PROCESS_ID for d in deployed), deployed
@@ -328,10 +337,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="time the stages of a Handoff start (engine.runtime, storage.repository, Session)",
     )
+    parser.add_argument(
+        "--hooks",
+        choices=("all", "history", "none"),
+        default="all",
+        help="built-in record hooks on the Handoff side: all (live use, the default), history only, or none",
+    )
     args = parser.parse_args(argv)
 
     bare = Bare(BPMN_PATH)
-    handoff = WithHandoff(BPMN_PATH, args.url)
+    handoff = WithHandoff(BPMN_PATH, args.url, args.hooks)
     try:
         bare.check()
         handoff.check()
@@ -384,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             "database": (
                 handoff.app.db.display_url() if handoff.path is None else "sqlite file (fresh, temporary)"
             ),
+            "hooks": args.hooks,
             "n_per_round": args.n,
             "rounds": args.rounds,
             "warmup": args.warmup,
@@ -420,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(
                 f"engine overhead — {report['process']}: {args.rounds} rounds of {args.n} instances each way, "
-                f"in {slices} alternating slices; best round's rates, median ratio "
+                f"in {slices} alternating slices, hooks: {args.hooks}; best round's rates, median ratio "
                 f"({os.cpu_count()} CPUs, Python {platform.python_version()})"
             )
             print(

@@ -265,12 +265,17 @@ def describe_failure(exc: Exception) -> Failure:
     return Failure(getattr(exc, "task", None), f"{type(exc).__name__}: {exc}", None, type(exc).__name__)
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def snapshot(data: dict[str, Any]) -> dict[str, Any]:
     """Workflow data as plain JSON for the instance row (non-JSON values shown as text)."""
+    if all(isinstance(v, _PLAIN) for v in data.values()) and all(isinstance(k, str) for k in data):
+        return dict(data)  # already plain JSON: skip the round trip (the common case, and a hot path)
     try:
         return json.loads(json.dumps(data, default=str))
     except (TypeError, ValueError):
-        return {k: str(v) for k, v in data.items()}
+        return {str(k): str(v) for k, v in data.items()}
 
 
 def changed_data(task: Task) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, text, update
@@ -32,6 +33,52 @@ _INSERT_EVENTS = insert(_EVENT)
 _INSTANCE_COLUMNS = tuple(c.key for c in _INSTANCE.columns if c.key != "id")
 
 
+class _Prepared:
+    """A Core statement compiled once per dialect and run through `exec_driver_sql`.
+
+    For the few statements on the path of every state change: SQLAlchemy's per-execution overhead
+    (~60-80 us) costs more than SQLite's own work there. Values still pass through the columns' bind
+    processors, so UTC datetimes and JSON are stored exactly as the ORM would store them.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._by_dialect: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, Any]]] = {}
+
+    def execute(self, session: Session, params: dict[str, Any]) -> Any:
+        conn = session.connection()
+        dialect = conn.dialect
+        prepared = self._by_dialect.get(dialect.name)
+        if prepared is None:
+            compiled = self.statement.compile(dialect=dialect)
+            processors = {
+                name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+                for name, bind in compiled.binds.items()
+            }
+            positions = tuple(compiled.positiontup) if compiled.positional else None
+            defaults = {k: v for k, v in compiled.params.items() if v is not None}  # e.g. LIMIT's value
+            prepared = (
+                str(compiled),
+                positions,
+                {k: v for k, v in processors.items() if v is not None},
+                defaults,
+            )
+            self._by_dialect[dialect.name] = prepared
+        sql, positions, processors, defaults = prepared
+        merged = {**defaults, **params} if defaults else params
+        values = {k: (processors[k](v) if k in processors else v) for k, v in merged.items()}
+        if positions is not None:
+            return conn.exec_driver_sql(sql, tuple(values[name] for name in positions))
+        return conn.exec_driver_sql(sql, values)
+
+
+_LATEST_REF_FAST = _Prepared(_LATEST_REF)
+_VERSION_REF_FAST = _Prepared(_VERSION_REF)
+_INSERT_INSTANCE_FAST = _Prepared(
+    insert(_INSTANCE).values({c: bindparam(c) for c in _INSTANCE_COLUMNS}).returning(_INSTANCE.c.id)
+)
+
+
 # --- definitions --------------------------------------------------------------------------------------
 
 
@@ -48,12 +95,10 @@ def latest_definition_ref(
     session: Session, process_id: str, version: int | None = None
 ) -> tuple[int, int] | None:
     """(id, version) of the latest (or the given) version of a process: what starting an instance needs."""
-    # Core on the session's connection: the ORM execution path costs more than this whole query.
-    conn = session.connection()
     if version is None:
-        row = conn.execute(_LATEST_REF, {"process_id": process_id}).first()
+        row = _LATEST_REF_FAST.execute(session, {"process_id": process_id}).first()
     else:
-        row = conn.execute(_VERSION_REF, {"process_id": process_id, "version": version}).first()
+        row = _VERSION_REF_FAST.execute(session, {"process_id": process_id, "version": version}).first()
     return (row[0], row[1]) if row is not None else None
 
 
@@ -189,7 +234,7 @@ def insert_instance(session: Session, instance: ProcessInstance) -> int:
     """
     instance.version_counter = 1
     values = {key: getattr(instance, key) for key in _INSTANCE_COLUMNS}
-    instance.id = session.connection().execute(_INSERT_INSTANCE, values).scalar_one()
+    instance.id = _INSERT_INSTANCE_FAST.execute(session, values).scalar_one()
     return instance.id
 
 
@@ -281,15 +326,46 @@ def add_events_returning_ids(session: Session, rows: list[dict[str, Any]]) -> li
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         ids = list(conn.execute(_PG_NEXT_EVENT_IDS, {"n": len(rows)}).scalars())
-    else:
-        # SQLite: writers hold the database's write lock (BEGIN IMMEDIATE), so max(id)+1.. is ours.
-        start = conn.execute(_MAX_EVENT_ID).scalar_one()
-        ids = list(range(start + 1, start + 1 + len(rows)))
-    conn.execute(_INSERT_EVENTS, [dict(row, id=event_id) for row, event_id in zip(rows, ids, strict=True)])
-    return ids
+        conn.execute(
+            _INSERT_EVENTS, [dict(row, id=event_id) for row, event_id in zip(rows, ids, strict=True)]
+        )
+        return ids
+    # SQLite: one multi-row INSERT; writers hold the write lock (BEGIN IMMEDIATE) and rowids of one
+    # statement are consecutive, so the last rowid gives them all. The SQL text is built once per row
+    # count and the values go through the columns' own bind processors (UTC datetimes, JSON).
+    columns, processors = _sqlite_event_binding(conn.dialect)
+    params: list[Any] = []
+    for row in rows:
+        for name, process in zip(columns, processors, strict=True):
+            value = row.get(name)
+            params.append(process(value) if process is not None else value)
+    last = conn.exec_driver_sql(_sqlite_event_insert(len(rows)), tuple(params)).lastrowid
+    return list(range(last - len(rows) + 1, last + 1))
 
 
-_MAX_EVENT_ID = select(func.coalesce(func.max(_EVENT.c.id), 0))
+_EVENT_COLUMNS = tuple(c.key for c in _EVENT.columns if c.key != "id")
+
+
+@cache
+def _sqlite_event_insert(n: int) -> str:
+    one = "(" + ", ".join("?" * len(_EVENT_COLUMNS)) + ")"
+    return f"INSERT INTO event ({', '.join(_EVENT_COLUMNS)}) VALUES " + ", ".join([one] * n)
+
+
+_BINDINGS: dict[str, tuple[tuple[str, ...], tuple[Any, ...]]] = {}
+
+
+def _sqlite_event_binding(dialect: Any) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    if dialect.name not in _BINDINGS:
+        _BINDINGS[dialect.name] = (
+            _EVENT_COLUMNS,
+            tuple(
+                _EVENT.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in _EVENT_COLUMNS
+            ),
+        )
+    return _BINDINGS[dialect.name]
+
+
 _PG_NEXT_EVENT_IDS = text("SELECT nextval(pg_get_serial_sequence('event', 'id')) FROM generate_series(1, :n)")
 
 
