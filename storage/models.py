@@ -149,8 +149,6 @@ class Event(Base):
     __table_args__ = (
         Index("ix_event_instance", "instance_id", "id"),
         Index("ix_event_process_at", "process_id", "at"),
-        Index("ix_event_kind_at", "kind", "at"),
-        Index("ix_event_token", "instance_id", "token"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -111,7 +111,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("event", schema=None) as batch_op:
         batch_op.create_index("ix_event_instance", ["instance_id", "id"], unique=False)
-        batch_op.create_index("ix_event_kind_at", ["kind", "at"], unique=False)
         batch_op.create_index("ix_event_process_at", ["process_id", "at"], unique=False)
 
     op.create_table(
@@ -153,7 +152,6 @@ def downgrade() -> None:
     op.drop_table("human_task")
     with op.batch_alter_table("event", schema=None) as batch_op:
         batch_op.drop_index("ix_event_process_at")
-        batch_op.drop_index("ix_event_kind_at")
         batch_op.drop_index("ix_event_instance")
 
     op.drop_table("event")
