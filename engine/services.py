@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -476,60 +476,28 @@ class Handoff:
 
     # --- history: hook records, SLAs, overdue work -------------------------------------------------
 
-    def handoffs(
-        self,
-        *,
-        process_id: str | None = None,
-        instance_id: int | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        lanes: Sequence[str] = (),
-        limit: int = 1000,
-    ) -> list[HandoffView]:
-        self._ready()
-        with self.db.reader() as session:
-            rows = repo.records(
-                session,
-                HandoffRecord,
-                time_column="to_at",
-                process_id=process_id,
-                instance_id=instance_id,
-                since=since,
-                until=until,
-                lanes=lanes,
-                lane_columns=("from_lane", "to_lane"),
-                limit=limit,
-            )
-            return [history.handoff_view(r) for r in rows]
+    def handoffs(self, **filters: Any) -> list[HandoffView]:
+        """Handoff records; filters: process_id, instance_id, since, until, lanes (either end), limit."""
+        return self._records(
+            HandoffRecord, "to_at", ("from_lane", "to_lane"), history.handoff_view, **filters
+        )
 
-    def crossings(
-        self,
-        *,
-        process_id: str | None = None,
-        instance_id: int | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        lanes: Sequence[str] = (),
-        limit: int = 1000,
-    ) -> list[CrossingView]:
-        self._ready()
-        with self.db.reader() as session:
-            rows = repo.records(
-                session,
-                BoundaryCrossing,
-                time_column="at",
-                process_id=process_id,
-                instance_id=instance_id,
-                since=since,
-                until=until,
-                lanes=lanes,
-                lane_columns=("from_lane", "to_lane"),
-                limit=limit,
-            )
-            return [history.crossing_view(r) for r in rows]
+    def crossings(self, **filters: Any) -> list[CrossingView]:
+        """Boundary crossings; the same filters as `handoffs`."""
+        return self._records(
+            BoundaryCrossing, "at", ("from_lane", "to_lane"), history.crossing_view, **filters
+        )
 
-    def delays(
+    def delays(self, **filters: Any) -> list[DelayView]:
+        """Delay records; the same filters as `handoffs` (lanes: the delayed task's)."""
+        return self._records(Delay, "detected_at", ("lane",), history.delay_view, **filters)
+
+    def _records(
         self,
+        model: type[Any],
+        time_column: str,
+        lane_columns: tuple[str, ...],
+        view: Callable[[Any], Any],
         *,
         process_id: str | None = None,
         instance_id: int | None = None,
@@ -537,22 +505,22 @@ class Handoff:
         until: datetime | None = None,
         lanes: Sequence[str] = (),
         limit: int = 1000,
-    ) -> list[DelayView]:
+    ) -> list[Any]:
         self._ready()
         with self.db.reader() as session:
             rows = repo.records(
                 session,
-                Delay,
-                time_column="detected_at",
+                model,
+                time_column=time_column,
                 process_id=process_id,
                 instance_id=instance_id,
                 since=since,
                 until=until,
                 lanes=lanes,
-                lane_columns=("lane",),
+                lane_columns=lane_columns,
                 limit=limit,
             )
-            return [history.delay_view(r) for r in rows]
+            return [view(r) for r in rows]  # inside the session: the rows expire when it ends
 
     def set_sla(self, duration: str, *, lane: str | None = None, actor: str | None) -> SlaView:
         """Set a lane's default SLA (lane given) or the global default (lane None)."""
