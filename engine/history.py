@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
+from bpmn import ProcessModel
 from bpmn.durations import parse_duration
 from storage import repository as repo
-from storage.models import BoundaryCrossing, Delay, HandoffRecord
+from storage.models import BoundaryCrossing, Delay, HandoffRecord, SlaSetting
 
 from .errors import InvalidInput
 from .recorders import add_delays, delay_row, instance_threshold, task_threshold
@@ -50,25 +53,22 @@ def delay_view(r: Delay) -> DelayView:
     )  # fmt: skip
 
 
-def sla_view(r: object) -> SlaView:
+def sla_view(r: SlaSetting) -> SlaView:
     return SlaView(
-        scope=r.scope,  # type: ignore[attr-defined]
-        lane=r.lane or None,  # type: ignore[attr-defined]
-        duration=r.duration,  # type: ignore[attr-defined]
-        seconds=r.seconds,  # type: ignore[attr-defined]
-        updated_at=r.updated_at,  # type: ignore[attr-defined]
-        updated_by=r.updated_by,  # type: ignore[attr-defined]
+        scope=r.scope,
+        lane=r.lane or None,
+        duration=r.duration,
+        seconds=r.seconds,
+        updated_at=r.updated_at,
+        updated_by=r.updated_by,
     )
 
 
-def detect_overdue(session: object, definitions: DefinitionCache, now: datetime) -> int:
+def detect_overdue(session: Session, definitions: DefinitionCache, now: datetime) -> int:
     """Delay records for open human tasks and unfinished instances already past their threshold."""
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
     settings = repo.sla_settings(session)
 
-    def model(definition_id: int):  # type: ignore[no-untyped-def]
+    def model(definition_id: int) -> ProcessModel:
         return definitions.get(definition_id, lambda: repo.definition_fields(session, definition_id)).model
 
     candidates = []
