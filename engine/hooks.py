@@ -32,7 +32,8 @@ class RecordContext:
 
     `session` is the SQLAlchemy session of the state change's transaction: rows added through it are
     committed with the change, or rolled back with it. `model` is the process version's model (lanes,
-    elements, properties) and `earlier` gives stored events of the instance by token.
+    elements, properties); `batch` is the operation's events; `sla_settings` returns the lane and global
+    SLA defaults (cached briefly by the engine).
     """
 
     session: Session
