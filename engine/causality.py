@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -30,7 +31,10 @@ def _parent(task: Task) -> Task | None:
     if parent_id is None:
         return None
     top: BpmnWorkflow = workflow.top_workflow
-    return top.get_task_from_id(parent_id)
+    try:
+        return top.get_task_from_id(parent_id)
+    except TaskNotFoundException:
+        return None  # the subprocess's task is gone (an interrupting event removed it)
 
 
 def _is_join(task: Task) -> bool:
