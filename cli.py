@@ -912,5 +912,79 @@ def demo(click_ctx: click.Context, count: int, seed: int, keep: bool) -> None:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+# --- exports ------------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["xes", "csv"]),
+    required=True,
+    help="XES (IEEE 1849) or CSV, one row per event.",
+)
+@click.option("--process", help="Only this process.")
+@_when_option("--since", "Events from this time on (UTC, ISO 8601).")
+@_when_option("--until", "Events before this time (UTC, ISO 8601).")
+@click.option("--schedule", is_flag=True, help="Also export tasks becoming ready (lifecycle 'schedule').")
+@click.option("--out", "out_path", required=True, metavar="FILE", help="Where to write; - for stdout.")
+@pass_ctx
+def export(
+    ctx: Context,
+    fmt: str,
+    process: str | None,
+    since: str | None,
+    until: str | None,
+    schedule: bool,
+    out_path: str,
+) -> None:
+    """The history as an event log for process-mining tools (PM4Py, ProM, Disco, Celonis).
+
+    One trace per instance; each activity's start (claim) and complete events with time, resource
+    (who) and group (lane). Streamed: any length of history in constant memory. See docs/export.md.
+
+    \b
+    Example:
+      handoff export --format xes --process order_to_cash --out orders.xes
+    """
+    since_at = _parse_time(ctx, since, "--since")
+    until_at = _parse_time(ctx, until, "--until")
+
+    def write(out: Any) -> int:
+        return run(  # type: ignore[no-any-return]
+            ctx,
+            lambda: ctx.app().export(
+                out, fmt, process_id=process, since=since_at, until=until_at, schedule=schedule
+            ),
+        )
+
+    if out_path == "-":
+        write(click.get_binary_stream("stdout"))
+        return
+    import tempfile
+
+    # Written beside the target and renamed at the end: a failed export leaves no half-written file
+    # behind, and an older export stays as it was.
+    target = os.path.abspath(out_path)
+    try:
+        fd, partial = tempfile.mkstemp(prefix=".handoff-export-", dir=os.path.dirname(target))
+    except OSError as exc:
+        fail(ctx, f"cannot write {out_path}: {exc.strerror}")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            count = write(out)
+        os.chmod(partial, 0o644)
+        os.replace(partial, target)
+    except OSError as exc:
+        fail(ctx, f"cannot write {out_path}: {exc.strerror}")
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    if ctx.as_json:
+        emit_json({"format": fmt, "out": out_path, "events": count})
+    else:
+        click.echo(f"{count} events written to {out_path} ({fmt})")
+
+
 if __name__ == "__main__":
     main()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -542,6 +542,29 @@ class Handoff:
         self._ready()
         with self._uow() as session:
             return history.detect_overdue(session, self.definitions, self.clock())
+
+    # --- exports -----------------------------------------------------------------------------------
+
+    def export(
+        self,
+        out: IO[bytes] | IO[str],
+        fmt: str,
+        *,
+        process_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        schedule: bool = False,
+    ) -> int:
+        """The activity events as an XES or CSV event log, streamed to `out`; returns how many were written.
+
+        See docs/export.md. Filters: process_id, since <= event time < until; schedule adds task_ready.
+        """
+        from .export import export_events
+
+        self._ready()
+        return export_events(
+            self.db, out, fmt, process_id=process_id, since=since, until=until, schedule=schedule
+        )
 
     # --- internals ---------------------------------------------------------------------------------
 

@@ -1,0 +1,78 @@
+"""The event stream behind `handoff export`: history rows in (instance, id) order, never all in memory.
+
+Rows come from a Core select with `yield_per`, which turns on `stream_results`: PostgreSQL reads through
+a server-side cursor and SQLite steps its cursor lazily, so memory stays bounded by one batch however
+long the history is (DESIGN §5). Formatting (XES, CSV) is the engine's; this module only reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, Select, Table, select
+from sqlalchemy.orm import Session
+
+from .models import Event
+
+BATCH = 1000
+
+_EVENT = cast(Table, Event.__table__)
+EXPORT_COLUMNS = (
+    _EVENT.c.id,
+    _EVENT.c.instance_id,
+    _EVENT.c.process_id,
+    _EVENT.c.version,
+    _EVENT.c.element_id,
+    _EVENT.c.element_name,
+    _EVENT.c.element_type,
+    _EVENT.c.lane,
+    _EVENT.c.kind,
+    _EVENT.c.actor,
+    _EVENT.c.at,
+    _EVENT.c.token,
+)
+
+
+def event_stream_statement(
+    *,
+    kinds: Sequence[str] | None = None,
+    process_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    batch: int = BATCH,
+) -> Select[Any]:
+    """The export query: events of these kinds (all if None), `since <= at < until`, by instance then id."""
+    query = select(*EXPORT_COLUMNS)
+    if kinds is not None:
+        query = query.where(_EVENT.c.kind.in_(list(kinds)))
+    if process_id:
+        query = query.where(_EVENT.c.process_id == process_id)
+    if since is not None:
+        query = query.where(_EVENT.c.at >= since)
+    if until is not None:
+        query = query.where(_EVENT.c.at < until)
+    return query.order_by(_EVENT.c.instance_id, _EVENT.c.id).execution_options(
+        stream_results=True, yield_per=batch
+    )
+
+
+def stream_events(
+    session: Session,
+    *,
+    kinds: Sequence[str] | None = None,
+    process_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    batch: int = BATCH,
+) -> Iterator[Row[Any]]:
+    """Yield export rows one at a time (columns: EXPORT_COLUMNS' names), fetched `batch` at a time."""
+    statement = event_stream_statement(
+        kinds=kinds, process_id=process_id, since=since, until=until, batch=batch
+    )
+    result = session.execute(statement)
+    try:
+        yield from result
+    finally:
+        result.close()
