@@ -912,6 +912,56 @@ def demo(click_ctx: click.Context, count: int, seed: int, keep: bool) -> None:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+@main.command()
+@click.option("--process", help="Only this process.")
+@_when_option("--since", "Instances started from this time on (UTC, ISO 8601).")
+@_when_option("--until", "Instances started before this time (UTC, ISO 8601).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="text (tables) or json (docs/report.md); default text, json with --json.",
+)
+@click.option("--out", "out_path", metavar="FILE", help="Write the report here instead of stdout.")
+@pass_ctx
+def report(
+    ctx: Context,
+    process: str | None,
+    since: str | None,
+    until: str | None,
+    fmt: str | None,
+    out_path: str | None,
+) -> None:
+    """The CPO report: where time goes, who hands to whom, what crosses departments.
+
+    Covers the instances started in [--since, --until). Percentiles by nearest rank; the JSON schema
+    and every definition are in docs/report.md.
+
+    \b
+    Example:
+      handoff report --process order_to_cash --since 2026-03-01 --until 2026-04-01
+      handoff report --format json --out report.json
+    """
+    since_at = _parse_time(ctx, since, "--since")
+    until_at = _parse_time(ctx, until, "--until")
+    result = run(ctx, lambda: ctx.app().report(process_id=process, since=since_at, until=until_at))
+    fmt = fmt or ("json" if ctx.as_json else "text")
+    body = json.dumps(result.to_json(), indent=2) + "\n" if fmt == "json" else result.text()
+    if out_path is None or out_path == "-":
+        click.echo(body, nl=False)
+        return
+    try:
+        with open(out_path, "w", encoding="utf-8") as out:
+            out.write(body)
+    except OSError as exc:
+        fail(ctx, f"cannot write {out_path}: {exc.strerror}")
+    if ctx.as_json:
+        emit_json({"format": fmt, "out": out_path})
+    else:
+        click.echo(f"report written to {out_path} ({fmt})")
+
+
 # --- exports ------------------------------------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ from .errors import (
     SetupRequired,
 )
 from .lifecycle import LifecycleEvent
+from .report import Report
 from .views import (
     CrossingView,
     DelayView,
@@ -542,6 +543,22 @@ class Handoff:
         self._ready()
         with self._uow() as session:
             return history.detect_overdue(session, self.definitions, self.clock())
+
+    # --- the CPO report ----------------------------------------------------------------------------
+
+    def report(
+        self,
+        *,
+        process_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Report:
+        """The CPO report for instances of `process_id` (or all) started in [since, until); docs/report.md."""
+        from .report import build_report
+
+        self._ready()
+        with self.db.reader() as session:
+            return build_report(session, process_id=process_id, since=since, until=until)
 
     # --- exports -----------------------------------------------------------------------------------
 
