@@ -671,21 +671,7 @@ class Handoff:
         instance = repo.get_instance(session, task.instance_id)
         assert instance is not None
         definition = self._definition(session, instance.definition_id)
-        event = LifecycleEvent(
-            kind=kind,
-            instance_id=instance.id,
-            process_id=definition.process_id,
-            version=definition.version,
-            at=now,
-            actor=actor,
-            element_id=task.element_id,
-            element_name=task.name,
-            element_type=task.type,
-            lane=task.lane,
-            task_id=task.id,
-            data=data,
-            token=task.spiff_task_id,
-        )
+        event = _row_event(task, kind, definition, now, actor=actor, data=data)
         self._record(session, definition.model, [event])
         return event
 
@@ -832,21 +818,7 @@ class Handoff:
             if spiff_id not in ready_ids:
                 row.state = "cancelled"
                 row.completed_at = now
-                change.events.append(
-                    LifecycleEvent(
-                        kind="task_cancelled",
-                        instance_id=instance.id,
-                        process_id=definition.process_id,
-                        version=definition.version,
-                        at=now,
-                        element_id=row.element_id,
-                        element_name=row.name,
-                        element_type=row.type,
-                        lane=row.lane,
-                        task_id=row.id,
-                        token=spiff_id,
-                    )
-                )
+                change.events.append(_row_event(row, "task_cancelled", definition, now))
         if new_tasks:
             session.flush()
             for row, task in new_tasks:
@@ -930,6 +902,33 @@ class Handoff:
         instance = repo.get_instance(session, task.instance_id)
         assert instance is not None
         return _task_view(task, instance.process_id)
+
+
+def _row_event(
+    task: HumanTask,
+    kind: str,
+    definition: runtime.LoadedDefinition,
+    at: datetime,
+    *,
+    actor: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> LifecycleEvent:
+    """A lifecycle event about a human task, from its row (claims, releases, cancellations)."""
+    return LifecycleEvent(
+        kind=kind,
+        instance_id=task.instance_id,
+        process_id=definition.process_id,
+        version=definition.version,
+        at=at,
+        actor=actor,
+        element_id=task.element_id,
+        element_name=task.name,
+        element_type=task.type,
+        lane=task.lane,
+        task_id=task.id,
+        data=data,
+        token=task.spiff_task_id,
+    )
 
 
 def _task_view(task: HumanTask, process_id: str) -> TaskView:
