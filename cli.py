@@ -5,6 +5,7 @@ Heavy modules (SpiffWorkflow, SQLAlchemy) are imported inside the commands so `h
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -919,9 +920,9 @@ def demo(click_ctx: click.Context, count: int, seed: int, keep: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "html"]),
     default=None,
-    help="text (tables) or json (docs/report.md); default text, json with --json.",
+    help="text (tables), json, or html (one self-contained page); docs/report.md. Default text, json with --json.",
 )
 @click.option("--out", "out_path", metavar="FILE", help="Write the report here instead of stdout.")
 @pass_ctx
@@ -942,19 +943,28 @@ def report(
     Example:
       handoff report --process order_to_cash --since 2026-03-01 --until 2026-04-01
       handoff report --format json --out report.json
+      handoff report --format html --out report.html
     """
     since_at = _parse_time(ctx, since, "--since")
     until_at = _parse_time(ctx, until, "--until")
-    result = run(ctx, lambda: ctx.app().report(process_id=process, since=since_at, until=until_at))
     fmt = fmt or ("json" if ctx.as_json else "text")
-    body = json.dumps(result.to_json(), indent=2) + "\n" if fmt == "json" else result.text()
+    if fmt == "html":
+        body = run(ctx, lambda: ctx.app().report_html(process_id=process, since=since_at, until=until_at))
+    else:
+        result = run(ctx, lambda: ctx.app().report(process_id=process, since=since_at, until=until_at))
+        body = json.dumps(result.to_json(), indent=2) + "\n" if fmt == "json" else result.text()
     if out_path is None or out_path == "-":
         click.echo(body, nl=False)
         return
+    # Written beside the target and renamed: a failed write never leaves half a report.
+    tmp = f"{out_path}.tmp{os.getpid()}"
     try:
-        with open(out_path, "w", encoding="utf-8") as out:
+        with open(tmp, "w", encoding="utf-8") as out:
             out.write(body)
+        os.replace(tmp, out_path)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         fail(ctx, f"cannot write {out_path}: {exc.strerror}")
     if ctx.as_json:
         emit_json({"format": fmt, "out": out_path})

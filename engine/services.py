@@ -560,6 +560,37 @@ class Handoff:
         with self.db.reader() as session:
             return build_report(session, process_id=process_id, since=since, until=until)
 
+    def report_html(
+        self,
+        *,
+        process_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> str:
+        """The CPO report as one self-contained HTML page (docs/report.md "HTML"): the report, plus the
+        BPMNDI of the latest deployed version of each process in it (or of `process_id`)."""
+        from bpmn.diagram import Diagram, diagram_for_process
+        from bpmn.xml import XmlError
+
+        from .report import build_report
+        from .report_html import render_html
+
+        self._ready()
+        with self.db.reader() as session:
+            report = build_report(session, process_id=process_id, since=since, until=until)
+            wanted = {p["process"] for p in report.processes} | ({process_id} if process_id else set())
+            diagrams: dict[str, Diagram | None] = {}
+            for pid in sorted(wanted):
+                definition = repo.latest_definition(session, pid)
+                if definition is None:
+                    continue
+                files = [(f.name, f.content) for f in repo.definition_files(session, definition.id)]
+                try:
+                    diagrams[pid] = diagram_for_process(files, pid)
+                except XmlError:  # validated at deploy; never let a layout stop the report
+                    diagrams[pid] = None
+        return render_html(report, diagrams)
+
     # --- exports -----------------------------------------------------------------------------------
 
     def export(
