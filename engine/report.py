@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from storage import analytics as an
 
+from .text import table
+
 SCHEMA_VERSION = 1
 WIDTH = 100
 
@@ -154,23 +156,8 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def _cut(value: Any, width: int) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= width else text[: width - 1] + "~"
-
-
 def _table(headers: list[str], rows: list[list[Any]], limits: list[int] | None = None) -> str:
-    limits = limits or [30] * len(headers)
-    cells = [[_cut(c, limits[i]) for i, c in enumerate(row)] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        for i, c in enumerate(row):
-            widths[i] = max(widths[i], len(c))
-    lines = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in cells:
-        lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
-    return "\n".join(lines)
+    return table(headers, rows, limits or [30] * len(headers))
 
 
 def _section(title: str, body: str) -> str:
