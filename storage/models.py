@@ -96,7 +96,11 @@ class DefinitionFile(Base):
 
 class ProcessInstance(Base):
     __tablename__ = "process_instance"
-    __table_args__ = (Index("ix_process_instance_status_due", "status", "next_due_at"),)
+    __table_args__ = (
+        Index("ix_process_instance_status_due", "status", "next_due_at"),
+        # The report's window: instances of a process started in [since, until).
+        Index("ix_process_instance_process_created", "process_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
