@@ -255,9 +255,8 @@ STAGES = {
     "storage.repository": [
         "latest_definition",
         "latest_definition_ref",
-        "definition_version",
         "insert_instance",
-        "add_events",
+        "add_events_returning_ids",
         "open_tasks_of",
         "get_instance",
     ],

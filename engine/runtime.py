@@ -227,10 +227,6 @@ def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
     return min(due) if due else None
 
 
-def waits_for_event(workflow: BpmnWorkflow) -> bool:
-    return bool(workflow.waiting_events())
-
-
 @dataclass(frozen=True)
 class Failure:
     """Why an automated task failed: what the incident records."""

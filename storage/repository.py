@@ -102,14 +102,6 @@ def latest_definition_ref(
     return (row[0], row[1]) if row is not None else None
 
 
-def definition_version(session: Session, process_id: str, version: int) -> ProcessDefinition | None:
-    return session.scalars(
-        select(ProcessDefinition).where(
-            ProcessDefinition.process_id == process_id, ProcessDefinition.version == version
-        )
-    ).first()
-
-
 def definition_fields(session: Session, definition_id: int) -> tuple[str, int, dict[str, Any], str]:
     row = session.execute(
         select(
@@ -236,12 +228,6 @@ def insert_instance(session: Session, instance: ProcessInstance) -> int:
     values = {key: getattr(instance, key) for key in _INSTANCE_COLUMNS}
     instance.id = _INSERT_INSTANCE_FAST.execute(session, values).scalar_one()
     return instance.id
-
-
-def definition_of(session: Session, definition_id: int) -> ProcessDefinition:
-    definition = session.get(ProcessDefinition, definition_id)
-    assert definition is not None
-    return definition
 
 
 # --- human tasks -------------------------------------------------------------------------------------
