@@ -40,6 +40,8 @@ class _Completed:
 
     @classmethod
     def of(cls, source: Any) -> _Completed:
+        if isinstance(source, dict):
+            return cls(**{f.name: source[f.name] for f in fields(cls)})
         return cls(**{f.name: getattr(source, f.name) for f in fields(cls)})
 
     @property
@@ -72,8 +74,11 @@ class HistoryRecorder:
     @hookimpl(tryfirst=True)
     def handoff_record(self, events: Sequence[LifecycleEvent], context: RecordContext) -> None:
         ids = repo.add_events_returning_ids(context.session, [e.row() for e in events])
+        known = context._cache.get("completed")
         for event, event_id in zip(events, ids, strict=True):
             event.id = event_id
+            if known is not None and event.kind == "task_completed" and event.token is not None:
+                known[event.token] = _Completed.of(event)  # a memo kept across a batch stays current
 
 
 class HandoffRecorder:

@@ -6,14 +6,17 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from threading import Lock
 from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
@@ -28,6 +31,58 @@ from bpmn.serializer import codec
 # (DESIGN §4). Stop well before that, and stop a loop of automated tasks that would never wait.
 MAX_TREE_DEPTH = 900
 MAX_STEPS_PER_OPERATION = 20_000
+
+
+_ENGINE_NOW: ContextVar[datetime | None] = ContextVar("handoff_engine_now", default=None)
+
+
+class _EngineDatetime(datetime):
+    """`datetime` as SpiffWorkflow's timer module sees it: `now()` is the engine's clock during an
+    operation, so timers are set and fire on a manual or virtual clock exactly as on the wall clock."""
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _EngineDatetime:
+        engine_now = _ENGINE_NOW.get()
+        if engine_now is None:
+            return super().now(tz)
+        value = engine_now.astimezone(tz) if tz is not None else engine_now.astimezone().replace(tzinfo=None)
+        return cls.combine(value.date(), value.time(), value.tzinfo)
+
+
+# SpiffWorkflow reads `datetime.now(timezone.utc)` in this one module (DESIGN §4); its other uses of
+# the time (`time.time()` stamps) only order tasks.
+spiff_timer.datetime = _EngineDatetime  # type: ignore[misc]
+
+
+@contextmanager
+def clock_at(now: datetime) -> Iterator[None]:
+    """Run SpiffWorkflow with `now` as the current time (one operation happens at one instant)."""
+    token = _ENGINE_NOW.set(now if now.tzinfo else now.replace(tzinfo=UTC))
+    try:
+        yield
+    finally:
+        _ENGINE_NOW.reset(token)
+
+
+_TIMER_TYPES = (
+    spiff_timer.TimerEventDefinition,
+)
+
+
+def is_timer(task: Task) -> bool:
+    """A timer event (start, intermediate or boundary) whose task completed: a timer that fired."""
+    return isinstance(getattr(task.task_spec, "event_definition", None), _TIMER_TYPES)
+
+
+def timer_details(task: Task) -> dict[str, Any]:
+    definition = task.task_spec.event_definition
+    due = task._get_internal_data("event_value")
+    return {"timer": definition.expression, "due": due if isinstance(due, str) else None}
+
+
+def fire_due_timers(workflow: BpmnWorkflow) -> None:
+    """Let timers that are due at the engine's now become ready; `run_engine` then runs them on."""
+    workflow.refresh_timers()
 
 
 class RunawayLoop(Exception):

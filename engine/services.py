@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -97,6 +98,7 @@ class Handoff:
         self.hooks = hooks.plugin_manager(plugins, load_entry_points=load_entry_points)
         self._schema_checked = False
         self._sla_cache: tuple[float, dict[tuple[str, str], float]] | None = None
+        self._batch: _Batch | None = None
 
     SLA_CACHE_SECONDS = 5.0
 
@@ -191,6 +193,31 @@ class Handoff:
                 for row in repo.definitions_summary(session)
             ]
 
+    def process_model(self, process_id: str, version: int | None = None) -> bpmn.ProcessModel:
+        """What Handoff knows of a deployed process (lanes, elements, properties, forms)."""
+        self._ready()
+        with self.db.reader() as session:
+            ref = repo.latest_definition_ref(session, process_id, version)
+            if ref is None:
+                what = f"process '{process_id}'" + (f" version {version}" if version is not None else "")
+                raise NotFound(f"{what} is not deployed (see 'handoff processes')")
+            return self._definition(session, ref[0]).model
+
+    def element_properties(self, process_id: str) -> dict[str, dict[str, str]]:
+        """Extension properties by element id: the process's latest version first, then those of every
+        other deployed process (the processes its call activities may call)."""
+        self._ready()
+        out: dict[str, dict[str, str]] = {}
+        with self.db.reader() as session:
+            others = [p["process"] for p in repo.definitions_summary(session) if p["process"] != process_id]
+            for pid in [process_id, *others]:
+                ref = repo.latest_definition_ref(session, pid, None)
+                if ref is None:
+                    continue
+                for eid, element in self._definition(session, ref[0]).model.elements.items():
+                    out.setdefault(eid, dict(element.properties))
+        return out
+
     def _definition(self, session: Session, definition_id: int) -> runtime.LoadedDefinition:
         return self.definitions.get(definition_id, lambda: repo.definition_fields(session, definition_id))
 
@@ -217,7 +244,8 @@ class Handoff:
                 raise NotFound(f"{what} is not deployed (see 'handoff processes')")
             definition_id = ref[0]
             definition = self._definition(session, definition_id)
-            workflow = runtime.new_workflow(definition, data)
+            with runtime.clock_at(change.now):
+                workflow = runtime.new_workflow(definition, data)
             instance = ProcessInstance(
                 definition_id=definition_id,
                 process_id=process_id,
@@ -256,11 +284,10 @@ class Handoff:
                 )
             self._require_open(task)
             if not repo.update_task_if(
-                session, task.id, "ready", task.assignee, state="claimed", assignee=actor, claimed_at=now
+                session, task, "ready", task.assignee, state="claimed", assignee=actor, claimed_at=now
             ):
                 raise Conflict(f"task {task_id} was changed by someone else just now; look again")
             event = self._task_event(session, task, "task_claimed", now, actor)
-            session.refresh(task)
             view = self._task_view(session, task)
         self._notify([event])
         return view
@@ -273,14 +300,14 @@ class Handoff:
             if task.state != "claimed":
                 self._require_open(task)
                 raise Conflict(f"task {task_id} ({task.name or task.element_id}) is not claimed")
+            was_assignee = task.assignee
             if not repo.update_task_if(
-                session, task.id, "claimed", task.assignee, state="ready", assignee=None, claimed_at=None
+                session, task, "claimed", task.assignee, state="ready", assignee=None, claimed_at=None
             ):
                 raise Conflict(f"task {task_id} was changed by someone else just now; look again")
             event = self._task_event(
-                session, task, "task_released", now, actor, data={"was_assignee": task.assignee}
+                session, task, "task_released", now, actor, data={"was_assignee": was_assignee}
             )
-            session.refresh(task)
             view = self._task_view(session, task)
         self._notify([event])
         return view
@@ -300,7 +327,7 @@ class Handoff:
                 raise Conflict(
                     f"task {task_id} ({task.name or task.element_id}) is claimed by {task.assignee}"
                 )
-            instance = repo.get_instance(session, task.instance_id)
+            instance = self._get_instance(session, task.instance_id)
             assert instance is not None
             if instance.status in ("suspended", "terminated", "error"):
                 raise Conflict(
@@ -310,7 +337,7 @@ class Handoff:
             label = f"task {task_id} ({task.name or task.element_id})"
             form = [bpmn.FormField.from_json(f) for f in task.form]
             checked = forms.check(form, data or {}, label)
-            workflow = runtime.load_workflow(definition, instance.state)
+            workflow = self._workflow(definition, instance)
             spiff_task = runtime.find_task(workflow, task.spiff_task_id)
             if spiff_task is None or not runtime.is_open_work(spiff_task):
                 # The task row may be older than the instance row (PostgreSQL reads each at its own
@@ -319,12 +346,13 @@ class Handoff:
                 self._require_open(task)
                 raise Conflict(f"{label} is not ready in instance {instance.id}")
             try:
-                runtime.run_user_task(spiff_task, checked)
+                with runtime.clock_at(change.now):
+                    runtime.run_user_task(spiff_task, checked)
             except Exception as exc:  # noqa: BLE001 - completing a task evaluates the conditions after it
                 change.failure = runtime.describe_failure(exc)
             if not repo.update_task_if(
                 session,
-                task.id,
+                task,
                 task.state,
                 task.assignee,
                 state="completed",
@@ -368,7 +396,7 @@ class Handoff:
             if instance.status != "error":
                 raise Conflict(f"instance {instance_id} is {instance.status}, not in error: nothing to retry")
             definition = self._definition(session, instance.definition_id)
-            workflow = runtime.load_workflow(definition, instance.state)
+            workflow = self._workflow(definition, instance)
             failed = runtime.error_tasks(workflow)
             retry_data = dict(data or {})
             change.events.append(
@@ -381,8 +409,9 @@ class Handoff:
                 )
             )
             try:
-                for task in failed:
-                    runtime.retry_task(task, retry_data)
+                with runtime.clock_at(change.now):
+                    for task in failed:
+                        runtime.retry_task(task, retry_data)
             except Exception as exc:  # noqa: BLE001 - user scripts may raise anything
                 failure = runtime.describe_failure(exc)
                 raise ScriptFailed(
@@ -399,6 +428,30 @@ class Handoff:
                 )
             view = self._view(session, instance, definition, tasks=open_tasks)
         self._notify(change.events)
+        return view
+
+    def fire_timers(self, instance_id: int) -> InstanceView | None:
+        """Fire the instance's timers that are due by the engine clock and run it on until it waits.
+
+        Returns None, changing nothing, when the instance has no timer due (none yet, or it is not
+        running). A timer never fires early: its due time is compared with the clock, not trusted.
+        """
+        self._ready()
+        change = _Change(self.clock(), None)
+        with self._uow() as session:
+            change.session, change.instance_id = session, instance_id
+            instance = self._instance(session, instance_id)
+            due = instance.next_due_at
+            if instance.status not in ("running", "waiting") or due is None or due > change.now:
+                return None
+            definition = self._definition(session, instance.definition_id)
+            workflow = self._workflow(definition, instance)
+            with runtime.clock_at(change.now):
+                runtime.fire_due_timers(workflow)
+            open_tasks = self._advance(session, definition, instance, workflow, change)
+            view = self._view(session, instance, definition, tasks=open_tasks)
+        self._notify(change.events)
+        self._raise_failure(change, view)
         return view
 
     # --- reads -------------------------------------------------------------------------------------
@@ -617,16 +670,61 @@ class Handoff:
     # --- internals ---------------------------------------------------------------------------------
 
     def _uow(self) -> Any:
+        if self._batch is not None:
+            return self._batch.operation()
         return _translated(self.db)
 
+    def _workflow(self, definition: runtime.LoadedDefinition, instance: ProcessInstance) -> BpmnWorkflow:
+        """The instance's workflow: live from the open batch, else restored from its stored state."""
+        if self._batch is not None:
+            live = self._batch.live.get(instance.id)
+            if live is not None:
+                return live[2]
+        return runtime.load_workflow(definition, instance.state)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run many operations as ONE transaction: all of them land, or (on any error) none.
+
+        For the simulator, which drives thousands of operations on a virtual clock: workflows stay live
+        in memory between operations and each one's state is serialized once, when the batch commits
+        (a finished instance never is). The operations, their checks and their hooks are those of live
+        use; only the commit moves. Notify hooks run after the commit. Queries through separate read
+        sessions (`tasks()`, `report()`, ...) do not see the batch until it commits.
+        """
+        if self._batch is not None:
+            raise RuntimeError("a batch is already open on this Handoff")
+        self._ready()
+        batch = _Batch(self.db)
+        self._batch = batch
+        try:
+            batch.enter()
+            yield
+            if batch.failed is not None:
+                raise batch.failed
+            batch.write()
+        except BaseException as exc:
+            self._batch = None
+            batch.close(exc)
+            raise
+        self._batch = None
+        batch.close(None)
+        if batch.pending_notify:
+            self._notify(batch.pending_notify)
+
     def _task(self, session: Session, task_id: int) -> HumanTask:
-        task = repo.get_task(session, task_id)
+        task = self._batch.task(session, task_id) if self._batch is not None else repo.get_task(session, task_id)
         if task is None:
             raise NotFound(f"task {task_id} does not exist (see 'handoff tasks')")
         return task
 
+    def _get_instance(self, session: Session, instance_id: int) -> ProcessInstance | None:
+        if self._batch is not None:
+            return self._batch.instance(session, instance_id)
+        return repo.get_instance(session, instance_id)
+
     def _instance(self, session: Session, instance_id: int) -> ProcessInstance:
-        instance = repo.get_instance(session, instance_id)
+        instance = self._get_instance(session, instance_id)
         if instance is None:
             raise NotFound(f"instance {instance_id} does not exist (see 'handoff instances')")
         return instance
@@ -699,7 +797,7 @@ class Handoff:
         actor: str | None,
         data: dict[str, Any] | None = None,
     ) -> LifecycleEvent:
-        instance = repo.get_instance(session, task.instance_id)
+        instance = self._get_instance(session, task.instance_id)
         assert instance is not None
         definition = self._definition(session, instance.definition_id)
         event = _row_event(task, kind, definition, now, actor=actor, data=data)
@@ -711,6 +809,10 @@ class Handoff:
         context = hooks.RecordContext(
             session, model, events, sla_settings=lambda: self._sla_settings(session)
         )
+        if self._batch is not None:
+            # What the recorders looked up (earlier completions, SLA settings) stays valid for the whole
+            # batch: history is append-only and the recorders keep their memo current as they write.
+            context._cache = self._batch.memo
         try:
             hooks.run_record_hooks(self.hooks, events, context)
         except hooks.HookFailed as exc:
@@ -718,6 +820,9 @@ class Handoff:
 
     def _notify(self, events: list[LifecycleEvent]) -> None:
         """After the commit: notify hooks; each failure is kept as a `hook_failed` event."""
+        if self._batch is not None:
+            self._batch.pending_notify.extend(events)  # the commit comes when the batch ends
+            return
         failures = hooks.run_notify_hooks(self.hooks, events)
         if not failures or not events:
             return
@@ -756,10 +861,17 @@ class Handoff:
         log = runtime.StepLog()
         if change.failure is None:  # completing the task itself may have failed already
             try:
-                runtime.run_engine(workflow, log)
+                with runtime.clock_at(change.now):
+                    runtime.run_engine(workflow, log)
             except Exception as exc:  # noqa: BLE001 - scripts are user code: any exception is an incident
                 change.failure = runtime.describe_failure(exc)
         for task in log.completed:
+            if runtime.is_timer(task):
+                change.events.append(
+                    self._event(
+                        definition, task, "timer_fired", change, actor=None, data=runtime.timer_details(task)
+                    )
+                )
             if runtime.is_activity(model, task):
                 changed = runtime.changed_data(task)
                 change.events.append(
@@ -806,17 +918,25 @@ class Handoff:
             instance.error = None
         # A completed instance never runs again: like Camunda's runtime tables, its workflow state goes;
         # its history, data snapshot and task rows stay. Saves a serialization per finished instance.
-        instance.state = "" if instance.status == "completed" else runtime.dump_workflow(definition, workflow)
+        batch = self._batch
+        if instance.status == "completed":
+            instance.state = ""
+        elif batch is None:
+            instance.state = runtime.dump_workflow(definition, workflow)
+        elif new:
+            instance.state = ""  # a placeholder: the batch writes the state when it commits
         instance.data = runtime.snapshot(runtime.instance_data(workflow))
         instance.updated_at = now
-        instance.next_due_at = runtime.next_timer_due(workflow)
+        instance.next_due_at = runtime.next_timer_due(workflow) if instance.status != "completed" else None
         if new:
             repo.insert_instance(session, instance)  # one INSERT ... RETURNING id, no ORM flush
             change.instance_id = instance.id
-        else:
+        elif batch is None:
             session.flush()  # the version check for updated rows
+        if batch is not None:
+            batch.keep(instance, definition, workflow)
 
-        open_rows = {} if new else {t.spiff_task_id: t for t in repo.open_tasks_of(session, instance.id)}
+        open_rows = {} if new else self._open_rows(session, instance.id)
         ready_ids = {str(t.id) for t in ready}
         new_tasks: list[tuple[HumanTask, Task]] = []
         for task in ready:
@@ -841,23 +961,25 @@ class Handoff:
                 state="ready",
                 assignee=None,
                 created_at=now,
+                claimed_at=None,
+                completed_at=None,
+                completed_by=None,
                 due_at=due_at,
+                data=None,
             )
-            session.add(row)
+            repo.insert_task(session, row)
             new_tasks.append((row, task))
+            change.events.append(
+                self._event(definition, task, "task_ready", change, task_id=row.id, actor=None, opens=True)
+            )
         for spiff_id, row in open_rows.items():
             if spiff_id not in ready_ids:
-                row.state = "cancelled"
-                row.completed_at = now
+                repo.set_task(session, row, state="cancelled", completed_at=now)
                 change.events.append(_row_event(row, "task_cancelled", definition, now))
-        if new_tasks:
-            session.flush()
-            for row, task in new_tasks:
-                change.events.append(
-                    self._event(
-                        definition, task, "task_ready", change, task_id=row.id, actor=None, opens=True
-                    )
-                )
+        still_open = [row for spiff_id, row in open_rows.items() if spiff_id in ready_ids]
+        open_now = sorted(still_open + [row for row, _ in new_tasks], key=lambda r: r.id)
+        if batch is not None:
+            batch.remember_tasks(instance.id, open_now)
         if instance.status == "completed":
             change.events.append(
                 self._event(
@@ -872,8 +994,13 @@ class Handoff:
         for event in change.events:
             event.instance_id = instance.id
         self._record(session, model, change.events)
-        still_open = [row for spiff_id, row in open_rows.items() if spiff_id in ready_ids]
-        return sorted(still_open + [row for row, _ in new_tasks], key=lambda r: r.id)
+        return open_now
+
+    def _open_rows(self, session: Session, instance_id: int) -> dict[str, HumanTask]:
+        """The instance's open task rows by SpiffWorkflow task id."""
+        if self._batch is not None:
+            return self._batch.open_rows(session, instance_id)
+        return {t.spiff_task_id: t for t in repo.open_tasks_of(session, instance_id)}
 
     def _failure_text(
         self, definition: runtime.LoadedDefinition, failure: runtime.Failure, instance_id: int
@@ -911,7 +1038,7 @@ class Handoff:
         tasks: Sequence[HumanTask] | None = None,
     ) -> InstanceView:
         if tasks is None:
-            tasks = repo.open_tasks_of(session, instance.id)
+            tasks = sorted(self._open_rows(session, instance.id).values(), key=lambda t: t.id)
         task_views = tuple(_task_view(t, instance.process_id) for t in tasks)
         return InstanceView(
             id=instance.id,
@@ -926,11 +1053,12 @@ class Handoff:
             updated_at=instance.updated_at,
             completed_at=instance.completed_at,
             started_by=instance.started_by,
+            next_due_at=instance.next_due_at,
             timeline=timeline,
         )
 
     def _task_view(self, session: Session, task: HumanTask) -> TaskView:
-        instance = repo.get_instance(session, task.instance_id)
+        instance = self._get_instance(session, task.instance_id)
         assert instance is not None
         return _task_view(task, instance.process_id)
 
@@ -980,6 +1108,120 @@ def _task_view(task: HumanTask, process_id: str) -> TaskView:
         completed_at=task.completed_at,
         completed_by=task.completed_by,
     )
+
+
+class _Batch:
+    """The one transaction of `Handoff.batch()`, and what it keeps in memory until it commits.
+
+    Instance and task rows it touched are held here, outside the ORM session, so that no operation
+    reads them again; the instances' changes (and their serialized workflows) are written by one
+    version-checked executemany at the end. Task rows and history are written as they happen.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._cm = _translated(db)
+        self.session: Session | None = None
+        self.live: dict[int, tuple[ProcessInstance, runtime.LoadedDefinition, BpmnWorkflow]] = {}
+        self.instances: dict[int, ProcessInstance] = {}
+        self.tasks: dict[int, HumanTask] = {}
+        self.open_tasks: dict[int, dict[str, HumanTask]] = {}
+        self.dirty: dict[int, ProcessInstance] = {}
+        self.pending_notify: list[LifecycleEvent] = []
+        self.failed: BaseException | None = None
+        self.memo: dict[str, Any] = {}
+
+    def enter(self) -> None:
+        self.session = self._cm.__enter__()
+
+    def instance(self, session: Session, instance_id: int) -> ProcessInstance | None:
+        found = self.instances.get(instance_id)
+        if found is None:
+            found = repo.get_instance(session, instance_id)
+            if found is not None:
+                session.expunge(found)  # from now on written by `write`, never by an ORM flush
+                self.instances[instance_id] = found
+        return found
+
+    def task(self, session: Session, task_id: int) -> HumanTask | None:
+        found = self.tasks.get(task_id)
+        if found is None:
+            found = repo.get_task(session, task_id)
+            if found is not None:
+                session.expunge(found)
+                self.tasks[task_id] = found
+        return found
+
+    def open_rows(self, session: Session, instance_id: int) -> dict[str, HumanTask]:
+        rows = self.open_tasks.get(instance_id)
+        if rows is None:
+            loaded = list(repo.open_tasks_of(session, instance_id))
+            rows = {}
+            for row in loaded:
+                row = self.tasks.setdefault(row.id, row)
+                if row in session:
+                    session.expunge(row)
+                rows[row.spiff_task_id] = row
+            self.open_tasks[instance_id] = rows
+        return {k: r for k, r in rows.items() if r.state in repo.OPEN_TASK_STATES}
+
+    def remember_tasks(self, instance_id: int, rows: list[HumanTask]) -> None:
+        for row in rows:
+            self.tasks[row.id] = row
+        self.open_tasks[instance_id] = {r.spiff_task_id: r for r in rows}
+
+    def keep(
+        self, instance: ProcessInstance, definition: runtime.LoadedDefinition, workflow: BpmnWorkflow
+    ) -> None:
+        self.instances[instance.id] = instance
+        self.dirty[instance.id] = instance
+        if instance.status == "completed":
+            self.live.pop(instance.id, None)
+            self.open_tasks.pop(instance.id, None)
+        else:
+            self.live[instance.id] = (instance, definition, workflow)
+
+    def write(self) -> None:
+        """Serialize each unfinished workflow once and write every changed instance in one statement."""
+        assert self.session is not None
+        for instance, definition, workflow in self.live.values():
+            instance.state = runtime.dump_workflow(definition, workflow)
+        if not repo.update_instances(self.session, list(self.dirty.values())):
+            raise Conflict(
+                "someone else changed instances of this batch at the same time; nothing was saved"
+            )
+
+    def operation(self) -> Any:
+        return _BatchOperation(self)
+
+    def close(self, exc: BaseException | None) -> None:
+        self.live.clear()
+        self.instances.clear()
+        self.tasks.clear()
+        self.open_tasks.clear()
+        self.dirty.clear()
+        if exc is None:
+            self._cm.__exit__(None, None, None)
+        else:
+            self.pending_notify.clear()
+            self._cm.__exit__(type(exc), exc, exc.__traceback__)
+
+
+class _BatchOperation:
+    """One operation inside a batch: no commit of its own; an error in it spoils the whole batch, since
+    its half-made changes cannot be taken back alone."""
+
+    def __init__(self, batch: _Batch) -> None:
+        self._batch = batch
+
+    def __enter__(self) -> Session:
+        if self._batch.failed is not None:
+            raise RuntimeError(f"the batch failed earlier: {self._batch.failed}")
+        assert self._batch.session is not None
+        return self._batch.session
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, _tb: Any) -> None:
+        if exc is not None:
+            self._batch.failed = exc
 
 
 class _translated:

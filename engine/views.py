@@ -137,6 +137,7 @@ class InstanceView:
     updated_at: datetime
     completed_at: datetime | None
     started_by: str | None
+    next_due_at: datetime | None = None
     timeline: tuple[TimelineEntry, ...] = field(default=())
 
     def to_json(self, *, with_timeline: bool = False) -> dict[str, Any]:
@@ -153,6 +154,7 @@ class InstanceView:
             "updated_at": iso(self.updated_at),
             "completed_at": iso(self.completed_at),
             "started_by": self.started_by,
+            "next_due_at": iso(self.next_due_at),
         }
         if with_timeline:
             out["timeline"] = [e.to_json() for e in self.timeline]

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .models import DefinitionFile, Event, HumanTask, ProcessDefinition, ProcessInstance
 
@@ -44,6 +45,7 @@ class _Prepared:
     def __init__(self, statement: Any) -> None:
         self.statement = statement
         self._by_dialect: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, Any]]] = {}
+        self._result_processors: dict[str, list[tuple[str, Any]]] = {}
 
     def execute(self, session: Session, params: dict[str, Any]) -> Any:
         conn = session.connection()
@@ -70,6 +72,24 @@ class _Prepared:
         if positions is not None:
             return conn.exec_driver_sql(sql, tuple(values[name] for name in positions))
         return conn.exec_driver_sql(sql, values)
+
+    def first(self, session: Session, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The first row of a SELECT as a dict, its values through the columns' result processors."""
+        result = self.execute(session, params)
+        row = result.first()
+        if row is None:
+            return None
+        dialect = session.connection().dialect
+        processors = self._result_processors.get(dialect.name)
+        if processors is None:
+            processors = self._result_processors[dialect.name] = [
+                (col.key, col.type.dialect_impl(dialect).result_processor(dialect, None))
+                for col in self.statement.selected_columns
+            ]
+        return {
+            name: (process(value) if process is not None else value)
+            for (name, process), value in zip(processors, row, strict=True)
+        }
 
 
 _LATEST_REF_FAST = _Prepared(_LATEST_REF)
@@ -230,6 +250,34 @@ def insert_instance(session: Session, instance: ProcessInstance) -> int:
     return instance.id
 
 
+_WRITTEN_FIELDS = ("status", "state", "data", "error", "next_due_at", "updated_at", "completed_at")
+_UPDATE_INSTANCES = (
+    update(_INSTANCE)
+    .where(_INSTANCE.c.id == bindparam("_id"), _INSTANCE.c.version_counter == bindparam("_version"))
+    .values({**{k: bindparam(k) for k in _WRITTEN_FIELDS}, "version_counter": _INSTANCE.c.version_counter + 1})
+)
+
+
+def update_instances(session: Session, instances: Sequence[ProcessInstance]) -> bool:
+    """Write many changed instances in one executemany, each only if its version is still the one read.
+
+    Returns False when some row had changed meanwhile (the caller rolls back). The objects must not
+    be in the session (their changes are not flushed by the ORM).
+    """
+    if not instances:
+        return True
+    rows = [
+        {"_id": i.id, "_version": i.version_counter, **{k: getattr(i, k) for k in _WRITTEN_FIELDS}}
+        for i in instances
+    ]
+    result = session.connection().execute(_UPDATE_INSTANCES, rows)
+    if result.rowcount >= 0 and result.rowcount != len(rows):  # -1: the driver does not count executemany
+        return False
+    for instance in instances:
+        instance.version_counter += 1
+    return True
+
+
 # --- human tasks -------------------------------------------------------------------------------------
 
 
@@ -270,18 +318,64 @@ def list_tasks(
 
 
 def update_task_if(
-    session: Session, task_id: int, expected_state: str, expected_assignee: str | None, **values: Any
+    session: Session, task: HumanTask, expected_state: str, expected_assignee: str | None, **values: Any
 ) -> bool:
-    """Change a task only if nobody changed it since it was read; False when someone did."""
-    condition = (HumanTask.id == task_id) & (HumanTask.state == expected_state)
-    if expected_assignee is None:
-        condition &= HumanTask.assignee.is_(None)
-    else:
-        condition &= HumanTask.assignee == expected_assignee
-    result = session.execute(
-        update(HumanTask).where(condition).values(**values).execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    """Change a task only if nobody changed it since it was read; False when someone did.
+
+    One prepared UPDATE; on success the loaded row takes the new values as committed ones, so that it
+    need not be read again.
+    """
+    key = (tuple(sorted(values)), expected_assignee is None)
+    prepared = _TASK_UPDATES.get(key)
+    if prepared is None:
+        condition = (_TASK.c.id == bindparam("_id")) & (_TASK.c.state == bindparam("_state"))
+        if expected_assignee is None:
+            condition &= _TASK.c.assignee.is_(None)
+        else:
+            condition &= _TASK.c.assignee == bindparam("_assignee")
+        statement = update(_TASK).where(condition).values({k: bindparam(k) for k in key[0]})
+        prepared = _TASK_UPDATES[key] = _Prepared(statement)
+    params = dict(values, _id=task.id, _state=expected_state)
+    if expected_assignee is not None:
+        params["_assignee"] = expected_assignee
+    if not prepared.execute(session, params).rowcount:
+        return False
+    for name, value in values.items():
+        set_committed_value(task, name, value)
+    return True
+
+
+_TASK = cast(Table, HumanTask.__table__)
+_TASK_UPDATES: dict[tuple[tuple[str, ...], bool], _Prepared] = {}
+_TASK_COLUMNS = tuple(c.key for c in _TASK.columns if c.key != "id")
+_INSERT_TASK_FAST = _Prepared(
+    insert(_TASK).values({c: bindparam(c) for c in _TASK_COLUMNS}).returning(_TASK.c.id)
+)
+
+
+def insert_task(session: Session, task: HumanTask) -> int:
+    """INSERT a new task row with one prepared statement (no unit-of-work flush); sets and returns its id.
+
+    The object stays outside the session, like `insert_instance`'s.
+    """
+    values = {key: getattr(task, key) for key in _TASK_COLUMNS}
+    task.id = _INSERT_TASK_FAST.execute(session, values).scalar_one()
+    return task.id
+
+
+def set_task(session: Session, task: HumanTask, **values: Any) -> None:
+    """Change a task row the caller owns in this transaction (no concurrency condition)."""
+    key = tuple(sorted(values))
+    prepared = _TASK_SETS.get(key)
+    if prepared is None:
+        statement = update(_TASK).where(_TASK.c.id == bindparam("_id")).values({k: bindparam(k) for k in key})
+        prepared = _TASK_SETS[key] = _Prepared(statement)
+    prepared.execute(session, dict(values, _id=task.id))
+    for name, value in values.items():
+        set_committed_value(task, name, value)
+
+
+_TASK_SETS: dict[tuple[str, ...], _Prepared] = {}
 
 
 # --- history -----------------------------------------------------------------------------------------
@@ -355,14 +449,22 @@ def _sqlite_event_binding(dialect: Any) -> tuple[tuple[str, ...], tuple[Any, ...
 _PG_NEXT_EVENT_IDS = text("SELECT nextval(pg_get_serial_sequence('event', 'id')) FROM generate_series(1, :n)")
 
 
-def completed_event(session: Session, instance_id: int, token: str) -> Event | None:
-    """The latest `task_completed` event of an activity instance (by its token)."""
-    return session.scalars(
-        select(Event)
-        .where(Event.instance_id == instance_id, Event.token == token, Event.kind == "task_completed")
-        .order_by(Event.id.desc())
-        .limit(1)
-    ).first()
+def completed_event(session: Session, instance_id: int, token: str) -> dict[str, Any] | None:
+    """The latest `task_completed` event of an activity instance (by its token): the columns of
+    `Event` as a dict."""
+    return _COMPLETED_EVENT_FAST.first(session, {"instance_id": instance_id, "token": token})
+
+
+_COMPLETED_EVENT_FAST = _Prepared(
+    select(_EVENT)
+    .where(
+        _EVENT.c.instance_id == bindparam("instance_id"),
+        _EVENT.c.token == bindparam("token"),
+        _EVENT.c.kind == "task_completed",
+    )
+    .order_by(_EVENT.c.id.desc())
+    .limit(1)
+)
 
 
 def completion_ranks(session: Session, instance_id: int, tokens: Sequence[str]) -> dict[str, int]:
@@ -381,7 +483,8 @@ def completion_ranks(session: Session, instance_id: int, tokens: Sequence[str]) 
 
 def add_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(model), rows)
+        # Core executemany on the table: the ORM's bulk insert costs several times more per call.
+        session.connection().execute(insert(model.__table__), rows)
 
 
 def delay_subjects(session: Session, subjects: Sequence[str]) -> set[str]:
