@@ -74,10 +74,10 @@ class HistoryRecorder:
     @hookimpl(tryfirst=True)
     def handoff_record(self, events: Sequence[LifecycleEvent], context: RecordContext) -> None:
         ids = repo.add_events_returning_ids(context.session, [e.row() for e in events])
-        known = context._cache.get("completed")
+        known = context._cache.setdefault("completed", {})
         for event, event_id in zip(events, ids, strict=True):
             event.id = event_id
-            if known is not None and event.kind == "task_completed" and event.token is not None:
+            if event.kind == "task_completed" and event.token is not None:
                 known[event.token] = _Completed.of(event)  # a memo kept across a batch stays current
 
 

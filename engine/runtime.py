@@ -64,9 +64,7 @@ def clock_at(now: datetime) -> Iterator[None]:
         _ENGINE_NOW.reset(token)
 
 
-_TIMER_TYPES = (
-    spiff_timer.TimerEventDefinition,
-)
+_TIMER_TYPES = (spiff_timer.TimerEventDefinition,)
 
 
 def is_timer(task: Task) -> bool:

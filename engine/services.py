@@ -66,13 +66,24 @@ class _Change:
     failure: runtime.Failure | None = None
     session: Session | None = None
     instance_id: int | None = None
+    memo: dict[str, Any] | None = None  # the open batch's recorder memo
 
     def completion_order(self, tokens: Iterable[str]) -> dict[str, int]:
         """Rank activity instances by completion: stored history first, then this operation's events."""
         wanted = set(tokens)
         ranks: dict[str, int] = {}
-        if self.session is not None and self.instance_id is not None:
-            ranks.update(repo.completion_ranks(self.session, self.instance_id, sorted(wanted)))
+        if self.memo is not None:
+            # A batch remembers every completion it recorded, with its event id: the same ranks.
+            known = self.memo.get("completed", {})
+            for token in wanted:
+                step = known.get(token)
+                if step is not None and step.id is not None:
+                    ranks[token] = step.id
+        missing = wanted - set(ranks)
+        if self.memo is not None and self.instance_id in self.memo.get("born", ()):
+            missing = set()  # started in this batch: every completion it had is in the memo
+        if missing and self.session is not None and self.instance_id is not None:
+            ranks.update(repo.completion_ranks(self.session, self.instance_id, sorted(missing)))
         for position, event in enumerate(self.events):
             if event.kind == "task_completed" and event.token in wanted:
                 ranks[event.token] = 1 << 62 | position
@@ -150,6 +161,8 @@ class Handoff:
             raise DefinitionInvalid(f"{first}{more}", report.problems)
         warnings = tuple(str(w) for w in report.warnings)
         now = self.clock()
+        if self._batch is not None:
+            self._batch.memo.pop("refs", None)
         results: list[Deployment] = []
         with self._uow() as session:
             for parsed in report.processes:
@@ -218,6 +231,17 @@ class Handoff:
                     out.setdefault(eid, dict(element.properties))
         return out
 
+    def _definition_ref(
+        self, session: Session, process_id: str, version: int | None
+    ) -> tuple[int, int] | None:
+        if self._batch is None:
+            return repo.latest_definition_ref(session, process_id, version)
+        refs = self._batch.memo.setdefault("refs", {})  # deployments of the batch come before its starts
+        if (process_id, version) not in refs:
+            refs[(process_id, version)] = repo.latest_definition_ref(session, process_id, version)
+        ref: tuple[int, int] | None = refs[(process_id, version)]
+        return ref
+
     def _definition(self, session: Session, definition_id: int) -> runtime.LoadedDefinition:
         return self.definitions.get(definition_id, lambda: repo.definition_fields(session, definition_id))
 
@@ -238,7 +262,8 @@ class Handoff:
         change = _Change(self.clock(), actor)
         with self._uow() as session:
             change.session = session
-            ref = repo.latest_definition_ref(session, process_id, version)
+            change.memo = self._batch.memo if self._batch is not None else None
+            ref = self._definition_ref(session, process_id, version)
             if ref is None:
                 what = f"process '{process_id}'" + (f" version {version}" if version is not None else "")
                 raise NotFound(f"{what} is not deployed (see 'handoff processes')")
@@ -320,6 +345,7 @@ class Handoff:
         change = _Change(self.clock(), actor)
         with self._uow() as session:
             change.session = session
+            change.memo = self._batch.memo if self._batch is not None else None
             task = self._task(session, task_id)
             change.instance_id = task.instance_id
             self._require_open(task)
@@ -440,6 +466,7 @@ class Handoff:
         change = _Change(self.clock(), None)
         with self._uow() as session:
             change.session, change.instance_id = session, instance_id
+            change.memo = self._batch.memo if self._batch is not None else None
             instance = self._instance(session, instance_id)
             due = instance.next_due_at
             if instance.status not in ("running", "waiting") or due is None or due > change.now:
@@ -713,7 +740,9 @@ class Handoff:
             self._notify(batch.pending_notify)
 
     def _task(self, session: Session, task_id: int) -> HumanTask:
-        task = self._batch.task(session, task_id) if self._batch is not None else repo.get_task(session, task_id)
+        task = (
+            self._batch.task(session, task_id) if self._batch is not None else repo.get_task(session, task_id)
+        )
         if task is None:
             raise NotFound(f"task {task_id} does not exist (see 'handoff tasks')")
         return task
@@ -931,10 +960,10 @@ class Handoff:
         if new:
             repo.insert_instance(session, instance)  # one INSERT ... RETURNING id, no ORM flush
             change.instance_id = instance.id
+            if batch is not None:
+                batch.memo.setdefault("born", set()).add(instance.id)
         elif batch is None:
             session.flush()  # the version check for updated rows
-        if batch is not None:
-            batch.keep(instance, definition, workflow)
 
         open_rows = {} if new else self._open_rows(session, instance.id)
         ready_ids = {str(t.id) for t in ready}
@@ -980,6 +1009,7 @@ class Handoff:
         open_now = sorted(still_open + [row for row, _ in new_tasks], key=lambda r: r.id)
         if batch is not None:
             batch.remember_tasks(instance.id, open_now)
+            batch.keep(instance, definition, workflow)
         if instance.status == "completed":
             change.events.append(
                 self._event(
@@ -1132,6 +1162,7 @@ class _Batch:
 
     def enter(self) -> None:
         self.session = self._cm.__enter__()
+        repo.buffer_writes(self.session)
 
     def instance(self, session: Session, instance_id: int) -> ProcessInstance | None:
         found = self.instances.get(instance_id)
@@ -1185,10 +1216,10 @@ class _Batch:
         assert self.session is not None
         for instance, definition, workflow in self.live.values():
             instance.state = runtime.dump_workflow(definition, workflow)
-        if not repo.update_instances(self.session, list(self.dirty.values())):
-            raise Conflict(
-                "someone else changed instances of this batch at the same time; nothing was saved"
-            )
+        inserted = repo.flush_writes(self.session)
+        changed = [i for i in self.dirty.values() if i.id not in inserted]
+        if not repo.update_instances(self.session, changed):
+            raise Conflict("someone else changed instances of this batch at the same time; nothing was saved")
 
     def operation(self) -> Any:
         return _BatchOperation(self)

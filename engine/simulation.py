@@ -22,8 +22,8 @@ import re
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from bpmn.durations import format_duration, parse_duration
@@ -143,7 +143,9 @@ class WorkingHours:
             text.lower(),
         )
         if not match or (match.group(1) and match.group(1) not in _DAYS):
-            raise ValueError(f"working hours {text!r} should look like 'mon-fri 08:00-17:00' or '09:00-17:00'")
+            raise ValueError(
+                f"working hours {text!r} should look like 'mon-fri 08:00-17:00' or '09:00-17:00'"
+            )
         first, last = match.group(1), match.group(2) or match.group(1)
         if last and last not in _DAYS:
             raise ValueError(f"unknown day {last!r} in working hours {text!r}")
@@ -295,7 +297,10 @@ class SimulationResult:
                 f"cycle time: mean {_short(data['cycle_time_mean_seconds'])}, "
                 f"p90 {_short(data['cycle_time_p90_seconds'])}"
             )
-        lines += ["", f"{'LANE':<20} {'STAFF':>5} {'TASKS':>6} {'MEAN WAIT':>10} {'P90 WAIT':>10} {'BUSY':>6}"]
+        lines += [
+            "",
+            f"{'LANE':<20} {'STAFF':>5} {'TASKS':>6} {'MEAN WAIT':>10} {'P90 WAIT':>10} {'BUSY':>6}",
+        ]
         for lane in sorted(data["lanes"], key=lambda x: -(x["mean_wait_seconds"] or 0)):
             busy = "-" if lane["utilisation"] is None else f"{100 * lane['utilisation']:.0f}%"
             lines.append(
@@ -361,7 +366,9 @@ class Simulation:
                 try:
                     out[element] = parse_duration_spec(text)
                 except ValueError as exc:
-                    raise InvalidInput(f"process {self.s.process}, {element}: property 'duration': {exc}") from None
+                    raise InvalidInput(
+                        f"process {self.s.process}, {element}: property 'duration': {exc}"
+                    ) from None
         return out
 
     def _lane(self, lane: str) -> LaneFigures:

@@ -11,7 +11,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .models import DefinitionFile, Event, HumanTask, ProcessDefinition, ProcessInstance
+from .models import Base, DefinitionFile, Event, HumanTask, ProcessDefinition, ProcessInstance
 
 OPEN_TASK_STATES = ("ready", "claimed")
 
@@ -49,7 +49,14 @@ class _Prepared:
 
     def execute(self, session: Session, params: dict[str, Any]) -> Any:
         conn = session.connection()
-        dialect = conn.dialect
+        sql, positions, processors, defaults = self._compiled(conn.dialect)
+        merged = {**defaults, **params} if defaults else params
+        values = {k: (processors[k](v) if k in processors else v) for k, v in merged.items()}
+        if positions is not None:
+            return conn.exec_driver_sql(sql, tuple(values[name] for name in positions))
+        return conn.exec_driver_sql(sql, values)
+
+    def _compiled(self, dialect: Any) -> tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, Any]]:
         prepared = self._by_dialect.get(dialect.name)
         if prepared is None:
             compiled = self.statement.compile(dialect=dialect)
@@ -66,12 +73,18 @@ class _Prepared:
                 defaults,
             )
             self._by_dialect[dialect.name] = prepared
-        sql, positions, processors, defaults = prepared
-        merged = {**defaults, **params} if defaults else params
-        values = {k: (processors[k](v) if k in processors else v) for k, v in merged.items()}
-        if positions is not None:
-            return conn.exec_driver_sql(sql, tuple(values[name] for name in positions))
-        return conn.exec_driver_sql(sql, values)
+        return prepared
+
+    def execute_many(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+        """The statement once per row, as one driver executemany."""
+        conn = session.connection()
+        sql, positions, processors, defaults = self._compiled(conn.dialect)
+        batch = []
+        for params in rows:
+            merged = {**defaults, **params} if defaults else params
+            values = {k: (processors[k](v) if k in processors else v) for k, v in merged.items()}
+            batch.append(tuple(values[n] for n in positions) if positions is not None else values)
+        conn.exec_driver_sql(sql, batch)
 
     def first(self, session: Session, params: dict[str, Any]) -> dict[str, Any] | None:
         """The first row of a SELECT as a dict, its values through the columns' result processors."""
@@ -90,6 +103,85 @@ class _Prepared:
             name: (process(value) if process is not None else value)
             for (name, process), value in zip(processors, row, strict=True)
         }
+
+
+class WriteBuffer:
+    """Rows held back for one bulk write: the write-behind of a long batch of operations.
+
+    While a session has one (`buffer_writes`), new task rows, history events and hook records get
+    their ids at once (SQLite: after the table's largest id, safe under the batch's write lock;
+    PostgreSQL: reserved from the table's sequence) and reach the database at `flush_writes`, in
+    foreign-key order, one executemany per table. Changes to rows born in the buffer change the
+    buffered row. Queries of other code through the session do not see buffered rows.
+    """
+
+    FLUSH_AT = 20_000
+
+    def __init__(self) -> None:
+        self.next_ids: dict[str, list[int]] = {}
+        self.last_ids: dict[str, int] = {}  # SQLite: the largest id handed out per table
+        self.instances: dict[int, Any] = {}
+        self.tasks: dict[int, dict[str, Any]] = {}
+        self.events: list[dict[str, Any]] = []
+        self.records: dict[str, list[dict[str, Any]]] = {}
+        self.delay_subjects: set[str] = set()
+        self.size = 0
+
+    def allocate(self, session: Session, table: Table, n: int) -> list[int]:
+        pool = self.next_ids.setdefault(table.name, [])
+        if len(pool) < n:
+            conn = session.connection()
+            want = max(n - len(pool), 1000)
+            if conn.dialect.name == "postgresql":
+                sql = f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, :n)"
+                pool += list(conn.execute(text(sql), {"n": want}).scalars())
+            else:
+                last = self.last_ids.get(table.name)
+                if last is None:
+                    last = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+                pool += range(last + 1, last + 1 + want)
+                self.last_ids[table.name] = last + want
+        taken, self.next_ids[table.name] = pool[:n], pool[n:]
+        return taken
+
+
+def buffer_writes(session: Session) -> None:
+    """From now on hold this session's new tasks, events and hook records for `flush_writes`."""
+    session.info["handoff_buffer"] = WriteBuffer()
+
+
+def flush_writes(session: Session, *, stop: bool = True) -> set[int]:
+    """Write what the session's buffer holds (instances, tasks, then events, then hook records);
+    returns the ids of the instances it inserted (with the values their objects have now)."""
+    buffer: WriteBuffer | None = session.info.get("handoff_buffer")
+    if buffer is None:
+        return set()
+    inserted = set(buffer.instances)
+    if buffer.instances:
+        _INSERT_INSTANCE_WITH_ID.execute_many(
+            session,
+            [{c: getattr(i, c) for c in ("id", *_INSTANCE_COLUMNS)} for i in buffer.instances.values()],
+        )
+    if buffer.tasks:
+        _INSERT_TASK_WITH_ID.execute_many(session, list(buffer.tasks.values()))
+    if buffer.events:
+        _INSERT_EVENT_WITH_ID.execute_many(session, buffer.events)
+    for name, rows in buffer.records.items():
+        _insert_rows(session, _TABLES[name], rows)
+    buffer.instances, buffer.tasks, buffer.events, buffer.records, buffer.size = {}, {}, [], {}, 0
+    if stop:
+        del session.info["handoff_buffer"]
+    return inserted
+
+
+def _buffer(session: Session) -> WriteBuffer | None:
+    return session.info.get("handoff_buffer")
+
+
+def _grown(session: Session, buffer: WriteBuffer, n: int) -> None:
+    buffer.size += n
+    if buffer.size >= WriteBuffer.FLUSH_AT:
+        flush_writes(session, stop=False)
 
 
 _LATEST_REF_FAST = _Prepared(_LATEST_REF)
@@ -245,16 +337,30 @@ def insert_instance(session: Session, instance: ProcessInstance) -> int:
     The object stays outside the session: callers only read it afterwards.
     """
     instance.version_counter = 1
+    buffer = _buffer(session)
+    if buffer is not None:
+        # Written by `flush_writes` with the values the object has then.
+        instance.id = buffer.allocate(session, _INSTANCE, 1)[0]
+        buffer.instances[instance.id] = instance
+        _grown(session, buffer, 1)
+        return instance.id
     values = {key: getattr(instance, key) for key in _INSTANCE_COLUMNS}
     instance.id = _INSERT_INSTANCE_FAST.execute(session, values).scalar_one()
     return instance.id
+
+
+_INSERT_INSTANCE_WITH_ID = _Prepared(
+    insert(_INSTANCE).values({c: bindparam(c) for c in ("id", *_INSTANCE_COLUMNS)})
+)
 
 
 _WRITTEN_FIELDS = ("status", "state", "data", "error", "next_due_at", "updated_at", "completed_at")
 _UPDATE_INSTANCES = (
     update(_INSTANCE)
     .where(_INSTANCE.c.id == bindparam("_id"), _INSTANCE.c.version_counter == bindparam("_version"))
-    .values({**{k: bindparam(k) for k in _WRITTEN_FIELDS}, "version_counter": _INSTANCE.c.version_counter + 1})
+    .values(
+        {**{k: bindparam(k) for k in _WRITTEN_FIELDS}, "version_counter": _INSTANCE.c.version_counter + 1}
+    )
 )
 
 
@@ -325,6 +431,15 @@ def update_task_if(
     One prepared UPDATE; on success the loaded row takes the new values as committed ones, so that it
     need not be read again.
     """
+    buffered = _buffered_task(session, task)
+    if buffered is not None:
+        # Born in this buffer: no one else can see the row yet, so the condition is checked here.
+        if buffered["state"] != expected_state or buffered["assignee"] != expected_assignee:
+            return False
+        buffered.update(values)
+        for name, value in values.items():
+            set_committed_value(task, name, value)
+        return True
     key = (tuple(sorted(values)), expected_assignee is None)
     prepared = _TASK_UPDATES.get(key)
     if prepared is None:
@@ -348,9 +463,9 @@ def update_task_if(
 _TASK = cast(Table, HumanTask.__table__)
 _TASK_UPDATES: dict[tuple[tuple[str, ...], bool], _Prepared] = {}
 _TASK_COLUMNS = tuple(c.key for c in _TASK.columns if c.key != "id")
-_INSERT_TASK_FAST = _Prepared(
-    insert(_TASK).values({c: bindparam(c) for c in _TASK_COLUMNS}).returning(_TASK.c.id)
-)
+_INSERT_TASK = insert(_TASK).values({c: bindparam(c) for c in _TASK_COLUMNS})
+_INSERT_TASK_FAST = _Prepared(_INSERT_TASK.returning(_TASK.c.id))
+_INSERT_TASK_SQLITE = _Prepared(_INSERT_TASK)  # SQLite: the cursor's lastrowid, cheaper than RETURNING
 
 
 def insert_task(session: Session, task: HumanTask) -> int:
@@ -359,23 +474,46 @@ def insert_task(session: Session, task: HumanTask) -> int:
     The object stays outside the session, like `insert_instance`'s.
     """
     values = {key: getattr(task, key) for key in _TASK_COLUMNS}
-    task.id = _INSERT_TASK_FAST.execute(session, values).scalar_one()
+    buffer = _buffer(session)
+    if buffer is not None:
+        task.id = buffer.allocate(session, _TASK, 1)[0]
+        buffer.tasks[task.id] = dict(values, id=task.id)
+        _grown(session, buffer, 1)
+        return task.id
+    if session.connection().dialect.name == "sqlite":
+        task.id = _INSERT_TASK_SQLITE.execute(session, values).lastrowid
+    else:
+        task.id = _INSERT_TASK_FAST.execute(session, values).scalar_one()
     return task.id
 
 
 def set_task(session: Session, task: HumanTask, **values: Any) -> None:
     """Change a task row the caller owns in this transaction (no concurrency condition)."""
+    buffered = _buffered_task(session, task)
+    if buffered is not None:
+        buffered.update(values)
+    else:
+        _set_task_row(session, task, values)
+    for name, value in values.items():
+        set_committed_value(task, name, value)
+
+
+def _buffered_task(session: Session, task: HumanTask) -> dict[str, Any] | None:
+    buffer = _buffer(session)
+    return buffer.tasks.get(task.id) if buffer is not None else None
+
+
+def _set_task_row(session: Session, task: HumanTask, values: dict[str, Any]) -> None:
     key = tuple(sorted(values))
     prepared = _TASK_SETS.get(key)
     if prepared is None:
         statement = update(_TASK).where(_TASK.c.id == bindparam("_id")).values({k: bindparam(k) for k in key})
         prepared = _TASK_SETS[key] = _Prepared(statement)
     prepared.execute(session, dict(values, _id=task.id))
-    for name, value in values.items():
-        set_committed_value(task, name, value)
 
 
 _TASK_SETS: dict[tuple[str, ...], _Prepared] = {}
+_INSERT_TASK_WITH_ID = _Prepared(insert(_TASK).values({c: bindparam(c) for c in ("id", *_TASK_COLUMNS)}))
 
 
 # --- history -----------------------------------------------------------------------------------------
@@ -403,6 +541,12 @@ def add_events_returning_ids(session: Session, rows: list[dict[str, Any]]) -> li
     """
     if not rows:
         return []
+    buffer = _buffer(session)
+    if buffer is not None:
+        ids = buffer.allocate(session, _EVENT, len(rows))
+        buffer.events += [dict(row, id=event_id) for row, event_id in zip(rows, ids, strict=True)]
+        _grown(session, buffer, len(rows))
+        return ids
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         ids = list(conn.execute(_PG_NEXT_EVENT_IDS, {"n": len(rows)}).scalars())
@@ -424,6 +568,7 @@ def add_events_returning_ids(session: Session, rows: list[dict[str, Any]]) -> li
 
 
 _EVENT_COLUMNS = tuple(c.key for c in _EVENT.columns if c.key != "id")
+_INSERT_EVENT_WITH_ID = _Prepared(insert(_EVENT).values({c: bindparam(c) for c in ("id", *_EVENT_COLUMNS)}))
 
 
 @cache
@@ -482,9 +627,36 @@ def completion_ranks(session: Session, instance_id: int, tokens: Sequence[str]) 
 
 
 def add_rows(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
-    if rows:
-        # Core executemany on the table: the ORM's bulk insert costs several times more per call.
-        session.connection().execute(insert(model.__table__), rows)
+    """Insert hook records: one prepared executemany per distinct set of columns."""
+    if not rows:
+        return
+    table = cast(Table, model.__table__)
+    buffer = _buffer(session)
+    if buffer is not None:
+        buffer.records.setdefault(table.name, []).extend(rows)
+        if table.name == "delay":
+            buffer.delay_subjects.update(r["subject"] for r in rows)
+        _grown(session, buffer, len(rows))
+        return
+    _insert_rows(session, table, rows)
+
+
+def _insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    columns = tuple(rows[0])
+    prepared = _ROW_INSERTS.get((table.name, columns))
+    if prepared is None:
+        statement = insert(table).values({c: bindparam(c) for c in columns})
+        prepared = _ROW_INSERTS[(table.name, columns)] = _Prepared(statement)
+    if all(tuple(r) == columns for r in rows):
+        prepared.execute_many(session, rows)
+    else:
+        session.connection().execute(insert(table), rows)
+
+
+_ROW_INSERTS: dict[tuple[str, tuple[str, ...]], _Prepared] = {}
+_TABLES: dict[str, Table] = {
+    cast(Table, m.__table__).name: cast(Table, m.__table__) for m in Base.__subclasses__()
+}
 
 
 def delay_subjects(session: Session, subjects: Sequence[str]) -> set[str]:
@@ -492,7 +664,9 @@ def delay_subjects(session: Session, subjects: Sequence[str]) -> set[str]:
 
     if not subjects:
         return set()
-    return set(session.scalars(select(Delay.subject).where(Delay.subject.in_(list(subjects)))))
+    buffer = _buffer(session)
+    held = {s for s in subjects if buffer is not None and s in buffer.delay_subjects}
+    return held | set(session.scalars(select(Delay.subject).where(Delay.subject.in_(list(subjects)))))
 
 
 def sla_settings(session: Session) -> dict[tuple[str, str], float]:
