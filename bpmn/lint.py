@@ -16,6 +16,10 @@ _REFUSED_EVENT_DEFINITIONS = {
 }
 
 
+# SpiffWorkflow names its own task specs so; a flow node with one of these ids replaces them.
+_RESERVED_IDS = frozenset({"Start", "End", "Root"})
+
+
 def _describe(node: etree._Element) -> str:
     name = (node.get("name") or "").strip()
     return f"{local(node.tag)} '{name or node.get('id')}'"
@@ -35,6 +39,17 @@ def refused_constructs(tree: etree._ElementTree, filename: str) -> list[Problem]
             parent = node.getparent()
             where = _describe(parent) if parent is not None else tag
             problems.append(Problem(filename, node.sourceline, f"{where}: {_REFUSED_EVENT_DEFINITIONS[tag]}"))
+        elif tag in FLOW_NODE_TAGS and (
+            node.get("id") in _RESERVED_IDS or (node.get("id") or "").endswith(".EndJoin")
+        ):
+            problems.append(
+                Problem(
+                    filename,
+                    node.sourceline,
+                    f"{_describe(node)}: the id '{node.get('id')}' is reserved by SpiffWorkflow for its own "
+                    "start and end tasks (the diagram would lose its flow): rename it",
+                )
+            )
         elif tag in ACTIVITY_TAGS and node.get("isForCompensation") == "true":
             problems.append(
                 Problem(

@@ -21,6 +21,7 @@ import random
 import re
 from collections import deque
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
@@ -209,6 +210,8 @@ class Scenario:
     hours: WorkingHours | None = None
     default_duration: timedelta = DEFAULT_DURATION
     starter: str = "simulator"
+    batch: bool = True  # one transaction for the run; False: one per operation, exactly as live use
+    horizon: timedelta = timedelta(days=365)  # stop this long after the last arrival, whatever is left
 
 
 @dataclass
@@ -396,8 +399,9 @@ class Simulation:
         for n in range(1, s.instances + 1):
             at += timedelta(hours=arrivals.expovariate(self.result.arrivals_per_hour))
             self._push(at, "arrive", n)
-        with self.app.batch():
-            while self.agenda:
+        stop_at = at + s.horizon
+        with self.app.batch() if s.batch else nullcontext():
+            while self.agenda and self.agenda[0][0] <= stop_at:
                 when, _, kind, payload = heapq.heappop(self.agenda)
                 self.clock.set(when)
                 if kind == "arrive":
