@@ -138,14 +138,23 @@ def init(ctx: Context) -> None:
     """
     before, after = run(ctx, ctx.app().init)
     url = ctx.app().db.display_url()
+    single = run(ctx, ctx.app().single_user_mode)
     if ctx.as_json:
-        emit_json({"database": url, "from": before, "to": after})
-    elif before == after:
+        emit_json({"database": url, "from": before, "to": after, "single_user_mode": single})
+        return
+    if before == after:
         click.echo(f"{url}: schema is up to date (revision {after})")
     elif before is None:
         click.echo(f"{url}: schema created (revision {after})")
     else:
         click.echo(f"{url}: schema upgraded from {before} to {after}")
+    if single:
+        click.echo(
+            "no users yet: single-user mode, anyone may do anything; "
+            "add the first admin with 'handoff users add NAME --role admin'"
+        )
+    else:
+        click.echo("users are registered: roles and lanes are checked (handoff users list)")
 
 
 @main.command()
@@ -225,7 +234,7 @@ def processes(ctx: Context) -> None:
     Example:
       handoff processes
     """
-    items = run(ctx, ctx.app().processes)
+    items = run(ctx, lambda: ctx.app().processes(actor=ctx.user))
     if ctx.as_json:
         emit_json([p.to_json() for p in items])
         return
@@ -372,7 +381,7 @@ def instances(
     items = run(
         ctx,
         lambda: ctx.app().instances(
-            process_id=process, status=status, business_key=business_key, limit=limit
+            process_id=process, status=status, business_key=business_key, limit=limit, actor=ctx.user
         ),
     )
     if ctx.as_json:
@@ -411,7 +420,7 @@ def show(ctx: Context, instance: int) -> None:
     Example:
       handoff show 1
     """
-    view = run(ctx, lambda: ctx.app().show(instance))
+    view = run(ctx, lambda: ctx.app().show(instance, actor=ctx.user))
     if ctx.as_json:
         emit_json(view.to_json(with_timeline=True))
     else:
@@ -483,6 +492,7 @@ def tasks(ctx: Context, lane: str | None, mine: bool, instance: int | None, incl
             assignee=ctx.user if mine else None,
             instance_id=instance,
             include_closed=include_closed,
+            actor=ctx.user,
         ),
     )
     if ctx.as_json:
@@ -604,6 +614,7 @@ def _filters(
         "until": _parse_time(ctx, until, "--until"),
         "lanes": lanes,
         "limit": limit,
+        "actor": ctx.user,
     }
 
 
@@ -720,15 +731,17 @@ def history(ctx: Context, instance: int) -> None:
       handoff history 1
     """
     app = ctx.app()
-    view = run(ctx, lambda: app.show(instance))
-    hand = {h.to_event: h for h in run(ctx, lambda: app.handoffs(instance_id=instance))}
-    cross = {c.to_event: c for c in run(ctx, lambda: app.crossings(instance_id=instance))}
-    late = {d.task: d for d in run(ctx, lambda: app.delays(instance_id=instance)) if d.task is not None}
+    who = ctx.user
+    view = run(ctx, lambda: app.show(instance, actor=who))
+    hand = {h.to_event: h for h in run(ctx, lambda: app.handoffs(instance_id=instance, actor=who))}
+    cross = {c.to_event: c for c in run(ctx, lambda: app.crossings(instance_id=instance, actor=who))}
+    all_delays = run(ctx, lambda: app.delays(instance_id=instance, actor=who))
+    late = {d.task: d for d in all_delays if d.task is not None}
     if ctx.as_json:
         out = view.to_json(with_timeline=True)
         out["handoffs"] = [h.to_json() for h in hand.values()]
         out["crossings"] = [c.to_json() for c in cross.values()]
-        out["delays"] = [d.to_json() for d in run(ctx, lambda: app.delays(instance_id=instance))]
+        out["delays"] = [d.to_json() for d in all_delays]
         emit_json(out)
         return
     click.echo(
@@ -756,12 +769,141 @@ def history(ctx: Context, instance: int) -> None:
         subject = e.name or e.element or ""
         rows.append((when(e.at), e.actor or "", e.lane or "", f"{what} {subject}".strip(), "; ".join(notes)))
     click.echo(table(["WHEN", "WHO", "LANE", "WHAT", "NOTES"], rows))
-    for d in run(ctx, lambda: app.delays(instance_id=instance)):
+    for d in all_delays:
         if d.task is None:
             click.echo(
                 f"cycle time {duration_text(d.waited_seconds)} exceeded its SLA of "
                 f"{duration_text(d.threshold_seconds)} ({d.threshold_source})"
             )
+
+
+# --- users -------------------------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """People, the lanes (departments) they work in, and their roles.
+
+    Until the first user is added, Handoff is in single-user mode: anyone may do anything. The first
+    user must be an admin. Then every command checks who acts (--user, else HANDOFF_USER, else your
+    login name): designers deploy; operators see, claim and complete the tasks of their lanes; analysts
+    read history, reports and exports; admins do all that and manage users, SLAs and incidents.
+    Every registered user may read processes, instances and settings. See docs/users.md.
+
+    \b
+    Example:
+      handoff users add ann --role admin
+      handoff --user ann users add fay --lane Finance --role operator
+    """
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--lane", "lanes", multiple=True, metavar="LANE", help="A lane they work in; repeat for more.")
+@click.option(
+    "--role",
+    metavar="ROLE",
+    help="designer, operator, analyst or admin (a new user: operator unless given).",
+)
+@pass_ctx
+def users_add(ctx: Context, name: str, lanes: tuple[str, ...], role: str | None) -> None:
+    """Register NAME, or update them if they exist.
+
+    For an existing user, --role replaces the role and --lane options replace all their lanes; what is
+    not given stays. The output says whether the user was added, changed or unchanged.
+
+    \b
+    Examples:
+      handoff users add ann --role admin
+      handoff users add fay --lane Finance --lane Sales
+      handoff users add fay --lane Finance          (fay now works in Finance only)
+    """
+    result = run(ctx, lambda: ctx.app().add_user(name, lanes=lanes or None, role=role, actor=ctx.user))
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if ctx.as_json:
+        emit_json(result.to_json())
+        return
+    user = result.user
+    lanes_text = ", ".join(user.lanes) or "no lane"
+    if result.action == "added":
+        click.echo(f"{user.name} added: {user.role}, lanes: {lanes_text}")
+    elif result.action == "changed":
+        click.echo(f"{user.name} already existed and was updated: {'; '.join(result.changes)}")
+    else:
+        click.echo(f"{user.name} already exists, unchanged: {user.role}, lanes: {lanes_text}")
+
+
+@users.command("list")
+@pass_ctx
+def users_list(ctx: Context) -> None:
+    """List registered users: role, lanes, who added them and when.
+
+    \b
+    Example:
+      handoff users list
+    """
+    items = run(ctx, lambda: ctx.app().users(actor=ctx.user))
+    if ctx.as_json:
+        emit_json([u.to_json() for u in items])
+        return
+    if not items:
+        click.echo(
+            "no users yet: single-user mode, anyone may do anything; "
+            "add the first admin with 'handoff users add NAME --role admin'"
+        )
+        return
+    rows = [
+        (u.name, u.role, ", ".join(u.lanes), when(u.created_at), u.created_by or "", when(u.updated_at))
+        for u in items
+    ]
+    click.echo(table(["NAME", "ROLE", "LANES", "ADDED", "BY", "CHANGED"], rows))
+
+
+@users.command("remove")
+@click.argument("name")
+@pass_ctx
+def users_remove(ctx: Context, name: str) -> None:
+    """Unregister NAME: from now on they may do nothing. History keeps their name.
+
+    \b
+    Example:
+      handoff users remove carl
+    """
+    view = run(ctx, lambda: ctx.app().remove_user(name, actor=ctx.user))
+    if ctx.as_json:
+        emit_json(view.to_json() | {"action": "removed"})
+    else:
+        click.echo(f"{view.name} removed ({view.role}, lanes: {', '.join(view.lanes) or 'no lane'})")
+
+
+@users.command("log")
+@click.option("--name", "subject", help="Only what was done to this user.")
+@click.option("--limit", default=100, show_default=True, help="The newest this many, oldest first.")
+@pass_ctx
+def users_log(ctx: Context, subject: str | None, limit: int) -> None:
+    """The audit of user management: who added, changed or removed whom, and when.
+
+    \b
+    Example:
+      handoff users log --name fay
+    """
+    items = run(ctx, lambda: ctx.app().audit_log(subject=subject, limit=limit, actor=ctx.user))
+    if ctx.as_json:
+        emit_json([e.to_json() for e in items])
+        return
+    if not items:
+        click.echo("no user changes recorded")
+        return
+    rows = []
+    for e in items:
+        data = e.data or {}
+        what = f"{data.get('role', '')}; lanes: {', '.join(data.get('lanes') or []) or '-'}"
+        before = data.get("before")
+        if before:
+            what += f" (was {before.get('role')}; lanes: {', '.join(before.get('lanes') or []) or '-'})"
+        rows.append((when(e.at), e.actor or "", e.action.replace("_", " "), e.subject, what))
+    click.echo(table(["WHEN", "WHO", "WHAT", "USER", "DETAILS"], rows))
 
 
 # --- SLA and worker ----------------------------------------------------------------------------------
@@ -811,7 +953,7 @@ def sla_list(ctx: Context) -> None:
     Example:
       handoff sla list
     """
-    items = run(ctx, ctx.app().sla_settings)
+    items = run(ctx, lambda: ctx.app().sla_settings(actor=ctx.user))
     if ctx.as_json:
         emit_json([i.to_json() for i in items])
         return
@@ -1100,9 +1242,14 @@ def report(
     until_at = _parse_time(ctx, until, "--until")
     fmt = fmt or ("json" if ctx.as_json else "text")
     if fmt == "html":
-        body = run(ctx, lambda: ctx.app().report_html(process_id=process, since=since_at, until=until_at))
+        body = run(
+            ctx,
+            lambda: ctx.app().report_html(process_id=process, since=since_at, until=until_at, actor=ctx.user),
+        )
     else:
-        result = run(ctx, lambda: ctx.app().report(process_id=process, since=since_at, until=until_at))
+        result = run(
+            ctx, lambda: ctx.app().report(process_id=process, since=since_at, until=until_at, actor=ctx.user)
+        )
         body = json.dumps(result.to_json(), indent=2) + "\n" if fmt == "json" else result.text()
     if out_path is None or out_path == "-":
         click.echo(body, nl=False)
@@ -1156,7 +1303,13 @@ def export(
         return run(  # type: ignore[no-any-return]
             ctx,
             lambda: ctx.app().export(
-                out, fmt, process_id=process, since=since_at, until=until_at, schedule=schedule
+                out,
+                fmt,
+                process_id=process,
+                since=since_at,
+                until=until_at,
+                schedule=schedule,
+                actor=ctx.user,
             ),
         )
 

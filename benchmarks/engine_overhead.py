@@ -88,7 +88,7 @@ HOOKS = ("handoff.history", "handoff.handoffs", "handoff.crossings", "handoff.de
 class WithHandoff:
     """Handoff's services over a fresh SQLite file, as `handoff init` + `handoff deploy` leave it."""
 
-    def __init__(self, bpmn_path: Path, url: str | None, hooks: str = "all") -> None:
+    def __init__(self, bpmn_path: Path, url: str | None, hooks: str = "all", users: bool = False) -> None:
         from engine import Handoff
         from storage import Database
 
@@ -108,6 +108,14 @@ class WithHandoff:
                 self.app.hooks.unregister(name=name)
         self.hooks = hooks
         self.app.init()
+        if users:
+            # --users: roles are checked on every start (bench is an operator among other users), as in
+            # an installation past single-user mode.
+            self.app.add_user("admin", role="admin", actor="admin")
+            for i in range(50):
+                self.app.add_user(f"op{i}", role="operator", lanes=[f"Lane {i % 5}"], actor="admin")
+            self.app.add_user("bench", role="designer", actor="admin")
+        self.users = users
         deployed = self.app.deploy([bpmn_path], actor="bench")
         assert any(d.process == PROCESS_ID for d in deployed), deployed
 
@@ -342,10 +350,15 @@ def main(argv: list[str] | None = None) -> int:
         default="all",
         help="built-in record hooks on the Handoff side: all (live use, the default), history only, or none",
     )
+    parser.add_argument(
+        "--users",
+        action="store_true",
+        help="register users first (an admin, 50 operators; bench a designer), so every start checks its actor",
+    )
     args = parser.parse_args(argv)
 
     bare = Bare(BPMN_PATH)
-    handoff = WithHandoff(BPMN_PATH, args.url, args.hooks)
+    handoff = WithHandoff(BPMN_PATH, args.url, args.hooks, args.users)
     try:
         bare.check()
         handoff.check()
@@ -399,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
                 handoff.app.db.display_url() if handoff.path is None else "sqlite file (fresh, temporary)"
             ),
             "hooks": args.hooks,
+            "users": args.users,
             "n_per_round": args.n,
             "rounds": args.rounds,
             "warmup": args.warmup,
@@ -435,7 +449,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(
                 f"engine overhead — {report['process']}: {args.rounds} rounds of {args.n} instances each way, "
-                f"in {slices} alternating slices, hooks: {args.hooks}; best round's rates, median ratio "
+                f"in {slices} alternating slices, hooks: {args.hooks}"
+                f"{', users registered' if args.users else ''}; best round's rates, median ratio "
                 f"({os.cpu_count()} CPUs, Python {platform.python_version()})"
             )
             print(

@@ -3,10 +3,12 @@
 Imports no click: the CLI (and any other front end) stays a thin layer over `Handoff`.
 """
 
+from .access import ROLES
 from .clock import Clock, ManualClock, utc_now
 from .errors import (
     Conflict,
     DefinitionInvalid,
+    Forbidden,
     HandoffError,
     HookError,
     InvalidInput,
@@ -18,14 +20,27 @@ from .forms import parse_assignments
 from .hooks import hookimpl
 from .lifecycle import LifecycleEvent
 from .services import INSTANCE_STATUSES, Handoff
-from .views import Deployment, InstanceSummary, InstanceView, ProcessSummary, TaskView, TimelineEntry, iso
+from .views import (
+    AuditView,
+    Deployment,
+    InstanceSummary,
+    InstanceView,
+    ProcessSummary,
+    TaskView,
+    TimelineEntry,
+    UserChange,
+    UserView,
+    iso,
+)
 
 __all__ = [
+    "AuditView",
     "INSTANCE_STATUSES",
     "Clock",
     "Conflict",
     "DefinitionInvalid",
     "Deployment",
+    "Forbidden",
     "Handoff",
     "HandoffError",
     "HookError",
@@ -35,10 +50,13 @@ __all__ = [
     "ManualClock",
     "NotFound",
     "ProcessSummary",
+    "ROLES",
     "ScriptFailed",
     "SetupRequired",
     "TaskView",
     "TimelineEntry",
+    "UserChange",
+    "UserView",
     "LifecycleEvent",
     "hookimpl",
     "iso",

@@ -55,3 +55,10 @@ class HookError(HandoffError):
     """A record hook raised: the whole operation was rolled back; the message names the hook."""
 
     exit_code = 8
+
+
+class Forbidden(HandoffError):
+    """The acting user may not do this: not registered, a role without this right, or not in the task's
+    lane. Nothing was changed."""
+
+    exit_code = 9

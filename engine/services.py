@@ -27,7 +27,7 @@ from storage import ConcurrentUpdate, Database, SchemaOutdated, StorageError
 from storage import repository as repo
 from storage.models import BoundaryCrossing, Delay, HandoffRecord, HumanTask, ProcessInstance
 
-from . import causality, forms, history, hooks, runtime
+from . import access, causality, forms, history, hooks, runtime
 from .clock import Clock, utc_now
 from .errors import (
     Conflict,
@@ -39,6 +39,7 @@ from .errors import (
     SetupRequired,
 )
 from .lifecycle import LifecycleEvent
+from .people import UserServices
 from .report import Report
 from .views import (
     CrossingView,
@@ -90,8 +91,9 @@ class _Change:
         return ranks
 
 
-class Handoff:
-    """The application: services over one database, with an injectable clock."""
+class Handoff(UserServices):
+    """The application: services over one database, with an injectable clock; each service checks
+    its actor's role and lanes once users are registered (engine/people.py, docs/users.md)."""
 
     def __init__(
         self,
@@ -150,6 +152,7 @@ class Handoff:
     def deploy(self, paths: Sequence[str | Path], *, actor: str | None) -> list[Deployment]:
         """Validate, then store each process as a new version unless identical content is deployed."""
         self._ready()
+        self._authorize(actor, "deploy")
         report = bpmn.validate_files(paths)
         if not report.ok:
             first = report.errors[0]
@@ -190,8 +193,9 @@ class Handoff:
                 results.append(Deployment(model.process_id, version, True, model.name, model.lanes, warnings))
         return results
 
-    def processes(self) -> list[ProcessSummary]:
+    def processes(self, *, actor: str | None = None) -> list[ProcessSummary]:
         self._ready()
+        self._authorize(actor, "read")
         with self.db.reader() as session:
             return [
                 ProcessSummary(
@@ -258,6 +262,7 @@ class Handoff:
     ) -> InstanceView:
         """Start an instance and run it until it waits; a failing script leaves it in `error`."""
         self._ready()
+        self._authorize(actor, "start")
         data = dict(data or {})
         change = _Change(self.clock(), actor)
         with self._uow() as session:
@@ -301,6 +306,7 @@ class Handoff:
         now = self.clock()
         with self._uow() as session:
             task = self._task(session, task_id)
+            self._authorize_task(actor, task, "claim")
             if task.state == "claimed" and task.assignee == actor:
                 return self._task_view(session, task)
             if task.state == "claimed":
@@ -322,6 +328,7 @@ class Handoff:
         now = self.clock()
         with self._uow() as session:
             task = self._task(session, task_id)
+            self._authorize_task(actor, task, "unclaim")
             if task.state != "claimed":
                 self._require_open(task)
                 raise Conflict(f"task {task_id} ({task.name or task.element_id}) is not claimed")
@@ -347,6 +354,7 @@ class Handoff:
             change.session = session
             change.memo = self._batch.memo if self._batch is not None else None
             task = self._task(session, task_id)
+            self._authorize_task(actor, task, "complete")
             change.instance_id = task.instance_id
             self._require_open(task)
             if task.state == "claimed" and task.assignee != actor:
@@ -415,6 +423,7 @@ class Handoff:
         If it fails again nothing is written: the instance stays in error with its incident.
         """
         self._ready()
+        self._authorize(actor, "retry")
         change = _Change(self.clock(), actor)
         with self._uow() as session:
             change.session, change.instance_id = session, instance_id
@@ -490,8 +499,10 @@ class Handoff:
         status: str | None = None,
         business_key: str | None = None,
         limit: int = 100,
+        actor: str | None = None,
     ) -> list[InstanceSummary]:
         self._ready()
+        self._authorize(actor, "read")
         if status is not None and status not in INSTANCE_STATUSES:
             raise InvalidInput(f"unknown status {status!r}; one of {', '.join(INSTANCE_STATUSES)}")
         with self.db.reader() as session:
@@ -512,8 +523,9 @@ class Handoff:
                 )
             ]
 
-    def show(self, instance_id: int) -> InstanceView:
+    def show(self, instance_id: int, *, actor: str | None = None) -> InstanceView:
         self._ready()
+        self._authorize(actor, "read")
         with self.db.reader() as session:
             instance = self._instance(session, instance_id)
             definition = self._definition(session, instance.definition_id)
@@ -541,8 +553,15 @@ class Handoff:
         assignee: str | None = None,
         instance_id: int | None = None,
         include_closed: bool = False,
+        actor: str | None = None,
     ) -> list[TaskView]:
+        """Human tasks; an operator sees those of their own lanes only (admins see all)."""
         self._ready()
+        member = self._authorize(actor, "tasks")
+        lanes = None
+        if member is not None and member.role != "admin":
+            access.check_lane_filter(member, lane)
+            lanes = sorted(member.lanes)
         with self.db.reader() as session:
             return [
                 _task_view(task, process)
@@ -552,26 +571,27 @@ class Handoff:
                     assignee=assignee,
                     instance_id=instance_id,
                     include_closed=include_closed,
+                    lanes=lanes,
                 )
             ]
 
     # --- history: hook records, SLAs, overdue work -------------------------------------------------
 
-    def handoffs(self, **filters: Any) -> list[HandoffView]:
+    def handoffs(self, *, actor: str | None = None, **filters: Any) -> list[HandoffView]:
         """Handoff records; filters: process_id, instance_id, since, until, lanes (either end), limit."""
         return self._records(
-            HandoffRecord, "to_at", ("from_lane", "to_lane"), history.handoff_view, **filters
+            HandoffRecord, "to_at", ("from_lane", "to_lane"), history.handoff_view, actor=actor, **filters
         )
 
-    def crossings(self, **filters: Any) -> list[CrossingView]:
+    def crossings(self, *, actor: str | None = None, **filters: Any) -> list[CrossingView]:
         """Boundary crossings; the same filters as `handoffs`."""
         return self._records(
-            BoundaryCrossing, "at", ("from_lane", "to_lane"), history.crossing_view, **filters
+            BoundaryCrossing, "at", ("from_lane", "to_lane"), history.crossing_view, actor=actor, **filters
         )
 
-    def delays(self, **filters: Any) -> list[DelayView]:
+    def delays(self, *, actor: str | None = None, **filters: Any) -> list[DelayView]:
         """Delay records; the same filters as `handoffs` (lanes: the delayed task's)."""
-        return self._records(Delay, "detected_at", ("lane",), history.delay_view, **filters)
+        return self._records(Delay, "detected_at", ("lane",), history.delay_view, actor=actor, **filters)
 
     def _records(
         self,
@@ -586,8 +606,10 @@ class Handoff:
         until: datetime | None = None,
         lanes: Sequence[str] = (),
         limit: int = 1000,
+        actor: str | None = None,
     ) -> list[Any]:
         self._ready()
+        self._authorize(actor, "history")
         with self.db.reader() as session:
             rows = repo.records(
                 session,
@@ -606,15 +628,17 @@ class Handoff:
     def set_sla(self, duration: str, *, lane: str | None = None, actor: str | None) -> SlaView:
         """Set a lane's default SLA (lane given) or the global default (lane None)."""
         self._ready()
+        self._authorize(actor, "sla")
         seconds = history.parse_sla(duration)
         scope, key = ("lane", lane) if lane else ("default", "")
         with self._uow() as session:
             repo.set_sla(session, scope, key, duration.strip().upper(), seconds, self.clock(), actor)
         self._sla_cache = None
-        return next(s for s in self.sla_settings() if s.scope == scope and (s.lane or "") == key)
+        return next(s for s in self.sla_settings(actor=actor) if s.scope == scope and (s.lane or "") == key)
 
-    def sla_settings(self) -> list[SlaView]:
+    def sla_settings(self, *, actor: str | None = None) -> list[SlaView]:
         self._ready()
+        self._authorize(actor, "read")
         with self.db.reader() as session:
             return [history.sla_view(r) for r in repo.list_sla(session)]
 
@@ -632,11 +656,13 @@ class Handoff:
         process_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        actor: str | None = None,
     ) -> Report:
         """The CPO report for instances of `process_id` (or all) started in [since, until); docs/report.md."""
         from .report import build_report
 
         self._ready()
+        self._authorize(actor, "report")
         with self.db.reader() as session:
             return build_report(session, process_id=process_id, since=since, until=until)
 
@@ -646,6 +672,7 @@ class Handoff:
         process_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        actor: str | None = None,
     ) -> str:
         """The CPO report as one self-contained HTML page (docs/report.md "HTML"): the report, plus the
         BPMNDI of the latest deployed version of each process in it (or of `process_id`)."""
@@ -656,6 +683,7 @@ class Handoff:
         from .report_html import render_html
 
         self._ready()
+        self._authorize(actor, "report")
         with self.db.reader() as session:
             report = build_report(session, process_id=process_id, since=since, until=until)
             wanted = {p["process"] for p in report.processes} | ({process_id} if process_id else set())
@@ -682,6 +710,7 @@ class Handoff:
         since: datetime | None = None,
         until: datetime | None = None,
         schedule: bool = False,
+        actor: str | None = None,
     ) -> int:
         """The activity events as an XES or CSV event log, streamed to `out`; returns how many were written.
 
@@ -690,6 +719,7 @@ class Handoff:
         from .export import export_events
 
         self._ready()
+        self._authorize(actor, "export")
         return export_events(
             self.db, out, fmt, process_id=process_id, since=since, until=until, schedule=schedule
         )

@@ -266,3 +266,44 @@ class SlaSetting(Base):
     seconds: Mapped[float]
     updated_at: Mapped[datetime]
     updated_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class User(Base):
+    """A person Handoff knows, with one role. Until the first one is added, Handoff runs in single-user
+    mode (no checks at all); see docs/users.md. `app_user`: `user` is reserved in PostgreSQL."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (UniqueConstraint("name", name="uq_app_user_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # designer, operator, analyst or admin
+    created_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime | None]
+    updated_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class UserLane(Base):
+    """Membership: a lane (the group of people who do its work, DESIGN §2) that a user works in."""
+
+    __tablename__ = "user_lane"
+    __table_args__ = (Index("ix_user_lane_lane", "lane"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    lane: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class AuditEntry(Base):
+    """An administrative action that belongs to no instance (a user added, changed or removed): who,
+    when, what. The instance history stays in `event`."""
+
+    __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(32))  # user_added, user_changed, user_removed
+    subject: Mapped[str] = mapped_column(String(255))  # the user's name
+    data: Mapped[dict[str, Any] | None]

@@ -407,7 +407,9 @@ def list_tasks(
     instance_id: int | None = None,
     include_closed: bool = False,
     limit: int = 200,
+    lanes: Sequence[str] | None = None,
 ) -> Sequence[tuple[HumanTask, str]]:
+    """Human tasks with their process id; `lanes` (when not None) keeps only tasks of those lanes."""
     query = select(HumanTask, ProcessInstance.process_id).join(
         ProcessInstance, ProcessInstance.id == HumanTask.instance_id
     )
@@ -415,6 +417,8 @@ def list_tasks(
         query = query.where(HumanTask.state.in_(OPEN_TASK_STATES))
     if lane:
         query = query.where(HumanTask.lane == lane)
+    if lanes is not None:
+        query = query.where(HumanTask.lane.in_(list(lanes)))
     if assignee:
         query = query.where(HumanTask.assignee == assignee)
     if instance_id is not None:
