@@ -31,6 +31,7 @@ OPERATORS = {
     "Finance": ["fay", "fred"],
     "Warehouse": ["wes", "wyn"],
 }
+ADMIN, DESIGNER, ANALYST, STARTER = "ada", "dan", "cleo", "web-shop"
 DEFAULT_INSTANCES = 2500  # about a quarter at the example's arrival rate (1.15 orders an hour)
 
 
@@ -117,13 +118,30 @@ class DemoResult:
             + f", {s['cycle_times']:,} cycle times"
         )  # fmt: skip
         if w:
+            lane, more = w["lane"], len(sim.lanes[w["lane"]].operators) + 1 if w["lane"] in sim.lanes else 2
             lines += [
                 "",
-                f"Bottleneck: {w['lane']}. Try: handoff simulate ... --staff '{w['lane']}=3' (docs/what-if.md)",
+                f"Bottleneck: {lane}. What if it had {more} people? (docs/what-if.md)",
+                f"  handoff --db sqlite:///whatif.db simulate examples/order-to-cash.bpmn -n {sim.started} "
+                f"--staff '{lane}={more}'",
             ]
         if self.report_path:
             lines += ["", f"Report: {self.report_path}"]
         return "\n".join(lines)
+
+
+def register_people(app: Handoff) -> None:
+    """The demo's organisation: an admin, a designer, the CPO's analyst, the web shop that starts
+    orders, and the operators of each lane. Skipped on a database that has users already."""
+    if not app.single_user_mode():
+        return
+    app.add_user(ADMIN, role="admin", actor=ADMIN)
+    app.add_user(DESIGNER, role="designer", actor=ADMIN)
+    app.add_user(ANALYST, role="analyst", actor=ADMIN)
+    app.add_user(STARTER, role="operator", actor=ADMIN)
+    for lane, people in OPERATORS.items():
+        for name in people:
+            app.add_user(name, lanes=[lane], role="operator", actor=ADMIN)
 
 
 def _d(seconds: float | None) -> str:
@@ -142,16 +160,18 @@ def run_demo(
     app = Handoff(Database(db_url))
     try:
         app.init()
-        app.deploy(sorted(EXAMPLES.glob("*.bpmn")), actor="demo")
+        register_people(app)
+        app.deploy(sorted(EXAMPLES.glob("*.bpmn")), actor=DESIGNER)
     finally:
         app.db.dispose()
-    scenario = Scenario(PROCESS, instances, seed=seed, operators=OPERATORS, starter="web-shop")
+    # Operators default to each lane's registered users (Handoff.lane_members).
+    scenario = Scenario(PROCESS, instances, seed=seed, starter=STARTER)
     result = simulate(db_url, scenario, progress=progress)
     app = Handoff(Database(db_url))
     try:
-        report = app.report(process_id=PROCESS)
+        report = app.report(process_id=PROCESS, actor=ANALYST)
         if report_path is not None:
-            html = app.report_html(process_id=PROCESS)
+            html = app.report_html(process_id=PROCESS, actor=ANALYST)
             tmp = report_path.with_name(report_path.name + ".tmp")
             tmp.write_text(html, encoding="utf-8")
             tmp.replace(report_path)

@@ -64,6 +64,24 @@ def clock_at(now: datetime) -> Iterator[None]:
         _ENGINE_NOW.reset(token)
 
 
+@contextmanager
+def seeded_task_ids(seed: str) -> Iterator[None]:
+    """SpiffWorkflow names each task with a random UUID; inside this block the UUIDs come from a seeded
+    generator instead, so that a simulation leaves the same history, ids included, for the same seed."""
+    import random
+    from uuid import UUID
+
+    import SpiffWorkflow.task as spiff_task
+
+    rng = random.Random(seed)
+    original = spiff_task.uuid4
+    spiff_task.uuid4 = lambda: UUID(int=rng.getrandbits(128), version=4)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        spiff_task.uuid4 = original  # type: ignore[assignment]
+
+
 _TIMER_TYPES = (spiff_timer.TimerEventDefinition,)
 
 

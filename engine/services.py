@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -482,7 +482,8 @@ class Handoff(UserServices):
                 return None
             definition = self._definition(session, instance.definition_id)
             workflow = self._workflow(definition, instance)
-            with runtime.clock_at(change.now):
+            # SpiffWorkflow fires a timer strictly after its due instant: ask it a microsecond later.
+            with runtime.clock_at(change.now + timedelta(microseconds=1)):
                 runtime.fire_due_timers(workflow)
             open_tasks = self._advance(session, definition, instance, workflow, change)
             view = self._view(session, instance, definition, tasks=open_tasks)

@@ -29,6 +29,7 @@ from typing import Any
 
 from bpmn.durations import format_duration, parse_duration
 
+from . import runtime
 from .clock import ManualClock
 from .errors import InvalidInput, ScriptFailed
 from .services import Handoff
@@ -246,6 +247,7 @@ class SimulationResult:
     failed: int = 0
     open_tasks: int = 0
     timers_fired: int = 0
+    stuck_timers: int = 0
     operations: int = 0
     end: datetime | None = None
     lanes: dict[str, LaneFigures] = field(default_factory=dict)
@@ -277,6 +279,7 @@ class SimulationResult:
             "in_error": self.failed,
             "open_tasks": self.open_tasks,
             "timers_fired": self.timers_fired,
+            "stuck_timers": self.stuck_timers,
             "operations": self.operations,
             "cycle_time_mean_seconds": round(sum(cycle) / len(cycle), 1) if cycle else None,
             "cycle_time_p90_seconds": round(cycle[max(0, math.ceil(0.9 * len(cycle)) - 1)], 1)
@@ -350,6 +353,7 @@ class Simulation:
                 f"--staff names lane {unknown[0]!r}, which process {scenario.process} does not have; "
                 f"its lanes: {', '.join(model.lanes) or '(none)'}"
             )
+        self.checked = not app.single_user_mode()
         for lane in lanes:
             self._lane(lane)
         self.agenda: list[tuple[datetime, int, str, Any]] = []
@@ -378,9 +382,16 @@ class Simulation:
         figures = self.result.lanes.get(lane)
         if figures is None:
             count = self.s.staff.get(lane)
-            people = list(self.s.operators.get(lane, []))
+            people = list(self.s.operators.get(lane) or self.app.lane_members(lane))
             if count is None:
                 count = max(1, len(people))
+            if self.checked and count > len(people):
+                # With users registered, the engine lets only them work a lane's tasks.
+                raise InvalidInput(
+                    f"lane {lane!r} is simulated with {count} operator(s) but {len(people)} registered user(s) "
+                    f"work there; add users ('handoff users add NAME --lane {lane!r}'), lower --staff, or "
+                    "simulate into a database of its own (--db), which has no users"
+                )
             slug = re.sub(r"[^a-z0-9]+", "-", lane.lower()).strip("-") or "lane"
             names = people[:count] + [f"{slug}-{i}" for i in range(len(people) + 1, count + 1)]
             figures = LaneFigures(lane, names)
@@ -400,7 +411,7 @@ class Simulation:
             at += timedelta(hours=arrivals.expovariate(self.result.arrivals_per_hour))
             self._push(at, "arrive", n)
         stop_at = at + s.horizon
-        with self.app.batch() if s.batch else nullcontext():
+        with runtime.seeded_task_ids(f"{s.seed}/tasks"), self.app.batch() if s.batch else nullcontext():
             while self.agenda and self.agenda[0][0] <= stop_at:
                 when, _, kind, payload = heapq.heappop(self.agenda)
                 self.clock.set(when)
@@ -447,7 +458,10 @@ class Simulation:
         del self.timer_due[instance_id]
         view = self._call(lambda: self.app.fire_timers(instance_id))
         if view is not None:
-            self._absorb(view)
+            self.result.timers_fired += 1
+            self._absorb(view, fired=True)
+        else:
+            self.result.stuck_timers += 1
 
     def _call(self, operation: Callable[[], InstanceView | None]) -> InstanceView | None:
         self.result.operations += 1
@@ -461,7 +475,7 @@ class Simulation:
                 self.timer_due.pop(exc.instance_id, None)
             return None
 
-    def _absorb(self, view: InstanceView) -> None:
+    def _absorb(self, view: InstanceView, *, fired: bool = False) -> None:
         """Learn the instance's open tasks and next timer from what the engine returned."""
         known = self.open.setdefault(view.id, set())
         now_open = {t.id for t in view.tasks}
@@ -481,6 +495,10 @@ class Simulation:
             return
         due = view.next_due_at
         if due is not None and self.timer_due.get(view.id) != due:
+            if fired and due <= self.clock():
+                # Firing left the same timer due: never spin on one instant; the instance waits.
+                self.result.stuck_timers += 1
+                return
             self.timer_due[view.id] = due
             self._push(max(due, self.clock()), "timer", view.id)
 
