@@ -230,16 +230,18 @@ def run_engine(workflow: BpmnWorkflow, log: StepLog) -> None:
     # Subprocess and call-activity tasks complete outside the callbacks (their spec's _update): find
     # every task completed since the checkpoint, and keep the completion order.
     logged = {id(t) for t in log.completed}
-    missed = [
-        t
-        for t in all_tasks(workflow)
-        if t.state == TaskState.COMPLETED and t.last_state_change >= checkpoint and id(t) not in logged
-    ]
+    missed, too_deep = [], None
+    for t in all_tasks(workflow):  # one pass for both checks: this runs after every operation
+        state = t.state
+        if state == TaskState.COMPLETED:
+            if t.last_state_change >= checkpoint and id(t) not in logged:
+                missed.append(t)
+        elif too_deep is None and state in (TaskState.READY, TaskState.WAITING) and t.depth > MAX_TREE_DEPTH:
+            too_deep = t
     if missed:
         log.completed = sorted(log.completed + missed, key=lambda t: t.last_state_change)
-    for task in all_tasks(workflow):
-        if task.state in (TaskState.READY, TaskState.WAITING) and task.depth > MAX_TREE_DEPTH:
-            raise RunawayLoop(task, f"the process looped more than {MAX_TREE_DEPTH} steps deep")
+    if too_deep is not None:
+        raise RunawayLoop(too_deep, f"the process looped more than {MAX_TREE_DEPTH} steps deep")
 
 
 def is_external(task: Task) -> bool:

@@ -202,14 +202,18 @@ def test_demo_runs_and_names_the_bottleneck(tmp_path: Path) -> None:
         env={k: v for k, v in os.environ.items() if k != "HANDOFF_DB"},
     )
     assert result.returncode == 0, result.stderr
-    assert "20 orders started, 20 completed" in result.stdout
-    assert "bottleneck: Finance" in result.stdout
+    assert "Simulated 20 orders of order-to-cash" in result.stdout
+    assert "Bottleneck: Finance" in result.stdout
+    assert (tmp_path / "handoff-report.html").is_file()  # written next to the user
     assert not (tmp_path / "handoff.db").exists()  # a temporary database, not the user's
 
 
-def test_demo_on_a_chosen_database_keeps_its_history(db_url: str) -> None:
-    result = invoke(db_url, "--json", "demo", "--instances", "8")
+def test_demo_on_a_chosen_database_keeps_its_history(db_url: str, tmp_path: Path) -> None:
+    result = invoke(db_url, "--json", "demo", "--instances", "8", "--out", str(tmp_path / "r.html"))
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["instances"] == 8 and summary["completed"] == 8
-    assert len(json.loads(invoke(db_url, "--json", "instances").stdout)) == 8
+    assert summary["simulation"]["started"] == 8 and summary["simulation"]["completed"] == 8
+    assert summary["headline"]["waits_most"]["lane"]
+    # The demo registered its people: reading the instances now needs one of them.
+    listed = invoke(db_url, "--json", "instances", user="cleo")
+    assert len(json.loads(listed.stdout)) == 8
