@@ -264,10 +264,9 @@ class Handoff(UserServices):
         self._ready()
         self._authorize(actor, "start")
         data = dict(data or {})
-        change = _Change(self.clock(), actor)
+        change = self._change(actor)
         with self._uow() as session:
             change.session = session
-            change.memo = self._batch.memo if self._batch is not None else None
             ref = self._definition_ref(session, process_id, version)
             if ref is None:
                 what = f"process '{process_id}'" + (f" version {version}" if version is not None else "")
@@ -349,10 +348,9 @@ class Handoff(UserServices):
     ) -> InstanceView:
         """Complete a ready (or claimed) human task with form data, then run the instance on."""
         self._ready()
-        change = _Change(self.clock(), actor)
+        change = self._change(actor)
         with self._uow() as session:
             change.session = session
-            change.memo = self._batch.memo if self._batch is not None else None
             task = self._task(session, task_id)
             self._authorize_task(actor, task, "complete")
             change.instance_id = task.instance_id
@@ -424,7 +422,7 @@ class Handoff(UserServices):
         """
         self._ready()
         self._authorize(actor, "retry")
-        change = _Change(self.clock(), actor)
+        change = self._change(actor)
         with self._uow() as session:
             change.session, change.instance_id = session, instance_id
             instance = self._instance(session, instance_id)
@@ -472,10 +470,9 @@ class Handoff(UserServices):
         running). A timer never fires early: its due time is compared with the clock, not trusted.
         """
         self._ready()
-        change = _Change(self.clock(), None)
+        change = self._change(None)
         with self._uow() as session:
             change.session, change.instance_id = session, instance_id
-            change.memo = self._batch.memo if self._batch is not None else None
             instance = self._instance(session, instance_id)
             due = instance.next_due_at
             if instance.status not in ("running", "waiting") or due is None or due > change.now:
@@ -726,6 +723,10 @@ class Handoff(UserServices):
         )
 
     # --- internals ---------------------------------------------------------------------------------
+
+    def _change(self, actor: str | None) -> _Change:
+        """A new operation's change, at the clock's now; inside a batch it shares the batch's memo."""
+        return _Change(self.clock(), actor, memo=self._batch.memo if self._batch is not None else None)
 
     def _uow(self) -> Any:
         if self._batch is not None:

@@ -49,12 +49,16 @@ class _Prepared:
 
     def execute(self, session: Session, params: dict[str, Any]) -> Any:
         conn = session.connection()
-        sql, positions, processors, defaults = self._compiled(conn.dialect)
+        sql, *binding = self._compiled(conn.dialect)
+        return conn.exec_driver_sql(sql, self._bind(binding, params))
+
+    @staticmethod
+    def _bind(binding: list[Any], params: dict[str, Any]) -> Any:
+        """The driver's parameters: values through their bind processors, in position order if any."""
+        positions, processors, defaults = binding
         merged = {**defaults, **params} if defaults else params
         values = {k: (processors[k](v) if k in processors else v) for k, v in merged.items()}
-        if positions is not None:
-            return conn.exec_driver_sql(sql, tuple(values[name] for name in positions))
-        return conn.exec_driver_sql(sql, values)
+        return tuple(values[name] for name in positions) if positions is not None else values
 
     def _compiled(self, dialect: Any) -> tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, Any]]:
         prepared = self._by_dialect.get(dialect.name)
@@ -78,13 +82,8 @@ class _Prepared:
     def execute_many(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
         """The statement once per row, as one driver executemany."""
         conn = session.connection()
-        sql, positions, processors, defaults = self._compiled(conn.dialect)
-        batch = []
-        for params in rows:
-            merged = {**defaults, **params} if defaults else params
-            values = {k: (processors[k](v) if k in processors else v) for k, v in merged.items()}
-            batch.append(tuple(values[n] for n in positions) if positions is not None else values)
-        conn.exec_driver_sql(sql, batch)
+        sql, *binding = self._compiled(conn.dialect)
+        conn.exec_driver_sql(sql, [self._bind(binding, params) for params in rows])
 
     def first(self, session: Session, params: dict[str, Any]) -> dict[str, Any] | None:
         """The first row of a SELECT as a dict, its values through the columns' result processors."""
@@ -133,8 +132,7 @@ class WriteBuffer:
             conn = session.connection()
             want = max(n - len(pool), 1000)
             if conn.dialect.name == "postgresql":
-                sql = f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, :n)"
-                pool += list(conn.execute(text(sql), {"n": want}).scalars())
+                pool += _pg_next_ids(conn, table.name, want)
             else:
                 last = self.last_ids.get(table.name)
                 if last is None:
@@ -153,7 +151,7 @@ def buffer_writes(session: Session) -> None:
 def flush_writes(session: Session, *, stop: bool = True) -> set[int]:
     """Write what the session's buffer holds (instances, tasks, then events, then hook records);
     returns the ids of the instances it inserted (with the values their objects have now)."""
-    buffer: WriteBuffer | None = session.info.get("handoff_buffer")
+    buffer = _buffer(session)
     if buffer is None:
         return set()
     inserted = set(buffer.instances)
@@ -441,8 +439,7 @@ def update_task_if(
         if buffered["state"] != expected_state or buffered["assignee"] != expected_assignee:
             return False
         buffered.update(values)
-        for name, value in values.items():
-            set_committed_value(task, name, value)
+        _take_values(task, values)
         return True
     key = (tuple(sorted(values)), expected_assignee is None)
     prepared = _TASK_UPDATES.get(key)
@@ -459,9 +456,14 @@ def update_task_if(
         params["_assignee"] = expected_assignee
     if not prepared.execute(session, params).rowcount:
         return False
+    _take_values(task, values)
+    return True
+
+
+def _take_values(task: HumanTask, values: dict[str, Any]) -> None:
+    """The loaded row takes what was written as committed values: no flush, no re-read."""
     for name, value in values.items():
         set_committed_value(task, name, value)
-    return True
 
 
 _TASK = cast(Table, HumanTask.__table__)
@@ -498,8 +500,7 @@ def set_task(session: Session, task: HumanTask, **values: Any) -> None:
         buffered.update(values)
     else:
         _set_task_row(session, task, values)
-    for name, value in values.items():
-        set_committed_value(task, name, value)
+    _take_values(task, values)
 
 
 def _buffered_task(session: Session, task: HumanTask) -> dict[str, Any] | None:
@@ -553,7 +554,7 @@ def add_events_returning_ids(session: Session, rows: list[dict[str, Any]]) -> li
         return ids
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        ids = list(conn.execute(_PG_NEXT_EVENT_IDS, {"n": len(rows)}).scalars())
+        ids = _pg_next_ids(conn, "event", len(rows))
         conn.execute(
             _INSERT_EVENTS, [dict(row, id=event_id) for row, event_id in zip(rows, ids, strict=True)]
         )
@@ -595,7 +596,10 @@ def _sqlite_event_binding(dialect: Any) -> tuple[tuple[str, ...], tuple[Any, ...
     return _BINDINGS[dialect.name]
 
 
-_PG_NEXT_EVENT_IDS = text("SELECT nextval(pg_get_serial_sequence('event', 'id')) FROM generate_series(1, :n)")
+def _pg_next_ids(conn: Any, table: str, n: int) -> list[int]:
+    """Reserve `n` ids from a PostgreSQL table's id sequence (ours, whatever other writers do)."""
+    sql = text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)")
+    return list(conn.execute(sql, {"n": n}).scalars())
 
 
 def completed_event(session: Session, instance_id: int, token: str) -> dict[str, Any] | None:
