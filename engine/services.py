@@ -288,6 +288,9 @@ class Handoff(UserServices):
                 updated_at=change.now,
                 completed_at=None,
                 started_by=actor,
+                lease_owner=None,
+                lease_expires_at=None,
+                attempts=0,
             )
             change.events.append(
                 self._event(

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -79,6 +80,8 @@ class ProcessDefinition(Base):
     model: Mapped[dict[str, Any]]  # bpmn.ProcessModel as JSON: lanes, elements, forms, properties
     deployed_at: Mapped[datetime]
     deployed_by: Mapped[str | None] = mapped_column(String(255))
+    # Scripts of this version run as full Python, not in the sandbox: an explicit choice at deploy time.
+    trusted_scripts: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class DefinitionFile(Base):
@@ -116,6 +119,11 @@ class ProcessInstance(Base):
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     started_by: Mapped[str | None] = mapped_column(String(255))
+    # A worker's claim on the instance's due work (DESIGN §6): taken with SKIP LOCKED, void after expiry.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    # Automatic attempts made since the instance last failed (the retry policy counts them).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # Optimistic locking: a concurrent writer's UPDATE matches no row and raises StaleDataError.
     __mapper_args__ = {"version_id_col": version_counter}
@@ -307,3 +315,40 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(32))  # user_added, user_changed, user_removed
     subject: Mapped[str] = mapped_column(String(255))  # the user's name
     data: Mapped[dict[str, Any] | None]
+
+
+class Subscription(Base):
+    """What a waiting instance waits for from outside: a message (by name and correlation key) or a
+    signal (by name). Rewritten with every state change, so that delivery is an index lookup."""
+
+    __tablename__ = "subscription"
+    __table_args__ = (Index("ix_subscription_kind_name", "kind", "name", "correlation"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # message or signal
+    name: Mapped[str] = mapped_column(String(255))
+    correlation: Mapped[str | None] = mapped_column(String(255))
+    element_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+
+class TimerSchedule(Base):
+    """A timer start event of the latest deployed version of a process: when it next starts an instance.
+    Workers claim due rows like due instances (lease, SKIP LOCKED)."""
+
+    __tablename__ = "timer_schedule"
+    __table_args__ = (
+        UniqueConstraint("process_id", "element_id", name="uq_timer_schedule_process_element"),
+        Index("ix_timer_schedule_due", "next_due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(255))
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"))
+    element_id: Mapped[str] = mapped_column(String(255))
+    expression: Mapped[str] = mapped_column(String(255))
+    next_due_at: Mapped[datetime | None]
+    fired: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
