@@ -41,6 +41,7 @@ from .errors import (
 from .lifecycle import LifecycleEvent
 from .people import UserServices
 from .report import Report
+from .scheduling import SchedulingServices
 from .views import (
     CrossingView,
     DelayView,
@@ -91,7 +92,7 @@ class _Change:
         return ranks
 
 
-class Handoff(UserServices):
+class Handoff(UserServices, SchedulingServices):
     """The application: services over one database, with an injectable clock; each service checks
     its actor's role and lanes once users are registered (engine/people.py, docs/users.md)."""
 
@@ -177,7 +178,7 @@ class Handoff(UserServices):
                     )
                     continue
                 version = (latest.version + 1) if latest is not None else 1
-                repo.add_definition(
+                stored = repo.add_definition(
                     session,
                     process_id=model.process_id,
                     version=version,
@@ -190,6 +191,7 @@ class Handoff(UserServices):
                     deployed_by=actor,
                     files=[(f.name, f.kind, f.checksum, f.content) for f in parsed.files],
                 )
+                self._schedule_timer_starts(session, model.process_id, stored.id, parsed.spec, now)
                 results.append(Deployment(model.process_id, version, True, model.name, model.lanes, warnings))
         return results
 
@@ -271,37 +273,54 @@ class Handoff(UserServices):
             if ref is None:
                 what = f"process '{process_id}'" + (f" version {version}" if version is not None else "")
                 raise NotFound(f"{what} is not deployed (see 'handoff processes')")
-            definition_id = ref[0]
-            definition = self._definition(session, definition_id)
-            with runtime.clock_at(change.now):
-                workflow = runtime.new_workflow(definition, data)
-            instance = ProcessInstance(
-                definition_id=definition_id,
-                process_id=process_id,
-                business_key=business_key,
-                status="running",
-                state="",
-                data={},
-                error=None,
-                next_due_at=None,
-                created_at=change.now,
-                updated_at=change.now,
-                completed_at=None,
-                started_by=actor,
-                lease_owner=None,
-                lease_expires_at=None,
-                attempts=0,
-            )
-            change.events.append(
-                self._event(
-                    definition, None, "instance_started", change, data={"data": runtime.snapshot(data)}
-                )
-            )
-            open_tasks = self._advance(session, definition, instance, workflow, change, new=True)
-            view = self._view(session, instance, definition, tasks=open_tasks)
+            definition = self._definition(session, ref[0])
+            view = self._start_in(session, change, definition, data, business_key)
         self._notify(change.events)
         self._raise_failure(change, view)
         return view
+
+    def _start_in(
+        self,
+        session: Session,
+        change: _Change,
+        definition: runtime.LoadedDefinition,
+        data: dict[str, Any],
+        business_key: str | None,
+        *,
+        start_timer: str | None = None,
+    ) -> InstanceView:
+        """Create an instance in the caller's transaction and run it until it waits.
+
+        `start_timer` names a timer start event that has just fired (the worker's schedule): the
+        instance passes it at once instead of waiting for it again.
+        """
+        with runtime.clock_at(change.now):
+            workflow = runtime.new_workflow(definition, data)
+            if start_timer is not None:
+                runtime.fire_start_timer(workflow, start_timer)
+        instance = ProcessInstance(
+            definition_id=definition.definition_id,
+            process_id=definition.process_id,
+            business_key=business_key,
+            status="running",
+            state="",
+            data={},
+            error=None,
+            next_due_at=None,
+            created_at=change.now,
+            updated_at=change.now,
+            completed_at=None,
+            started_by=change.actor,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=0,
+        )
+        started: dict[str, Any] = {"data": runtime.snapshot(data)}
+        if start_timer is not None:
+            started["timer"] = start_timer
+        change.events.append(self._event(definition, None, "instance_started", change, data=started))
+        open_tasks = self._advance(session, definition, instance, workflow, change, new=True)
+        return self._view(session, instance, definition, tasks=open_tasks)
 
     def claim(self, task_id: int, *, actor: str | None) -> TaskView:
         self._ready()
@@ -484,7 +503,18 @@ class Handoff(UserServices):
             workflow = self._workflow(definition, instance)
             # SpiffWorkflow fires a timer strictly after its due instant: ask it a microsecond later.
             with runtime.clock_at(change.now + timedelta(microseconds=1)):
-                runtime.fire_due_timers(workflow)
+                cycles = runtime.fire_due_timers(workflow)
+            for firing in cycles:
+                change.events.append(
+                    self._event(
+                        definition,
+                        firing["task"],
+                        "timer_fired",
+                        change,
+                        actor=None,
+                        data={"timer": firing["timer"], "due": firing["due"]},
+                    )
+                )
             open_tasks = self._advance(session, definition, instance, workflow, change)
             view = self._view(session, instance, definition, tasks=open_tasks)
         self._notify(change.events)
@@ -930,7 +960,7 @@ class Handoff(UserServices):
             except Exception as exc:  # noqa: BLE001 - scripts are user code: any exception is an incident
                 change.failure = runtime.describe_failure(exc)
         for task in log.completed:
-            if runtime.is_timer(task):
+            if runtime.is_timer(task) and not runtime.is_cycle(task):  # cycles: see fire_due_timers
                 change.events.append(
                     self._event(
                         definition, task, "timer_fired", change, actor=None, data=runtime.timer_details(task)
