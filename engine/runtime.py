@@ -237,6 +237,14 @@ class LoadedDefinition:
     model: ProcessModel
     spec: Any
     subprocess_specs: dict[str, Any]
+    _forms: dict[str, list[dict[str, Any]]] = field(default_factory=dict, compare=False, repr=False)
+
+    def form_json(self, element: Element) -> list[dict[str, Any]]:
+        """The element's form as stored on its task rows, made once per version (rows only read it)."""
+        form = self._forms.get(element.id)
+        if form is None:
+            form = self._forms[element.id] = [f.to_json() for f in element.form]
+        return form
 
 
 class DefinitionCache:

@@ -1019,7 +1019,9 @@ class Handoff(UserServices, SchedulingServices):
             instance.state = runtime.dump_workflow(definition, workflow)
         elif new:
             instance.state = ""  # a placeholder: the batch writes the state when it commits
-        instance.data = runtime.snapshot(runtime.instance_data(workflow))
+        if batch is None or instance.status == "completed":
+            instance.data = runtime.snapshot(runtime.instance_data(workflow))
+        # else: a live instance of a batch gets its data snapshot once, when the batch writes it
         instance.updated_at = now
         instance.next_due_at = runtime.next_timer_due(workflow) if instance.status != "completed" else None
         if new:
@@ -1051,7 +1053,7 @@ class Handoff(UserServices, SchedulingServices):
                 name=element.name,
                 type=element.type,
                 lane=element.lane,
-                form=[f.to_json() for f in element.form],
+                form=definition.form_json(element),
                 state="ready",
                 assignee=None,
                 created_at=now,
@@ -1281,6 +1283,7 @@ class _Batch:
         assert self.session is not None
         for instance, definition, workflow in self.live.values():
             instance.state = runtime.dump_workflow(definition, workflow)
+            instance.data = runtime.snapshot(runtime.instance_data(workflow))
         inserted = repo.flush_writes(self.session)
         changed = [i for i in self.dirty.values() if i.id not in inserted]
         if not repo.update_instances(self.session, changed):
