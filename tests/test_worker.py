@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from cli import main
-from conftest import DATA, ROOT, _create_pg_database, _drop_pg_database
+from conftest import DATA, ROOT
 from engine import Handoff, ManualClock
 from engine.worker import Worker
 from storage import Database
@@ -255,15 +255,6 @@ def test_sigterm_stops_a_worker_cleanly(sqlite_url: str) -> None:
     passes = [json.loads(line) for line in out.splitlines()]
     assert sum(p["timers_fired"] for p in passes) == 3
     assert _scalar(sqlite_url, "SELECT count(*) FROM process_instance WHERE lease_owner IS NOT NULL") == 0
-
-
-@pytest.fixture
-def pg_url() -> object:
-    name, url = _create_pg_database()
-    try:
-        yield url
-    finally:
-        _drop_pg_database(name)
 
 
 def test_four_worker_processes_drain_a_thousand_timers_exactly_once(pg_url: str) -> None:
