@@ -9,17 +9,13 @@ from pathlib import Path
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
-from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from . import inspect, lint
-from .model import ParsedProcess, Problem, ProcessModel, SourceFile, ValidationReport
+from .model import CallBinding, ParsedProcess, Problem, ProcessModel, SourceFile, ValidationReport
 from .serializer import codec
+from .spiff_parsers import PARSERS, settle_event_subprocesses
 from .xml import XmlError, parse_xml, read_source
-
-_PARSERS = {"camunda": CamundaParser, "spiff": SpiffBpmnParser, "bpmn": BpmnDmnParser}
 
 
 def load_files(paths: Iterable[str | Path]) -> tuple[list[SourceFile], list[Problem]]:
@@ -92,7 +88,7 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
 
     lines = {name: inspect.line_index(tree) for name, tree in trees.items()}
     dialect = inspect.dialect_of(bpmn_trees.values())
-    parser = _PARSERS[dialect]()
+    parser = PARSERS[dialect]()
     current = ""
     try:
         for name, tree in dmn_trees.items():
@@ -136,7 +132,12 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
     for file_name, node, pid in executable:
         try:
             spec = parser.get_spec(pid)
-            subprocess_specs = parser.get_subprocess_specs(pid)
+            # A called process missing from these files is resolved among the deployed ones (CallBinding)
+            subprocess_specs = parser.get_subprocess_specs(pid, require_call_activity_specs=False)
+            missing = {name for name, sub in subprocess_specs.items() if sub is None}
+            subprocess_specs = {name: sub for name, sub in subprocess_specs.items() if sub is not None}
+            for one in (spec, *subprocess_specs.values()):
+                settle_event_subprocesses(one)
             spec_dict = codec(dialect).spec_to_dict(spec, subprocess_specs)
         except (ValidationException, SpiffWorkflowException) as exc:
             problems.append(_spiff_problem(exc, lines, file_name))
@@ -150,6 +151,12 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
             if called in all_processes and called != pid:
                 elements.update(inspect.elements_of(all_processes[called][1], pools.get(called), json_files))
         elements.update(inspect.elements_of(node, pools.get(pid), json_files))
+        nodes = [node] + [all_processes[c][1] for c in subprocess_specs if c in all_processes and c != pid]
+        calls, call_problems = _call_bindings(file_name, nodes, missing)
+        if any(p.severity == "error" for p in call_problems):
+            problems.extend(call_problems)
+            continue
+        problems.extend(p for p in call_problems if p not in problems)
         model = ProcessModel(
             process_id=pid,
             name=(node.get("name") or "").strip() or pools.get(pid) or None,
@@ -158,9 +165,63 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
             lanes=tuple(inspect.lane_names(node)),
             properties=inspect.extension_properties(node),
             elements=elements,
+            event_subprocesses={k: v for n in nodes for k, v in inspect.event_subprocesses(n).items()},
+            calls=calls,
         )
         parsed.append(ParsedProcess(model=model, spec=spec_dict, files=tuple(sources), checksum=checksum))
     return ValidationReport(tuple(parsed), tuple(problems))
+
+
+def _call_bindings(
+    file_name: str, nodes: Sequence[etree._Element], missing: set[str]
+) -> tuple[dict[str, CallBinding], list[Problem]]:
+    """How each call activity of a process (and of the processes deployed with it) binds its called
+    process; problems for bindings Handoff cannot honour."""
+    calls: dict[str, CallBinding] = {}
+    problems: list[Problem] = []
+    by_process: dict[str, tuple[str, str]] = {}
+    for node in nodes:
+        for activity, (called, binding, problem, line) in inspect.call_bindings(node).items():
+            where = f"callActivity '{activity}'"
+            if problem is not None:
+                problems.append(Problem(file_name, line, f"{where}: {problem}"))
+                continue
+            external = called in missing
+            if binding == "deployment" and external:
+                problems.append(
+                    Problem(
+                        file_name,
+                        line,
+                        f"{where} is bound to the deployment, but process '{called}' is not among the files "
+                        "deployed with it",
+                    )
+                )
+                continue
+            earlier = by_process.setdefault(called, (activity, binding))
+            if earlier[1] != binding:
+                problems.append(
+                    Problem(
+                        file_name,
+                        line,
+                        f"{where} and callActivity '{earlier[0]}' call process '{called}' in different "
+                        "versions: an instance runs one version of each called process",
+                    )
+                )
+                continue
+            kind, _, number = binding.partition(":")
+            calls[activity] = CallBinding(called, kind, int(number) if number else None, external)
+            if external:
+                problems.append(
+                    Problem(
+                        file_name,
+                        line,
+                        f"{where} calls process '{called}', which is not in these files: it runs the "
+                        + (f"deployed version {number}" if number else "latest deployed version")
+                        + " when an instance starts",
+                        "warning",
+                    )
+                )
+    return calls, problems
 
 
 def _kind(sources: Sequence[SourceFile], name: str) -> str:

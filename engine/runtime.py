@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -26,6 +26,8 @@ from SpiffWorkflow.util.task import TaskState
 from bpmn import Element, ProcessModel
 from bpmn.inspect import ACTIVITY_TAGS
 from bpmn.serializer import codec
+
+from . import event_subprocesses as event_subprocess_rules
 
 # SpiffWorkflow's task iterator stops at depth 1,000 and then reports a workflow complete that is not
 # (DESIGN §4). Stop well before that, and stop a loop of automated tasks that would never wait.
@@ -214,8 +216,13 @@ def is_activity(model: ProcessModel, task: Task) -> bool:
     return element_of(model, task).type in ACTIVITY_TAGS
 
 
-def run_engine(workflow: BpmnWorkflow, log: StepLog) -> None:
-    """Run automated tasks until the workflow waits; raises RunawayLoop or SpiffWorkflow's errors."""
+def run_engine(
+    workflow: BpmnWorkflow, log: StepLog, event_subprocesses: Mapping[str, bool] | None = None
+) -> None:
+    """Run automated tasks until the workflow waits; raises RunawayLoop or SpiffWorkflow's errors.
+
+    `event_subprocesses`: the process's event subprocesses, id -> interrupting (engine/event_subprocesses.py).
+    """
 
     def did_complete(task: Task) -> None:
         log.completed.append(task)
@@ -227,6 +234,8 @@ def run_engine(workflow: BpmnWorkflow, log: StepLog) -> None:
 
     checkpoint = time.time()  # SpiffWorkflow stamps last_state_change with time.time()
     workflow.do_engine_steps(did_complete_task=did_complete)
+    while event_subprocesses and event_subprocess_rules.settle(workflow, event_subprocesses):
+        workflow.do_engine_steps(did_complete_task=did_complete)
     # Subprocess and call-activity tasks complete outside the callbacks (their spec's _update): find
     # every task completed since the checkpoint, and keep the completion order.
     logged = {id(t) for t in log.completed}

@@ -28,6 +28,7 @@ from storage import repository as repo
 from storage.models import BoundaryCrossing, Delay, HandoffRecord, HumanTask, ProcessInstance
 
 from . import access, causality, forms, history, hooks, runtime
+from .calls import CallServices
 from .clock import Clock, utc_now
 from .errors import (
     Conflict,
@@ -91,7 +92,7 @@ class _Change:
         return ranks
 
 
-class Handoff(UserServices):
+class Handoff(UserServices, CallServices):
     """The application: services over one database, with an injectable clock; each service checks
     its actor's role and lanes once users are registered (engine/people.py, docs/users.md)."""
 
@@ -168,6 +169,7 @@ class Handoff(UserServices):
             self._batch.memo.pop("refs", None)
         results: list[Deployment] = []
         with self._uow() as session:
+            self._check_calls(session, report.processes)
             for parsed in report.processes:
                 model = parsed.model
                 latest = repo.latest_definition(session, model.process_id)
@@ -272,7 +274,7 @@ class Handoff(UserServices):
                 what = f"process '{process_id}'" + (f" version {version}" if version is not None else "")
                 raise NotFound(f"{what} is not deployed (see 'handoff processes')")
             definition_id = ref[0]
-            definition = self._definition(session, definition_id)
+            definition, called = self._resolve_calls(session, self._definition(session, definition_id))
             with runtime.clock_at(change.now):
                 workflow = runtime.new_workflow(definition, data)
             instance = ProcessInstance(
@@ -291,6 +293,7 @@ class Handoff(UserServices):
                 lease_owner=None,
                 lease_expires_at=None,
                 attempts=0,
+                called=called,
             )
             change.events.append(
                 self._event(
@@ -368,7 +371,7 @@ class Handoff(UserServices):
                 raise Conflict(
                     f"instance {instance.id} is {instance.status}: its tasks cannot be completed now"
                 )
-            definition = self._definition(session, instance.definition_id)
+            definition = self._instance_definition(session, instance)
             label = f"task {task_id} ({task.name or task.element_id})"
             form = [bpmn.FormField.from_json(f) for f in task.form]
             checked = forms.check(form, data or {}, label)
@@ -431,7 +434,7 @@ class Handoff(UserServices):
             instance = self._instance(session, instance_id)
             if instance.status != "error":
                 raise Conflict(f"instance {instance_id} is {instance.status}, not in error: nothing to retry")
-            definition = self._definition(session, instance.definition_id)
+            definition = self._instance_definition(session, instance)
             workflow = self._workflow(definition, instance)
             failed = runtime.error_tasks(workflow)
             retry_data = dict(data or {})
@@ -480,7 +483,7 @@ class Handoff(UserServices):
             due = instance.next_due_at
             if instance.status not in ("running", "waiting") or due is None or due > change.now:
                 return None
-            definition = self._definition(session, instance.definition_id)
+            definition = self._instance_definition(session, instance)
             workflow = self._workflow(definition, instance)
             # SpiffWorkflow fires a timer strictly after its due instant: ask it a microsecond later.
             with runtime.clock_at(change.now + timedelta(microseconds=1)):
@@ -529,7 +532,7 @@ class Handoff(UserServices):
         self._authorize(actor, "read")
         with self.db.reader() as session:
             instance = self._instance(session, instance_id)
-            definition = self._definition(session, instance.definition_id)
+            definition = self._instance_definition(session, instance)
             timeline = tuple(
                 TimelineEntry(
                     id=e.id,
@@ -863,7 +866,7 @@ class Handoff(UserServices):
     ) -> LifecycleEvent:
         instance = self._get_instance(session, task.instance_id)
         assert instance is not None
-        definition = self._definition(session, instance.definition_id)
+        definition = self._instance_definition(session, instance)
         event = _row_event(task, kind, definition, now, actor=actor, data=data)
         self._record(session, definition.model, [event])
         return event
@@ -926,7 +929,7 @@ class Handoff(UserServices):
         if change.failure is None:  # completing the task itself may have failed already
             try:
                 with runtime.clock_at(change.now):
-                    runtime.run_engine(workflow, log)
+                    runtime.run_engine(workflow, log, model.event_subprocesses)
             except Exception as exc:  # noqa: BLE001 - scripts are user code: any exception is an incident
                 change.failure = runtime.describe_failure(exc)
         for task in log.completed:
