@@ -17,6 +17,11 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    CodeEventDefinition,
+    ErrorEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
@@ -90,6 +95,16 @@ _TIMER_TYPES = (spiff_timer.TimerEventDefinition,)
 def is_timer(task: Task) -> bool:
     """A timer event (start, intermediate or boundary) whose task completed: a timer that fired."""
     return isinstance(getattr(task.task_spec, "event_definition", None), _TIMER_TYPES)
+
+
+def caught_code_event(task: Task) -> tuple[str, dict[str, Any]] | None:
+    """A completed boundary or start event that caught an error or an escalation: the history event's
+    kind (`error_caught`, `escalation_caught`) and what was caught."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    if not isinstance(definition, CodeEventDefinition) or not isinstance(task.task_spec, CatchingEvent):
+        return None
+    kind = "error_caught" if isinstance(definition, ErrorEventDefinition) else "escalation_caught"
+    return kind, {"name": definition.name, "code": definition.code}
 
 
 def timer_details(task: Task) -> dict[str, Any]:
