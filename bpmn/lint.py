@@ -222,15 +222,30 @@ def event_references(tree: etree._ElementTree, filename: str) -> list[Problem]:
     return problems
 
 
-def decision_references(tree: etree._ElementTree, filename: str) -> list[Problem]:
-    """Business rule tasks that name no DMN decision: SpiffWorkflow runs them only as decisions."""
+def decision_references(
+    tree: etree._ElementTree, filename: str, decisions: set[str | None] | None = None
+) -> list[Problem]:
+    """Business rule tasks that name no DMN decision (SpiffWorkflow runs them only as decisions), or one
+    that none of the given DMN files defines (when `decisions` is given)."""
     problems: list[Problem] = []
     for task in tree.getroot().iter(f"{{{NS['bpmn']}}}businessRuleTask"):
-        named = task.get(f"{{{NS['camunda']}}}decisionRef") or any(
-            local(n.tag) == "calledDecisionId" and (n.text or "").strip()
-            for n in task.iter()
-            if isinstance(n.tag, str)
+        named = task.get(f"{{{NS['camunda']}}}decisionRef") or next(
+            (
+                (n.text or "").strip()
+                for n in task.iter()
+                if isinstance(n.tag, str) and local(n.tag) == "calledDecisionId" and (n.text or "").strip()
+            ),
+            None,
         )
+        if named and decisions is not None and named not in decisions and "${" not in named:
+            problems.append(
+                Problem(
+                    filename,
+                    task.sourceline,
+                    f"{_describe(task)} names decision '{named}', which none of the DMN files given defines: "
+                    "deploy the DMN file with the BPMN (handoff deploy process.bpmn decision.dmn)",
+                )
+            )
         if not named:
             problems.append(
                 Problem(

@@ -11,7 +11,8 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from . import inspect, lint
+from . import camunda_expressions, inspect, lint
+from .inspect import local
 from .model import CallBinding, ParsedProcess, Problem, ProcessModel, SourceFile, ValidationReport
 from .serializer import codec
 from .spiff_parsers import PARSERS, settle_event_subprocesses
@@ -73,14 +74,25 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
 
     bpmn_trees = {n: t for n, t in trees.items() if _kind(sources, n) == "bpmn"}
     dmn_trees = {n: t for n, t in trees.items() if _kind(sources, n) == "dmn"}
+    if not bpmn_trees and dmn_trees:
+        # A decision is part of the process version that uses it (SpiffWorkflow binds it at parse time).
+        message = (
+            "a DMN file is deployed together with the BPMN file whose business rule tasks use it "
+            "(handoff deploy process.bpmn decision.dmn)"
+        )
+        return ValidationReport((), tuple(Problem(name, None, message) for name in dmn_trees))
     if not bpmn_trees:
         return ValidationReport((), (Problem(", ".join(trees) or "(no file)", None, "no BPMN file given"),))
+    decisions = {
+        d.get("id") for t in dmn_trees.values() for d in t.getroot().iter() if local(d.tag) == "decision"
+    }
 
     for name, tree in bpmn_trees.items():
         problems.extend(lint.refused_constructs(tree, name))
         problems.extend(lint.dangling_flows(tree, name))
         problems.extend(lint.event_references(tree, name))
-        problems.extend(lint.decision_references(tree, name))
+        problems.extend(lint.decision_references(tree, name, decisions))
+        problems.extend(camunda_expressions.translate_document(tree, name)[1])
         lint.name_anonymous_flows(tree)
         problems.extend(lint.warnings(tree, name))
     if any(p.severity == "error" for p in problems):

@@ -941,7 +941,9 @@ class Handoff(UserServices, CallServices):
                 )
             caught = runtime.caught_code_event(task)
             if caught is not None:
-                change.events.append(self._event(definition, task, caught[0], change, actor=None, data=caught[1]))
+                change.events.append(
+                    self._event(definition, task, caught[0], change, actor=None, data=caught[1])
+                )
             if runtime.is_activity(model, task):
                 changed = runtime.changed_data(task)
                 change.events.append(
