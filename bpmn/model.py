@@ -104,6 +104,28 @@ class SourceFile:
 
 
 @dataclass(frozen=True)
+class CallBinding:
+    """Which version of a called process a call activity runs (docs/conformance.md, "Call activities").
+
+    `binding` is `latest` (the latest version deployed when the instance starts; the default),
+    `version` (the deployed version `version`), or `deployment` (the copy deployed with the caller).
+    `external` is true when the called process was not among the files deployed with the caller.
+    """
+
+    process: str
+    binding: str = "latest"
+    version: int | None = None
+    external: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> CallBinding:
+        return cls(d["process"], d.get("binding") or "latest", d.get("version"), bool(d.get("external")))
+
+
+@dataclass(frozen=True)
 class ProcessModel:
     """What Handoff keeps of one executable process, beside SpiffWorkflow's serialized spec."""
 
@@ -114,9 +136,15 @@ class ProcessModel:
     lanes: tuple[str, ...]
     properties: dict[str, str]
     elements: dict[str, Element]
+    # event subprocess id -> whether its start event interrupts (SpiffWorkflow keeps neither)
+    event_subprocesses: dict[str, bool] = field(default_factory=dict)
+    # call activity id -> how it binds its called process (see CallBinding)
+    calls: dict[str, CallBinding] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "event_subprocesses": dict(self.event_subprocesses),
+            "calls": {k: c.to_json() for k, c in self.calls.items()},
             "process_id": self.process_id,
             "name": self.name,
             "dialect": self.dialect,
@@ -136,6 +164,8 @@ class ProcessModel:
             lanes=tuple(d.get("lanes") or ()),
             properties=dict(d.get("properties") or {}),
             elements={k: Element.from_json(e) for k, e in (d.get("elements") or {}).items()},
+            event_subprocesses=dict(d.get("event_subprocesses") or {}),
+            calls={k: CallBinding.from_json(c) for k, c in (d.get("calls") or {}).items()},
         )
 
 

@@ -21,6 +21,8 @@ KINDS = (
     "task_error",
     "task_cancelled",
     "timer_fired",
+    "error_caught",
+    "escalation_caught",
     "message_received",
     "hook_failed",
 )

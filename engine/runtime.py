@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -17,6 +17,11 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    CodeEventDefinition,
+    ErrorEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
@@ -26,6 +31,8 @@ from SpiffWorkflow.util.task import TaskState
 from bpmn import Element, ProcessModel
 from bpmn.inspect import ACTIVITY_TAGS
 from bpmn.serializer import codec
+
+from . import event_subprocesses as event_subprocess_rules
 
 # SpiffWorkflow's task iterator stops at depth 1,000 and then reports a workflow complete that is not
 # (DESIGN §4). Stop well before that, and stop a loop of automated tasks that would never wait.
@@ -108,6 +115,16 @@ _TIMER_TYPES = (spiff_timer.TimerEventDefinition,)
 def is_timer(task: Task) -> bool:
     """A timer event (start, intermediate or boundary) whose task completed: a timer that fired."""
     return isinstance(getattr(task.task_spec, "event_definition", None), _TIMER_TYPES)
+
+
+def caught_code_event(task: Task) -> tuple[str, dict[str, Any]] | None:
+    """A completed boundary or start event that caught an error or an escalation: the history event's
+    kind (`error_caught`, `escalation_caught`) and what was caught."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    if not isinstance(definition, CodeEventDefinition) or not isinstance(task.task_spec, CatchingEvent):
+        return None
+    kind = "error_caught" if isinstance(definition, ErrorEventDefinition) else "escalation_caught"
+    return kind, {"name": definition.name, "code": definition.code}
 
 
 def timer_details(task: Task) -> dict[str, Any]:
@@ -364,8 +381,13 @@ def is_activity(model: ProcessModel, task: Task) -> bool:
     return element_of(model, task).type in ACTIVITY_TAGS
 
 
-def run_engine(workflow: BpmnWorkflow, log: StepLog) -> None:
-    """Run automated tasks until the workflow waits; raises RunawayLoop or SpiffWorkflow's errors."""
+def run_engine(
+    workflow: BpmnWorkflow, log: StepLog, event_subprocesses: Mapping[str, bool] | None = None
+) -> None:
+    """Run automated tasks until the workflow waits; raises RunawayLoop or SpiffWorkflow's errors.
+
+    `event_subprocesses`: the process's event subprocesses, id -> interrupting (engine/event_subprocesses.py).
+    """
 
     def did_complete(task: Task) -> None:
         log.completed.append(task)
@@ -377,6 +399,8 @@ def run_engine(workflow: BpmnWorkflow, log: StepLog) -> None:
 
     checkpoint = time.time()  # SpiffWorkflow stamps last_state_change with time.time()
     workflow.do_engine_steps(did_complete_task=did_complete)
+    while event_subprocesses and event_subprocess_rules.settle(workflow, event_subprocesses):
+        workflow.do_engine_steps(did_complete_task=did_complete)
     # Subprocess and call-activity tasks complete outside the callbacks (their spec's _update): find
     # every task completed since the checkpoint, and keep the completion order.
     logged = {id(t) for t in log.completed}

@@ -28,6 +28,7 @@ from storage import repository as repo
 from storage.models import BoundaryCrossing, Delay, HandoffRecord, HumanTask, ProcessInstance
 
 from . import access, causality, forms, history, hooks, runtime
+from .calls import CallServices
 from .clock import Clock, utc_now
 from .errors import (
     Conflict,
@@ -92,7 +93,7 @@ class _Change:
         return ranks
 
 
-class Handoff(UserServices, SchedulingServices):
+class Handoff(UserServices, SchedulingServices, CallServices):
     """The application: services over one database, with an injectable clock; each service checks
     its actor's role and lanes once users are registered (engine/people.py, docs/users.md)."""
 
@@ -169,6 +170,7 @@ class Handoff(UserServices, SchedulingServices):
             self._batch.memo.pop("refs", None)
         results: list[Deployment] = []
         with self._uow() as session:
+            self._check_calls(session, report.processes)
             for parsed in report.processes:
                 model = parsed.model
                 latest = repo.latest_definition(session, model.process_id)
@@ -294,6 +296,7 @@ class Handoff(UserServices, SchedulingServices):
         `start_timer` names a timer start event that has just fired (the worker's schedule): the
         instance passes it at once instead of waiting for it again.
         """
+        definition, called = self._resolve_calls(session, definition)
         with runtime.clock_at(change.now):
             workflow = runtime.new_workflow(definition, data)
             if start_timer is not None:
@@ -314,6 +317,7 @@ class Handoff(UserServices, SchedulingServices):
             lease_owner=None,
             lease_expires_at=None,
             attempts=0,
+            called=called,
         )
         started: dict[str, Any] = {"data": runtime.snapshot(data)}
         if start_timer is not None:
@@ -387,7 +391,7 @@ class Handoff(UserServices, SchedulingServices):
                 raise Conflict(
                     f"instance {instance.id} is {instance.status}: its tasks cannot be completed now"
                 )
-            definition = self._definition(session, instance.definition_id)
+            definition = self._instance_definition(session, instance)
             label = f"task {task_id} ({task.name or task.element_id})"
             form = [bpmn.FormField.from_json(f) for f in task.form]
             checked = forms.check(form, data or {}, label)
@@ -450,7 +454,7 @@ class Handoff(UserServices, SchedulingServices):
             instance = self._instance(session, instance_id)
             if instance.status != "error":
                 raise Conflict(f"instance {instance_id} is {instance.status}, not in error: nothing to retry")
-            definition = self._definition(session, instance.definition_id)
+            definition = self._instance_definition(session, instance)
             workflow = self._workflow(definition, instance)
             failed = runtime.error_tasks(workflow)
             retry_data = dict(data or {})
@@ -499,7 +503,7 @@ class Handoff(UserServices, SchedulingServices):
             due = instance.next_due_at
             if instance.status not in ("running", "waiting") or due is None or due > change.now:
                 return None
-            definition = self._definition(session, instance.definition_id)
+            definition = self._instance_definition(session, instance)
             workflow = self._workflow(definition, instance)
             # SpiffWorkflow fires a timer strictly after its due instant: ask it a microsecond later.
             with runtime.clock_at(change.now + timedelta(microseconds=1)):
@@ -559,7 +563,7 @@ class Handoff(UserServices, SchedulingServices):
         self._authorize(actor, "read")
         with self.db.reader() as session:
             instance = self._instance(session, instance_id)
-            definition = self._definition(session, instance.definition_id)
+            definition = self._instance_definition(session, instance)
             timeline = tuple(
                 TimelineEntry(
                     id=e.id,
@@ -893,7 +897,7 @@ class Handoff(UserServices, SchedulingServices):
     ) -> LifecycleEvent:
         instance = self._get_instance(session, task.instance_id)
         assert instance is not None
-        definition = self._definition(session, instance.definition_id)
+        definition = self._instance_definition(session, instance)
         event = _row_event(task, kind, definition, now, actor=actor, data=data)
         self._record(session, definition.model, [event])
         return event
@@ -956,7 +960,7 @@ class Handoff(UserServices, SchedulingServices):
         if change.failure is None:  # completing the task itself may have failed already
             try:
                 with runtime.clock_at(change.now):
-                    runtime.run_engine(workflow, log)
+                    runtime.run_engine(workflow, log, model.event_subprocesses)
             except Exception as exc:  # noqa: BLE001 - scripts are user code: any exception is an incident
                 change.failure = runtime.describe_failure(exc)
         for task in log.completed:
@@ -965,6 +969,11 @@ class Handoff(UserServices, SchedulingServices):
                     self._event(
                         definition, task, "timer_fired", change, actor=None, data=runtime.timer_details(task)
                     )
+                )
+            caught = runtime.caught_code_event(task)
+            if caught is not None:
+                change.events.append(
+                    self._event(definition, task, caught[0], change, actor=None, data=caught[1])
                 )
             if runtime.is_activity(model, task):
                 changed = runtime.changed_data(task)
