@@ -14,7 +14,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from . import inspect, lint
+from . import inspect, lint, retry
 from .model import ParsedProcess, Problem, ProcessModel, SourceFile, ValidationReport
 from .serializer import codec
 from .xml import XmlError, parse_xml, read_source
@@ -159,6 +159,7 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
             properties=inspect.extension_properties(node),
             elements=elements,
         )
+        problems.extend(retry.model_problems(model, file_name, node.sourceline))
         parsed.append(ParsedProcess(model=model, spec=spec_dict, files=tuple(sources), checksum=checksum))
     return ValidationReport(tuple(parsed), tuple(problems))
 

@@ -214,10 +214,18 @@ def is_activity(model: ProcessModel, task: Task) -> bool:
     return element_of(model, task).type in ACTIVITY_TAGS
 
 
-def run_engine(workflow: BpmnWorkflow, log: StepLog) -> None:
-    """Run automated tasks until the workflow waits; raises RunawayLoop or SpiffWorkflow's errors."""
+def run_engine(
+    workflow: BpmnWorkflow, log: StepLog, dispatch: Callable[[BpmnWorkflow], list[Task]] | None = None
+) -> None:
+    """Run automated tasks until the workflow waits; raises RunawayLoop or SpiffWorkflow's errors.
+
+    `dispatch` runs work SpiffWorkflow leaves STARTED (service task handlers) and returns the tasks it
+    completed; while it completes any, the engine steps on.
+    """
 
     def did_complete(task: Task) -> None:
+        if task.state == TaskState.STARTED and isinstance(task.task_spec, ServiceTaskMixin):
+            return  # SpiffWorkflow calls this for every task it ran: this one waits for its handler or a person
         log.completed.append(task)
         log.count += 1
         if log.count > MAX_STEPS_PER_OPERATION:
@@ -227,6 +235,10 @@ def run_engine(workflow: BpmnWorkflow, log: StepLog) -> None:
 
     checkpoint = time.time()  # SpiffWorkflow stamps last_state_change with time.time()
     workflow.do_engine_steps(did_complete_task=did_complete)
+    while dispatch is not None and (dispatched := dispatch(workflow)):
+        for task in dispatched:
+            did_complete(task)
+        workflow.do_engine_steps(did_complete_task=did_complete)
     # Subprocess and call-activity tasks complete outside the callbacks (their spec's _update): find
     # every task completed since the checkpoint, and keep the completion order.
     logged = {id(t) for t in log.completed}
