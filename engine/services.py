@@ -819,10 +819,11 @@ class Handoff(UserServices, IncidentServices):
             )
 
     def _handler_warnings(self, report: bpmn.ValidationReport) -> tuple[str, ...]:
-        """Service tasks whose handler is not installed here: said at deploy, since a worker elsewhere
-        may have it (docs/services.md)."""
+        """Service tasks whose handler is not installed here, as `file:line: warning: ...`: said at
+        deploy, not refused, since the workers that run the process may have it (docs/services.md)."""
         found = []
         for parsed in report.processes:
+            file_name = next((f.name for f in parsed.files if f.kind == "bpmn"), parsed.model.process_id)
             for element in parsed.model.elements.values():
                 binding = element.service
                 if binding is None or binding.handler in self.services:
@@ -832,12 +833,11 @@ class Handoff(UserServices, IncidentServices):
                     if binding.strict
                     else "it will wait as open work for an outside worker"
                 )
-                line = f" (line {element.line})" if element.line else ""
-                found.append(
-                    f"warning: service task {element.label} ({element.id}){line} of {parsed.model.process_id}: "
-                    f"no handler '{binding.handler}' is installed here; {then} "
-                    f"(entry-point group {service_tasks.ENTRY_POINT_GROUP}, docs/services.md)"
+                message = (
+                    f"service task {element.label} ({element.id}): no handler '{binding.handler}' is "
+                    f"installed here; {then} (entry-point group {service_tasks.ENTRY_POINT_GROUP})"
                 )
+                found.append(str(bpmn.Problem(file_name, element.line, message, "warning")))
         return tuple(found)
 
     @staticmethod
