@@ -56,8 +56,9 @@ def problems(props: dict[str, str]) -> list[str]:
             )
     if BACKOFF in props:
         try:
-            if parse_duration(props[BACKOFF]) <= timedelta(0):
-                found.append(f"property {BACKOFF}={props[BACKOFF]!r} must be longer than zero")
+            parse_duration(
+                props[BACKOFF]
+            )  # PT0S is allowed: retry on the worker's next pass (Camunda's R5/PT0S)
         except ValueError as exc:
             found.append(f"property {BACKOFF}: {exc}")
     if FACTOR in props:
