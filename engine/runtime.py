@@ -257,8 +257,9 @@ def run_engine(
 
 
 def is_external(task: Task) -> bool:
-    """A service task SpiffWorkflow left STARTED: it has no implementation Handoff can run, so an outside
-    worker (a person or a program) does the work and completes it like a human task."""
+    """A service task SpiffWorkflow left STARTED and no installed handler ran (engine/service_tasks.py:
+    it names none, or a Camunda class/topic/bean nobody registered): an outside worker (a person or a
+    program) does the work and completes it like a human task (docs/services.md)."""
     return task.state == TaskState.STARTED and isinstance(task.task_spec, ServiceTaskMixin)
 
 
