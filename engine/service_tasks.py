@@ -233,8 +233,8 @@ def run_started(workflow: BpmnWorkflow) -> list[Task]:
     outside worker or a person (runtime.is_external). Returns the tasks it completed, in order.
     """
     context = _CURRENT.get()
-    if context is None:
-        return []
+    if context is None or not any(e.type == "serviceTask" for e in context.model.elements.values()):
+        return []  # the common case: no service task to look for in the task tree
     completed: list[Task] = []
     for task in list(runtime.all_tasks(workflow)):
         if task.state != TaskState.STARTED or not isinstance(task.task_spec, ServiceTaskMixin):
