@@ -12,6 +12,7 @@ from typing import Any
 
 from lxml import etree
 
+from . import retry, service_tasks
 from .model import Element, FormField, SourceFile
 from .xml import BPMN_NS, CAMUNDA_NS, SPIFF_NS
 
@@ -236,6 +237,8 @@ def elements_of(
             lane = lanes.get(node_id) or inherited or pool
             form: tuple[FormField, ...] = ()
             props = extension_properties(node)
+            for name, value in retry.camunda_cycle(node).items():
+                props.setdefault(name, value)
             if tag in HUMAN_TAGS:
                 form = camunda_form(node)
                 schema_file = props.get("formJsonSchemaFilename")
@@ -252,6 +255,7 @@ def elements_of(
                 line=node.sourceline,
                 properties=props,
                 form=form,
+                service=service_tasks.binding(node, props) if tag == "serviceTask" else None,
             )
             if tag in CONTAINER_TAGS:
                 visit(node, lanes.get(node_id) or inherited)

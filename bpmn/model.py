@@ -7,7 +7,10 @@ boundary (storage rows, CLI output, reports) and round-trip through JSON.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .service_tasks import ServiceBinding
 
 Severity = Literal["error", "warning"]
 
@@ -72,6 +75,7 @@ class Element:
     line: int | None
     properties: dict[str, str] = field(default_factory=dict)
     form: tuple[FormField, ...] = ()
+    service: ServiceBinding | None = None  # a service task's handler (bpmn/service_tasks.py)
 
     @property
     def label(self) -> str:
@@ -80,10 +84,14 @@ class Element:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["form"] = [f.to_json() for f in self.form]
+        d["service"] = self.service.to_json() if self.service is not None else None
         return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Element:
+        from .service_tasks import ServiceBinding
+
+        service = d.get("service")
         return cls(
             id=d["id"],
             type=d["type"],
@@ -92,6 +100,7 @@ class Element:
             line=d.get("line"),
             properties=dict(d.get("properties") or {}),
             form=tuple(FormField.from_json(f) for f in d.get("form") or ()),
+            service=ServiceBinding.from_json(service) if service else None,
         )
 
 

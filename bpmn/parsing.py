@@ -11,7 +11,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from . import camunda_expressions, inspect, lint
+from . import camunda_expressions, inspect, lint, retry
 from .inspect import local
 from .model import CallBinding, ParsedProcess, Problem, ProcessModel, SourceFile, ValidationReport
 from .serializer import codec
@@ -180,6 +180,7 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
             event_subprocesses={k: v for n in nodes for k, v in inspect.event_subprocesses(n).items()},
             calls=calls,
         )
+        problems.extend(retry.model_problems(model, file_name, node.sourceline))
         parsed.append(ParsedProcess(model=model, spec=spec_dict, files=tuple(sources), checksum=checksum))
     return ValidationReport(tuple(parsed), tuple(problems))
 

@@ -36,6 +36,8 @@ RULES: dict[str, Rule] = {
     "export": Rule("export the history", frozenset({"analyst", "admin"})),
     "audit": Rule("read the audit log", frozenset({"analyst", "admin"})),
     "retry": Rule("retry incidents", frozenset({"admin"})),
+    "suspend": Rule("suspend or resume instances", frozenset({"admin"})),
+    "terminate": Rule("terminate instances", frozenset({"admin"})),
     "sla": Rule("set SLAs", frozenset({"admin"})),
     "users": Rule("manage users", frozenset({"admin"})),
 }

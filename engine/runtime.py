@@ -382,14 +382,21 @@ def is_activity(model: ProcessModel, task: Task) -> bool:
 
 
 def run_engine(
-    workflow: BpmnWorkflow, log: StepLog, event_subprocesses: Mapping[str, bool] | None = None
+    workflow: BpmnWorkflow,
+    log: StepLog,
+    event_subprocesses: Mapping[str, bool] | None = None,
+    dispatch: Callable[[BpmnWorkflow], list[Task]] | None = None,
 ) -> None:
     """Run automated tasks until the workflow waits; raises RunawayLoop or SpiffWorkflow's errors.
 
     `event_subprocesses`: the process's event subprocesses, id -> interrupting (engine/event_subprocesses.py).
+    `dispatch` runs work SpiffWorkflow leaves STARTED (service task handlers) and returns the tasks it
+    completed; while either makes progress, the engine steps on.
     """
 
     def did_complete(task: Task) -> None:
+        if task.state == TaskState.STARTED and isinstance(task.task_spec, ServiceTaskMixin):
+            return  # SpiffWorkflow calls this for every task it ran: this one waits for its handler or a person
         log.completed.append(task)
         log.count += 1
         if log.count > MAX_STEPS_PER_OPERATION:
@@ -399,7 +406,14 @@ def run_engine(
 
     checkpoint = time.time()  # SpiffWorkflow stamps last_state_change with time.time()
     workflow.do_engine_steps(did_complete_task=did_complete)
-    while event_subprocesses and event_subprocess_rules.settle(workflow, event_subprocesses):
+    while True:
+        if event_subprocesses and event_subprocess_rules.settle(workflow, event_subprocesses):
+            pass
+        elif dispatch is not None and (dispatched := dispatch(workflow)):
+            for task in dispatched:
+                did_complete(task)
+        else:
+            break
         workflow.do_engine_steps(did_complete_task=did_complete)
     # Subprocess and call-activity tasks complete outside the callbacks (their spec's _update): find
     # every task completed since the checkpoint, and keep the completion order.
@@ -419,8 +433,9 @@ def run_engine(
 
 
 def is_external(task: Task) -> bool:
-    """A service task SpiffWorkflow left STARTED: it has no implementation Handoff can run, so an outside
-    worker (a person or a program) does the work and completes it like a human task."""
+    """A service task SpiffWorkflow left STARTED and no installed handler ran (engine/service_tasks.py:
+    it names none, or a Camunda class/topic/bean nobody registered): an outside worker (a person or a
+    program) does the work and completes it like a human task (docs/services.md)."""
     return task.state == TaskState.STARTED and isinstance(task.task_spec, ServiceTaskMixin)
 
 

@@ -356,3 +356,34 @@ def test_a_worker_killed_mid_run_has_its_leased_work_taken_over(
     # The dead worker's leases on work it finished before dying stay (harmless: done work is never due).
     stale = "SELECT count(*) FROM process_instance WHERE lease_owner IS NOT NULL AND status <> 'completed'"
     assert _scalar(db_url, stale) == 0
+
+
+def test_the_worker_runs_automatic_retries_until_the_handler_succeeds(
+    db_url: str, clock: ManualClock
+) -> None:
+    from engine import ScriptFailed
+
+    calls: list[int] = []
+
+    def charge(call: object) -> dict[str, object]:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise ConnectionError("card gateway timed out")
+        return {"charged": True}
+
+    app = Handoff(Database(db_url), clock=clock, services={"charge_card": charge}, load_entry_points=False)
+    app.init()
+    app.deploy([DATA / "flaky_payment.bpmn"], actor="dan")
+    with pytest.raises(ScriptFailed) as failed:
+        app.start("payment", data={"amount": 120}, actor="web")
+    instance = failed.value.instance_id
+    assert instance is not None
+    worker = Worker(app, name="w1")
+    assert worker.run_once().retried == 0  # the first retry is due in a minute, not now
+    clock.advance(minutes=1)
+    first = worker.run_once()
+    assert (first.retried, app.show(instance).status) == (1, "error")  # failed again: next in 2 minutes
+    clock.advance(minutes=2)
+    second = worker.run_once()
+    assert second.retried == 1 and app.show(instance).status == "running" and len(calls) == 3
+    app.db.dispose()
