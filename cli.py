@@ -170,8 +170,9 @@ def validate(ctx: Context, files: tuple[str, ...]) -> None:
       handoff validate examples/order-to-cash.bpmn
     """
     import bpmn
+    from engine.limits import upload_limit
 
-    report = bpmn.validate_files(files)
+    report = bpmn.validate_files(files, max_bytes=run(ctx, upload_limit))
     if ctx.as_json:
         emit_json(
             {

@@ -17,24 +17,27 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from . import inspect, lint
 from .model import ParsedProcess, Problem, ProcessModel, SourceFile, ValidationReport
 from .serializer import codec
-from .xml import XmlError, parse_xml, read_source
+from .xml import MAX_FILE_BYTES, XmlError, parse_xml, read_source
 
 _PARSERS = {"camunda": CamundaParser, "spiff": SpiffBpmnParser, "bpmn": BpmnDmnParser}
 
 
-def load_files(paths: Iterable[str | Path]) -> tuple[list[SourceFile], list[Problem]]:
+def load_files(
+    paths: Iterable[str | Path], *, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[list[SourceFile], list[Problem]]:
     sources: list[SourceFile] = []
     problems: list[Problem] = []
     for path in paths:
         try:
-            sources.append(read_source(path))
+            sources.append(read_source(path, max_bytes=max_bytes))
         except XmlError as exc:
             problems.append(exc.problem)
     return sources, problems
 
 
-def validate_files(paths: Sequence[str | Path]) -> ValidationReport:
-    sources, problems = load_files(paths)
+def validate_files(paths: Sequence[str | Path], *, max_bytes: int = MAX_FILE_BYTES) -> ValidationReport:
+    """Read (each file at most `max_bytes`), parse and lint files; nothing is stored."""
+    sources, problems = load_files(paths, max_bytes=max_bytes)
     if problems:
         return ValidationReport((), tuple(problems))
     report = validate(sources)

@@ -27,7 +27,7 @@ from storage import ConcurrentUpdate, Database, SchemaOutdated, StorageError
 from storage import repository as repo
 from storage.models import BoundaryCrossing, Delay, HandoffRecord, HumanTask, ProcessInstance
 
-from . import access, causality, forms, history, hooks, runtime
+from . import access, causality, forms, history, hooks, limits, payload, runtime
 from .clock import Clock, utc_now
 from .errors import (
     Conflict,
@@ -147,13 +147,13 @@ class Handoff(UserServices):
     # --- definitions -------------------------------------------------------------------------------
 
     def validate(self, paths: Sequence[str | Path]) -> bpmn.ValidationReport:
-        return bpmn.validate_files(paths)
+        return bpmn.validate_files(paths, max_bytes=limits.upload_limit())
 
     def deploy(self, paths: Sequence[str | Path], *, actor: str | None) -> list[Deployment]:
         """Validate, then store each process as a new version unless identical content is deployed."""
         self._ready()
         self._authorize(actor, "deploy")
-        report = bpmn.validate_files(paths)
+        report = bpmn.validate_files(paths, max_bytes=limits.upload_limit())
         if not report.ok:
             first = report.errors[0]
             more = (
@@ -263,7 +263,8 @@ class Handoff(UserServices):
         """Start an instance and run it until it waits; a failing script leaves it in `error`."""
         self._ready()
         self._authorize(actor, "start")
-        data = dict(data or {})
+        data = payload.check_payload(data or {}, f"the start of process {payload.show(process_id)}")
+        payload.check_text(business_key, "the business key")
         change = self._change(actor)
         with self._uow() as session:
             change.session = session
@@ -434,7 +435,7 @@ class Handoff(UserServices):
             definition = self._definition(session, instance.definition_id)
             workflow = self._workflow(definition, instance)
             failed = runtime.error_tasks(workflow)
-            retry_data = dict(data or {})
+            retry_data = payload.check_payload(data or {}, f"the retry of instance {instance_id}")
             change.events.append(
                 self._event(
                     definition,
