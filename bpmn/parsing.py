@@ -14,7 +14,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from . import inspect, lint
+from . import inspect, limits, lint
 from .model import ParsedProcess, Problem, ProcessModel, SourceFile, ValidationReport
 from .serializer import codec
 from .xml import MAX_FILE_BYTES, XmlError, parse_xml, read_source
@@ -84,6 +84,7 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
         return ValidationReport((), (Problem(", ".join(trees) or "(no file)", None, "no BPMN file given"),))
 
     for name, tree in bpmn_trees.items():
+        problems.extend(limits.oversized_names(tree, name))
         problems.extend(lint.refused_constructs(tree, name))
         problems.extend(lint.dangling_flows(tree, name))
         problems.extend(lint.event_references(tree, name))

@@ -11,6 +11,7 @@ from lxml import etree
 from .model import Problem, SourceFile
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_FILE_NAME_CHARS = 1024  # stored with the definition
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -47,6 +48,12 @@ def _parser() -> etree.XMLParser:
 def read_source(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> SourceFile:
     """Read a BPMN, DMN or JSON (form schema) file from disk, refusing oversized ones."""
     p = Path(path)
+    if len(str(path)) > MAX_FILE_NAME_CHARS:
+        raise XmlError(
+            Problem(
+                f"{str(path)[:60]}...", None, f"file path is longer than {MAX_FILE_NAME_CHARS} characters"
+            )
+        )
     try:
         # Read one byte past the limit rather than trusting stat(): a device or a pipe (/dev/zero)
         # reports size 0 and never ends, and a file may grow between stat() and read().

@@ -30,6 +30,7 @@ from .limits import (
 # C0 controls except tab, line feed and carriage return (a note may have several lines), DEL and C1:
 # nothing a person types, and some of them drive terminals when the value is shown again.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_DECODE_DEPTH = 5 * MAX_DEPTH
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # Tokens that change the nesting depth of JSON text, skipping string literals.
 # An unterminated string runs to the end (the optional closing quote), so the scan stays linear.
@@ -169,8 +170,10 @@ def load_json_object(text: str, option: str = "--data-json") -> dict[str, Any]:
         if mark in "[{":
             depth += 1
             deepest = max(deepest, depth)
-            if deepest > MAX_DEPTH:
-                # Refused before decoding: Python's decoder recurses once per level.
+            if deepest > _DECODE_DEPTH:
+                # Refused before decoding: Python's decoder recurses once per level. Anything deeper
+                # than MAX_DEPTH but shallower than this is decoded, so that check_payload can name
+                # the task and the field.
                 raise InvalidInput(f"{option} is nested deeper than {MAX_DEPTH} levels")
         elif mark in "]}":
             depth -= 1
