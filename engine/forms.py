@@ -21,7 +21,7 @@ _FALSE = {"false", "no", "n", "0", "off"}
 def parse_assignments(pairs: Iterable[str], data_json: str | None = None) -> dict[str, Any]:
     """`k=v` strings (values stay strings until checked against a form) and an optional JSON object."""
     data: dict[str, Any] = {}
-    if data_json:
+    if data_json is not None:  # an empty --data-json is a mistake, not "no data"
         data.update(load_json_object(data_json))
     for pair in pairs:
         key, sep, value = pair.partition("=")
