@@ -153,6 +153,12 @@ UPLOADS: dict[str, tuple[bytes, str]] = {
         + b"</bpmn:definitions>",
         "nested deeper than 256 levels",
     ),
+    # libxml2's message for this one ends in a line break: printed on one line all the same.
+    "nul_byte": (tiny().replace(b"</bpmn:process>", b"\x00</bpmn:process>"), "Char 0x0 out of allowed range"),
+    "lane_name_too_long": (
+        FORMS.read_bytes().replace(b'name="Staff"', b'name="' + b"s" * 256 + b'"'),
+        "lane name 'sss",
+    ),
     "process_id_too_long": (
         tiny().replace(b'id="tiny"', b'id="' + b"p" * 256 + b'"'),
         "more than the limit of 255",
@@ -309,6 +315,10 @@ FORM_CASES: dict[str, tuple[list[str], list[str]]] = {
         ["--data-json", json.dumps({f"f{i}": i for i in range(50)})],
         ["no field 'f0', 'f1', 'f2', 'f3', 'f4' and 45 more"],
     ),
+    "huge_wrong_type": (
+        ["--data", "title=x", "--data", "receipts=" + "x" * 60_000],
+        ["field 'receipts'", "whole number, got 'xxxxxxxx"],
+    ),
     "missing_required": (["--data", "receipts=2"], ["'title'", "required"]),
     "deep_json": (
         ["--data-json", '{"title": "x", "cost_centre": ' + "[" * 20 + "]" * 20 + "}"],
@@ -331,6 +341,7 @@ OPTION_CASES: dict[str, tuple[list[str], list[str]]] = {
         ["--data-json", '{"receipts": ' + "9" * 5000 + "}"],
         ["--data-json", "beyond 64 bits"],
     ),
+    "empty_data_json": (["--data-json", ""], ["--data-json", "not valid JSON"]),
     "not_an_object": (["--data-json", "[1, 2]"], ["--data-json", "JSON object"]),
     "bad_key": (["--data", "a b=1"], ["--data key 'a b'"]),
 }
