@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from lxml import etree
 
 from .inspect import is_bpmn, local
-from .model import Problem
+from .model import Problem, SourceFile
 
 # Ids and names end up in history, task lists and reports, which keep at most this many characters
 # (PostgreSQL enforces it; SQLite would store anything): refuse longer ones at validation rather than
@@ -31,3 +33,18 @@ def oversized_names(tree: etree._ElementTree, filename: str) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def form_schema_problem(source: SourceFile) -> Problem | None:
+    """A JSON form schema (SpiffArena) that is not a JSON object: say so rather than drop the form."""
+    try:
+        schema = json.loads(source.content)
+    except RecursionError:  # CPython's decoder guards its recursion: a clean error, never a crash
+        return Problem(source.name, None, "not a JSON form schema: nested too deeply")
+    except (ValueError, UnicodeDecodeError) as exc:
+        return Problem(source.name, None, f"not a JSON form schema: {exc}")
+    if not isinstance(schema, dict) or not isinstance(schema.get("properties", {}), dict):
+        return Problem(
+            source.name, None, "a JSON form schema must be an object with an object of 'properties'"
+        )
+    return None

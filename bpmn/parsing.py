@@ -70,6 +70,9 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
     trees: dict[str, etree._ElementTree] = {}
     for source in sources:
         if source.kind == "json":
+            schema_problem = limits.form_schema_problem(source)
+            if schema_problem is not None:
+                problems.append(schema_problem)
             continue
         try:
             trees[source.name] = parse_xml(source)

@@ -76,11 +76,12 @@ class Mutation:
 
 def apply(content: bytes, mutations: Sequence[Mutation]) -> bytes:
     tree_mutations = [m for m in mutations if m.kind in TREE_KINDS]
-    if tree_mutations:
-        parser = etree.XMLParser(
-            resolve_entities=False, no_network=True, load_dtd=False, remove_comments=False
-        )
-        root = etree.fromstring(content, parser)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_comments=False)
+    try:
+        root = etree.fromstring(content, parser) if tree_mutations else None
+    except etree.XMLSyntaxError:
+        root = None  # not XML (a JSON form schema): only byte mutations apply
+    if root is not None:
         for mutation in tree_mutations:
             _apply_tree(root, mutation)
         content = etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")

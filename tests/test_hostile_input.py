@@ -244,6 +244,37 @@ def test_control_characters_in_upload_stay_escaped(claim: Claim, unchanged: Any,
     assert "\x9b" not in line and "\x85" not in line
 
 
+@pytest.mark.parametrize(
+    "schema, fragment",
+    [
+        ("[1]", "must be an object"),
+        ('{"properties": [1]}', "must be an object with an object of 'properties'"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("{'single': 'quotes'}", "not a JSON form schema"),
+    ],
+    ids=["list", "properties_list", "deep", "not_json"],
+)
+def test_broken_form_schema_is_refused(
+    claim: Claim, unchanged: Any, tmp_path: Path, schema: str, fragment: str
+) -> None:
+    """A SpiffArena form schema beside its BPMN: these crashed validation (AttributeError, RecursionError)."""
+    bpmn_file = tmp_path / "spiff_purchase.bpmn"
+    bpmn_file.write_bytes((DATA / "spiff_purchase.bpmn").read_bytes())
+    form = tmp_path / "purchase-form.json"
+    form.write_text(schema)
+    result = unchanged(lambda: cli(claim.url, "deploy", bpmn_file, form))
+    one_error_line(result, 3, f"{form}: ", fragment)
+
+
+def test_odd_form_schema_shapes_are_read_safely(claim: Claim, tmp_path: Path) -> None:
+    """An object with odd members is a schema with fewer fields, never a crash (this one was a TypeError)."""
+    bpmn_file = tmp_path / "spiff_purchase.bpmn"
+    bpmn_file.write_bytes((DATA / "spiff_purchase.bpmn").read_bytes())
+    form = tmp_path / "purchase-form.json"
+    form.write_text('{"properties": {"item": {"enum": 5}, "n": 3}, "required": 5}')
+    assert ok_json(claim.url, "deploy", bpmn_file, form)[0]["process"] == "purchase_request"
+
+
 def test_long_user_name_is_refused(claim: Claim, unchanged: Any) -> None:
     result = unchanged(lambda: cli(claim.url, "start", "expense_claim", user="u" * 256))
     one_error_line(result, 2, "at most 255")

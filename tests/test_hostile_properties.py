@@ -423,6 +423,7 @@ SAMPLES: list[tuple[Path, ...]] = [
     (PUBLIC / "bpmn-miwg-test-suite/Trisotech Workflow Modeler 12.6.3/A.1.0-export.bpmn",),
     (PUBLIC / "camunda-bpm-examples/deployment/embedded-spring-rest/src/main/resources/loanApproval.bpmn",),
     (PUBLIC / "camunda-modeler/test/e2e/fixtures/c7-user-task-form.bpmn",),
+    (DATA / "spiff_purchase.bpmn", DATA / "purchase-form.json"),  # a SpiffArena form schema beside it
     (
         PUBLIC / "sample-process-models/misc/test/c71/C.7.1.bpmn",
         PUBLIC / "sample-process-models/misc/test/c71/C.7.1-  Business Rules.dmn",
