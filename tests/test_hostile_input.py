@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli import main
-from conftest import DATA, ROOT, table_rows
+from conftest import DATA, EXAMPLE, ROOT, table_rows
 
 FORMS = DATA / "hostile_forms.bpmn"
 KIB = 1024
@@ -155,6 +155,11 @@ UPLOADS: dict[str, tuple[bytes, str]] = {
     ),
     # libxml2's message for this one ends in a line break: printed on one line all the same.
     "nul_byte": (tiny().replace(b"</bpmn:process>", b"\x00</bpmn:process>"), "Char 0x0 out of allowed range"),
+    # Found by test_damaged_bpmn_cli_property (flip(a=1, b=0) of order-to-cash): two lines on stderr.
+    "found_nul_at_byte_1": (
+        EXAMPLE.read_bytes()[:1] + b"\x00" + EXAMPLE.read_bytes()[2:],
+        ":1: malformed XML: Invalid character: Char 0x0 out of allowed range (column 2)",
+    ),
     "lane_name_too_long": (
         FORMS.read_bytes().replace(b'name="Staff"', b'name="' + b"s" * 256 + b'"'),
         "lane name 'sss",

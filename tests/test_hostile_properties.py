@@ -454,7 +454,10 @@ mutations = st.builds(
     Mutation,
     kind=st.sampled_from(KINDS),
     a=st.integers(0, 10**6),
-    b=st.integers(0, 10**6),
+    # For byte flips, often a byte that means something: NUL, '<', '&', '"', a newline, non-ASCII.
+    b=mostly(
+        st.integers(0, 10**6), st.sampled_from([0x00, 0x3C, 0x26, 0x22, 0x0A, 0x80, 0xFF, 0x1B]), odds=2
+    ),
     text=st.one_of(st.sampled_from(NASTY_ATTRIBUTES), st.text(max_size=12)),
 )
 
