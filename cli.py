@@ -169,15 +169,17 @@ def init(ctx: Context) -> None:
 def validate(ctx: Context, files: tuple[str, ...]) -> None:
     """Parse and lint BPMN/DMN files without storing anything.
 
-    Every problem is printed as FILE:LINE: MESSAGE; warnings do not fail.
+    Every problem is printed as FILE:LINE: MESSAGE; warnings do not fail. Files over 10 MiB
+    (HANDOFF_MAX_UPLOAD, e.g. 20MiB), DOCTYPEs and entities, and binary files are refused.
 
     \b
     Example:
       handoff validate examples/order-to-cash.bpmn
     """
     import bpmn
+    from engine.limits import upload_limit
 
-    report = bpmn.validate_files(files)
+    report = bpmn.validate_files(files, max_bytes=run(ctx, upload_limit))
     if ctx.as_json:
         emit_json(
             {
@@ -206,7 +208,8 @@ def deploy(ctx: Context, files: tuple[str, ...]) -> None:
     """Validate BPMN/DMN files, then store each process as a new version.
 
     Files deployed together may call each other. Deploying identical content again makes no new
-    version; running instances stay on the version they started with.
+    version; running instances stay on the version they started with. Uploads are checked as by
+    'handoff validate' (size limit HANDOFF_MAX_UPLOAD, default 10 MiB).
 
     \b
     Example:
@@ -270,7 +273,12 @@ data_options = [
         metavar="KEY=VALUE",
         help="A form field or variable; repeat for more. Converted to the field's type.",
     ),
-    click.option("--data-json", metavar="JSON", help="Data as a JSON object, e.g. '{\"amount\": 100}'."),
+    click.option(
+        "--data-json",
+        metavar="JSON",
+        help="Data as a JSON object, e.g. '{\"amount\": 100}'. Limits: 64 KiB per string, 1 MiB in all, "
+        "20 levels deep, finite numbers, 64-bit whole numbers (docs/hostile-input.md).",
+    ),
 ]
 
 
@@ -571,6 +579,10 @@ def unclaim(ctx: Context, task: int) -> None:
 @pass_ctx
 def complete(ctx: Context, task: int, data_pairs: tuple[str, ...], data_json: str | None) -> None:
     """Complete a task with form data (checked against its form), then run the instance on.
+
+    A task with a form takes its fields only, converted to their types (string, long, double,
+    boolean, date, enum); an unknown field is an error. A task without a form takes any data within
+    the limits of --data-json.
 
     \b
     Example:

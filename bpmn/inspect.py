@@ -186,9 +186,14 @@ _JSON_TYPES = {"string": "string", "integer": "long", "number": "double", "boole
 
 def json_schema_form(schema: dict[str, Any]) -> tuple[FormField, ...]:
     """A SpiffArena form (JSON Schema) as form fields; nested objects and arrays are not flattened."""
-    required = set(schema.get("required") or ())
+    # An upload: any JSON may arrive here, so read only the shapes a form schema has.
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return ()
+    listed = schema.get("required")
+    required = {r for r in listed if isinstance(r, str)} if isinstance(listed, list) else set()
     fields: list[FormField] = []
-    for fid, prop in (schema.get("properties") or {}).items():
+    for fid, prop in properties.items():
         if not isinstance(prop, dict):
             continue
         enum = prop.get("enum")
@@ -245,7 +250,7 @@ def elements_of(
                 if not form and schema_file and schema_file in json_files:
                     try:
                         form = json_schema_form(json.loads(json_files[schema_file].content))
-                    except (ValueError, UnicodeDecodeError):
+                    except (ValueError, UnicodeDecodeError, RecursionError):
                         form = ()
             out[node_id] = Element(
                 id=node_id,

@@ -6,6 +6,7 @@ boundary (storage rows, CLI output, reports) and round-trip through JSON.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -13,6 +14,14 @@ if TYPE_CHECKING:
     from .service_tasks import ServiceBinding
 
 Severity = Literal["error", "warning"]
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,12 @@ class Problem:
     line: int | None
     message: str
     severity: Severity = "error"
+
+    def __post_init__(self) -> None:
+        # One problem, one line: messages quote element ids, names and parser text from the upload,
+        # which may hold line breaks or terminal control characters.
+        object.__setattr__(self, "file", _one_line(self.file))
+        object.__setattr__(self, "message", _one_line(self.message))
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file

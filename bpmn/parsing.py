@@ -11,27 +11,30 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from . import camunda_expressions, inspect, lint, retry
+from . import camunda_expressions, inspect, limits, lint, retry
 from .inspect import local
 from .model import CallBinding, ParsedProcess, Problem, ProcessModel, SourceFile, ValidationReport
 from .serializer import codec
 from .spiff_parsers import PARSERS, settle_event_subprocesses
-from .xml import XmlError, parse_xml, read_source
+from .xml import MAX_FILE_BYTES, XmlError, parse_xml, read_source
 
 
-def load_files(paths: Iterable[str | Path]) -> tuple[list[SourceFile], list[Problem]]:
+def load_files(
+    paths: Iterable[str | Path], *, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[list[SourceFile], list[Problem]]:
     sources: list[SourceFile] = []
     problems: list[Problem] = []
     for path in paths:
         try:
-            sources.append(read_source(path))
+            sources.append(read_source(path, max_bytes=max_bytes))
         except XmlError as exc:
             problems.append(exc.problem)
     return sources, problems
 
 
-def validate_files(paths: Sequence[str | Path]) -> ValidationReport:
-    sources, problems = load_files(paths)
+def validate_files(paths: Sequence[str | Path], *, max_bytes: int = MAX_FILE_BYTES) -> ValidationReport:
+    """Read (each file at most `max_bytes`), parse and lint files; nothing is stored."""
+    sources, problems = load_files(paths, max_bytes=max_bytes)
     if problems:
         return ValidationReport((), tuple(problems))
     report = validate(sources)
@@ -64,6 +67,9 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
     trees: dict[str, etree._ElementTree] = {}
     for source in sources:
         if source.kind == "json":
+            schema_problem = limits.form_schema_problem(source)
+            if schema_problem is not None:
+                problems.append(schema_problem)
             continue
         try:
             trees[source.name] = parse_xml(source)
@@ -88,6 +94,7 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
     }
 
     for name, tree in bpmn_trees.items():
+        problems.extend(limits.oversized_names(tree, name))
         problems.extend(lint.refused_constructs(tree, name))
         problems.extend(lint.dangling_flows(tree, name))
         problems.extend(lint.event_references(tree, name))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -10,9 +11,8 @@ from typing import Any
 from bpmn import FormField
 
 from .errors import InvalidInput
-
-MAX_STRING = 100_000
-MAX_JSON_DEPTH = 20
+from .limits import MAX_INT, MIN_INT
+from .payload import check_payload, load_json_object, show
 
 _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}
@@ -21,115 +21,101 @@ _FALSE = {"false", "no", "n", "0", "off"}
 def parse_assignments(pairs: Iterable[str], data_json: str | None = None) -> dict[str, Any]:
     """`k=v` strings (values stay strings until checked against a form) and an optional JSON object."""
     data: dict[str, Any] = {}
-    if data_json:
-        try:
-            loaded = json.loads(data_json)
-        except ValueError as exc:
-            raise InvalidInput(f"--data-json is not valid JSON: {exc}") from exc
-        if not isinstance(loaded, dict):
-            raise InvalidInput("--data-json must be a JSON object, like '{\"amount\": 100}'")
-        _check_depth(loaded)
-        data.update(loaded)
+    if data_json is not None:  # an empty --data-json is a mistake, not "no data"
+        data.update(load_json_object(data_json))
     for pair in pairs:
         key, sep, value = pair.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise InvalidInput(f"--data expects KEY=VALUE, got {pair!r}")
+            raise InvalidInput(f"--data expects KEY=VALUE, got {show(pair)}")
         if not key.isidentifier():
-            raise InvalidInput(f"--data key {key!r} is not a valid variable name")
+            raise InvalidInput(f"--data key {show(key)} is not a valid variable name")
         data[key] = value
     return data
 
 
-def _check_depth(value: Any, depth: int = 0) -> None:
-    if depth > MAX_JSON_DEPTH:
-        raise InvalidInput(f"data is nested deeper than {MAX_JSON_DEPTH} levels")
-    if isinstance(value, dict):
-        for v in value.values():
-            _check_depth(v, depth + 1)
-    elif isinstance(value, list):
-        for v in value:
-            _check_depth(v, depth + 1)
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def _convert(field: FormField, value: Any, task_label: str) -> Any:
+    """`value` (already checked by `payload.check_payload`) as the field's type, or InvalidInput."""
     where = f"field '{field.id}' of {task_label}"
     if value is None:
         return None
     kind = field.type
     if kind in ("string", "text"):
         if not isinstance(value, str):
-            raise InvalidInput(f"{where} must be a string, got {json.dumps(value)}")
-        if len(value) > MAX_STRING:
-            raise InvalidInput(f"{where} is longer than {MAX_STRING} characters")
+            raise InvalidInput(f"{where} must be a string, got {show(value)}")
         return value
     if kind in ("long", "integer", "int"):
-        if isinstance(value, bool):
-            raise InvalidInput(f"{where} must be a whole number, got {json.dumps(value)}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise InvalidInput(f"{where} must be a whole number, got {value!r}")
+        number: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
+            # Only ASCII digits: Python's int() would also take '1_000' and other scripts' digits.
+            number = int(value.strip()) if len(value.strip()) <= 20 else MAX_INT + 1
+        if number is None:
+            raise InvalidInput(f"{where} must be a whole number, got {show(value)}")
+        if not MIN_INT <= number <= MAX_INT:
+            raise InvalidInput(f"{where} must be a whole number within 64 bits, got {show(value)}")
+        return number
     if kind in ("double", "number", "float"):
-        if isinstance(value, bool):
-            raise InvalidInput(f"{where} must be a number, got {json.dumps(value)}")
-        if isinstance(value, int | float):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                pass
-        raise InvalidInput(f"{where} must be a number, got {value!r}")
+        real: float | None = None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            real = float(value)
+        elif isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+            real = float(value.strip())  # never 'nan' or 'inf': the pattern admits digits only
+        if real is None:
+            raise InvalidInput(f"{where} must be a number, got {show(value)}")
+        if not math.isfinite(real):
+            raise InvalidInput(f"{where} must be a finite number, got {show(value)}")
+        return real
     if kind == "boolean":
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
             return value.strip().lower() in _TRUE
-        raise InvalidInput(f"{where} must be true or false, got {value!r}")
+        raise InvalidInput(f"{where} must be true or false, got {show(value)}")
     if kind == "date":
         if isinstance(value, str):
             try:
                 return date.fromisoformat(value.strip()).isoformat()
             except ValueError:
                 pass
-        raise InvalidInput(f"{where} must be a date like 2026-01-31, got {value!r}")
+        raise InvalidInput(f"{where} must be a date like 2026-01-31, got {show(value)}")
     if kind == "enum":
         allowed = [v for v, _ in field.values]
         if isinstance(value, str) and value in allowed:
             return value
-        raise InvalidInput(f"{where} must be one of {', '.join(allowed)}; got {value!r}")
-    # A custom Camunda type: keep the value as given, but never an unbounded string.
-    if isinstance(value, str) and len(value) > MAX_STRING:
-        raise InvalidInput(f"{where} is longer than {MAX_STRING} characters")
+        raise InvalidInput(f"{where} must be one of {_listing(allowed)}; got {show(value)}")
+    # A custom Camunda type: kept as given (check_payload has bounded it already).
     return value
+
+
+def _listing(names: Sequence[str], most: int = 8) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def check(form: Sequence[FormField], data: Mapping[str, Any], task_label: str) -> dict[str, Any]:
     """The data to store for a task: converted to the form's types, defaults filled, unknown fields refused.
 
-    A task without form fields takes any JSON-safe data (as SpiffWorkflow itself would).
+    A task without form fields takes any data that `payload.check_payload` accepts (as SpiffWorkflow
+    itself would take any data); a task with a form takes its fields only, so that a mistyped name is
+    an error rather than a value nobody reads.
     """
-    _check_depth(dict(data))
+    data = check_payload(data, task_label, names_are_variables=not form)
     if not form:
-        for key, value in data.items():
-            if isinstance(value, str) and len(value) > MAX_STRING:
-                raise InvalidInput(
-                    f"value of '{key}' for {task_label} is longer than {MAX_STRING} characters"
-                )
-        return dict(data)
+        return data
     fields = {f.id: f for f in form}
     unknown = [k for k in data if k not in fields]
     if unknown:
         raise InvalidInput(
-            f"{task_label} has no field {', '.join(repr(k) for k in unknown)}; its fields are "
-            f"{', '.join(fields)}"
+            f"{task_label} has no field {_listing([show(k) for k in unknown], 5)}; its fields are "
+            f"{_listing(list(fields), 20)}"
         )
     out: dict[str, Any] = {}
     missing: list[str] = []
@@ -145,5 +131,5 @@ def check(form: Sequence[FormField], data: Mapping[str, Any], task_label: str) -
         elif field.id in data:
             out[field.id] = None
     if missing:
-        raise InvalidInput(f"{task_label} needs {', '.join(repr(m) for m in missing)} (required)")
+        raise InvalidInput(f"{task_label} needs {_listing([repr(m) for m in missing])} (required)")
     return out

@@ -61,6 +61,7 @@ class UserServices:
 
     def _authorize(self, actor: str | None, action: str) -> Member | None:
         """Forbidden unless `actor` may do `action` (a key of access.RULES); None in single-user mode."""
+        _check_actor(actor)
         members = self._members()
         if not members:
             return None
@@ -68,6 +69,7 @@ class UserServices:
 
     def _authorize_task(self, actor: str | None, task: HumanTask, action: str) -> None:
         """Operators act on the tasks of their own lanes only: checked on the task row's lane."""
+        _check_actor(actor)
         members = self._members()
         if not members:
             return
@@ -286,6 +288,15 @@ class UserServices:
                 if lane not in known:
                     warnings.append(f"no deployed process has a lane {lane!r} (yet)")
         return tuple(warnings)
+
+
+def _check_actor(actor: str | None) -> None:
+    # In single-user mode anyone acts under any name, and the name is stored with what they do.
+    if actor is not None and (len(actor) > NAME_LIMIT or not actor.isprintable()):
+        raise InvalidInput(
+            f"the acting user's name must be at most {NAME_LIMIT} printable characters "
+            f"(got {len(actor)} characters)"
+        )
 
 
 def _clean_name(name: str) -> str:

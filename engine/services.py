@@ -27,7 +27,7 @@ from storage import ConcurrentUpdate, Database, SchemaOutdated, StorageError
 from storage import repository as repo
 from storage.models import BoundaryCrossing, Delay, HandoffRecord, HumanTask, ProcessInstance
 
-from . import access, causality, forms, history, hooks, runtime, service_tasks
+from . import access, causality, forms, history, hooks, limits, payload, runtime, service_tasks
 from .calls import CallServices
 from .clock import Clock, utc_now
 from .errors import (
@@ -154,13 +154,13 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices):
     # --- definitions -------------------------------------------------------------------------------
 
     def validate(self, paths: Sequence[str | Path]) -> bpmn.ValidationReport:
-        return bpmn.validate_files(paths)
+        return bpmn.validate_files(paths, max_bytes=limits.upload_limit())
 
     def deploy(self, paths: Sequence[str | Path], *, actor: str | None) -> list[Deployment]:
         """Validate, then store each process as a new version unless identical content is deployed."""
         self._ready()
         self._authorize(actor, "deploy")
-        report = bpmn.validate_files(paths)
+        report = bpmn.validate_files(paths, max_bytes=limits.upload_limit())
         if not report.ok:
             first = report.errors[0]
             more = (
@@ -272,7 +272,8 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices):
         """Start an instance and run it until it waits; a failing script leaves it in `error`."""
         self._ready()
         self._authorize(actor, "start")
-        data = dict(data or {})
+        data = payload.check_payload(data or {}, f"the start of process {payload.show(process_id)}")
+        payload.check_text(business_key, "the business key")
         change = self._change(actor)
         with self._uow() as session:
             change.session = session
@@ -465,7 +466,7 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices):
             definition = self._instance_definition(session, instance)
             workflow = self._workflow(definition, instance)
             failed = runtime.error_tasks(workflow)
-            retry_data = dict(data or {})
+            retry_data = payload.check_payload(data or {}, f"the retry of instance {instance_id}")
             change.events.append(
                 self._event(
                     definition,
