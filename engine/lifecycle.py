@@ -22,6 +22,9 @@ KINDS = (
     "task_cancelled",
     "timer_fired",
     "message_received",
+    "message_sent",
+    "signal_received",
+    "signal_sent",
     "hook_failed",
 )
 

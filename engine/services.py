@@ -27,7 +27,7 @@ from storage import ConcurrentUpdate, Database, SchemaOutdated, StorageError
 from storage import repository as repo
 from storage.models import BoundaryCrossing, Delay, HandoffRecord, HumanTask, ProcessInstance
 
-from . import access, causality, forms, history, hooks, runtime
+from . import access, causality, events, forms, history, hooks, runtime
 from .clock import Clock, utc_now
 from .errors import (
     Conflict,
@@ -39,6 +39,7 @@ from .errors import (
     SetupRequired,
 )
 from .lifecycle import LifecycleEvent
+from .messages import MessageServices
 from .people import UserServices
 from .report import Report
 from .views import (
@@ -68,6 +69,7 @@ class _Change:
     session: Session | None = None
     instance_id: int | None = None
     memo: dict[str, Any] | None = None  # the open batch's recorder memo
+    router: Any = None  # inside a message or signal delivery: the transaction's messages.Router
 
     def completion_order(self, tokens: Iterable[str]) -> dict[str, int]:
         """Rank activity instances by completion: stored history first, then this operation's events."""
@@ -91,7 +93,7 @@ class _Change:
         return ranks
 
 
-class Handoff(UserServices):
+class Handoff(UserServices, MessageServices):
     """The application: services over one database, with an injectable clock; each service checks
     its actor's role and lanes once users are registered (engine/people.py, docs/users.md)."""
 
@@ -177,7 +179,7 @@ class Handoff(UserServices):
                     )
                     continue
                 version = (latest.version + 1) if latest is not None else 1
-                repo.add_definition(
+                stored = repo.add_definition(
                     session,
                     process_id=model.process_id,
                     version=version,
@@ -190,6 +192,7 @@ class Handoff(UserServices):
                     deployed_by=actor,
                     files=[(f.name, f.kind, f.checksum, f.content) for f in parsed.files],
                 )
+                self._add_event_starts(session, stored.id)
                 results.append(Deployment(model.process_id, version, True, model.name, model.lanes, warnings))
         return results
 
@@ -742,7 +745,9 @@ class Handoff(UserServices):
             live = self._batch.live.get(instance.id)
             if live is not None:
                 return live[2]
-        return runtime.load_workflow(definition, instance.state)
+        workflow = runtime.load_workflow(definition, instance.state)
+        self._remember_waits(instance, workflow)
+        return workflow
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -923,12 +928,14 @@ class Handoff(UserServices):
         """
         model = definition.model
         log = runtime.StepLog()
+        events.watch(workflow)
         if change.failure is None:  # completing the task itself may have failed already
             try:
                 with runtime.clock_at(change.now):
                     runtime.run_engine(workflow, log)
             except Exception as exc:  # noqa: BLE001 - scripts are user code: any exception is an incident
                 change.failure = runtime.describe_failure(exc)
+        outbox = events.outgoing(workflow)  # taken before the state is saved: SpiffWorkflow keeps it there
         for task in log.completed:
             if runtime.is_timer(task):
                 change.events.append(
@@ -1059,6 +1066,9 @@ class Handoff(UserServices):
         for event in change.events:
             event.instance_id = instance.id
         self._record(session, model, change.events)
+        self._write_waits(session, instance, workflow, new=new)
+        if self._route(session, instance, definition, workflow, change, outbox):
+            open_now = sorted(self._open_rows(session, instance.id).values(), key=lambda r: r.id)
         return open_now
 
     def _open_rows(self, session: Session, instance_id: int) -> dict[str, HumanTask]:
