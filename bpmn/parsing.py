@@ -17,9 +17,13 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from . import inspect, lint
 from .model import ParsedProcess, Problem, ProcessModel, SourceFile, ValidationReport
 from .serializer import codec
+from .signal_end import with_signal_end_events
 from .xml import XmlError, parse_xml, read_source
 
-_PARSERS = {"camunda": CamundaParser, "spiff": SpiffBpmnParser, "bpmn": BpmnDmnParser}
+_PARSERS = {
+    name: with_signal_end_events(parser)
+    for name, parser in {"camunda": CamundaParser, "spiff": SpiffBpmnParser, "bpmn": BpmnDmnParser}.items()
+}
 
 
 def load_files(paths: Iterable[str | Path]) -> tuple[list[SourceFile], list[Problem]]:

@@ -26,7 +26,7 @@ from storage import repository as repo
 from storage import subscriptions as subs
 from storage.models import ProcessInstance
 
-from . import events, runtime
+from . import events, forms, runtime
 from .errors import Conflict, InvalidInput, NotFound, ScriptFailed
 from .events import MESSAGE, SIGNAL, Wait
 from .lifecycle import LifecycleEvent
@@ -189,7 +189,8 @@ class MessageServices:
             )
         if key is not None and not key.strip():
             raise InvalidInput("--key is empty: give the correlation or business key, or leave it out")
-        payload = dict(data or {})
+        # The same limits as form data without a form: depth, string sizes.
+        payload = forms.check([], dict(data or {}), f"{kind} '{name}'")
         what = f"{kind} '{name}'" + (f" with key '{key}'" if key is not None else "")
         router = Router()
         reached: list[tuple[ProcessInstance, runtime.LoadedDefinition]] = []
