@@ -1066,41 +1066,86 @@ def sla_list(ctx: Context) -> None:
 
 
 @main.command()
-@click.option("--once", is_flag=True, help="Do one pass and exit (for cron or tests).")
-@click.option("--interval", default=30.0, show_default=True, help="Seconds between passes.")
+@click.option("--once", is_flag=True, help="Do everything due now, then exit (for cron and tests).")
+@click.option(
+    "--interval",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0.05),
+    help="Longest sleep between passes, in seconds (a worker wakes sooner when work falls due).",
+)
+@click.option(
+    "--concurrency",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1, max=64),
+    help="Worker processes to run (PostgreSQL: use the cores; SQLite has one writer at a time).",
+)
+@click.option(
+    "--lease",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds a claim on due work lasts; a dead worker's work is taken over after it.",
+)
+@click.option("--name", default=None, help="This worker's name in leases and logs [default: host:pid].")
 @pass_ctx
-def worker(ctx: Context, once: bool, interval: float) -> None:
-    """Background work: detect overdue tasks and instances (more to come: timers, messages, retries).
+def worker(
+    ctx: Context, once: bool, interval: float, concurrency: int, lease: float, name: str | None
+) -> None:
+    """Do the work that falls due: fire timers, start instances at timer start events, detect overdue
+    tasks and instances.
 
-    Runs until stopped with Ctrl-C or SIGTERM, or one pass with --once.
+    Runs until stopped with Ctrl-C or SIGTERM (the item in hand is finished first: nothing is left half
+    done), or one pass with --once. Any number of workers may run against one PostgreSQL database: due
+    work is claimed with SELECT ... FOR UPDATE SKIP LOCKED under a lease, so nothing fires twice and the
+    work of a worker that died is taken over when its lease expires. Each pass that did something prints
+    one line (--json: one JSON object per pass).
 
     \b
     Example:
       handoff worker --once
+      handoff --db postgresql://handoff@db/handoff worker --concurrency 4
     """
     import signal
-    import time
+    import threading
+    from datetime import timedelta
 
-    stop = {"now": False}
+    from engine.worker import Worker, default_name, run_pool
 
-    def _stop(*_: Any) -> None:
-        stop["now"] = True
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    app = ctx.app()
+    run(ctx, app.next_due_at)  # the schema check, with its clear message, before any child starts
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    while True:
-        found = run(ctx, ctx.app().detect_delays)
+    def show(result: Any) -> None:
         if ctx.as_json:
-            emit_json({"delays_detected": found})
-        else:
-            click.echo(f"{when(ctx.app().clock())}  overdue work found: {found}")
-        if once or stop["now"]:
-            return
-        deadline = time.monotonic() + interval
-        while time.monotonic() < deadline and not stop["now"]:
-            time.sleep(min(0.2, interval))
-        if stop["now"]:
-            return
+            click.echo(json.dumps(result.to_json()))  # JSON lines: one object per pass
+        elif result.did_something or once:
+            click.echo(result.text())
+
+    if concurrency > 1 and not once:
+        failed = run_pool(
+            ctx.db_url,
+            processes=concurrency,
+            interval=interval,
+            lease=timedelta(seconds=lease),
+            name=name or default_name(),
+            stop=stop,
+            on_line=click.echo,
+            as_json=ctx.as_json,
+        )
+        if failed:
+            fail(ctx, f"{failed} worker process(es) stopped with an error", 1)
+        return
+    the_worker = Worker(app, name=name, lease=timedelta(seconds=lease))
+    if once:
+        show(run(ctx, the_worker.run_once))
+        return
+    if not ctx.as_json:
+        click.echo(f"worker {the_worker.name} running on {app.db.display_url()} (Ctrl-C stops it)", err=True)
+    run(ctx, lambda: the_worker.run(interval=interval, stop=stop, on_pass=show))
 
 
 def _progress(ctx: Context, total: int, label: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import lru_cache
 
 _DURATION = re.compile(
     r"^P(?!$)(?:(?P<years>\d+(?:\.\d+)?)Y)?(?:(?P<months>\d+(?:\.\d+)?)M)?(?:(?P<weeks>\d+(?:\.\d+)?)W)?"
@@ -12,6 +13,7 @@ _DURATION = re.compile(
 )
 
 
+@lru_cache(maxsize=1024)  # SLA properties are parsed on every task row and completion: a handful of texts
 def parse_duration(text: str) -> timedelta:
     """Parse an ISO 8601 duration; a year counts 365 days and a month 30 (SLA arithmetic, not calendars)."""
     match = _DURATION.match(text.strip().upper())

@@ -218,7 +218,8 @@ class MessageServices:
                     session, router, loaded, task, event, kind, dict(record), actor, outside=True
                 ):
                     reached.append((loaded[0], loaded[1]))
-            if not ids and instance_id is None:
+            # A message goes to the instances that wait for it, else starts one; a signal does both.
+            if instance_id is None and (kind == SIGNAL or not ids):
                 for _process, definition_id in subs.starts(session, kind, name):
                     started = self._start_by(
                         session,

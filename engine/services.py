@@ -42,6 +42,7 @@ from .lifecycle import LifecycleEvent
 from .messages import MessageServices
 from .people import UserServices
 from .report import Report
+from .scheduling import SchedulingServices
 from .views import (
     CrossingView,
     DelayView,
@@ -93,7 +94,7 @@ class _Change:
         return ranks
 
 
-class Handoff(UserServices, MessageServices):
+class Handoff(UserServices, SchedulingServices, MessageServices):
     """The application: services over one database, with an injectable clock; each service checks
     its actor's role and lanes once users are registered (engine/people.py, docs/users.md)."""
 
@@ -192,6 +193,7 @@ class Handoff(UserServices, MessageServices):
                     deployed_by=actor,
                     files=[(f.name, f.kind, f.checksum, f.content) for f in parsed.files],
                 )
+                self._schedule_timer_starts(session, model.process_id, stored.id, parsed.spec, now)
                 self._add_event_starts(session, stored.id)
                 results.append(Deployment(model.process_id, version, True, model.name, model.lanes, warnings))
         return results
@@ -274,37 +276,54 @@ class Handoff(UserServices, MessageServices):
             if ref is None:
                 what = f"process '{process_id}'" + (f" version {version}" if version is not None else "")
                 raise NotFound(f"{what} is not deployed (see 'handoff processes')")
-            definition_id = ref[0]
-            definition = self._definition(session, definition_id)
-            with runtime.clock_at(change.now):
-                workflow = runtime.new_workflow(definition, data)
-            instance = ProcessInstance(
-                definition_id=definition_id,
-                process_id=process_id,
-                business_key=business_key,
-                status="running",
-                state="",
-                data={},
-                error=None,
-                next_due_at=None,
-                created_at=change.now,
-                updated_at=change.now,
-                completed_at=None,
-                started_by=actor,
-                lease_owner=None,
-                lease_expires_at=None,
-                attempts=0,
-            )
-            change.events.append(
-                self._event(
-                    definition, None, "instance_started", change, data={"data": runtime.snapshot(data)}
-                )
-            )
-            open_tasks = self._advance(session, definition, instance, workflow, change, new=True)
-            view = self._view(session, instance, definition, tasks=open_tasks)
+            definition = self._definition(session, ref[0])
+            view = self._start_in(session, change, definition, data, business_key)
         self._notify(change.events)
         self._raise_failure(change, view)
         return view
+
+    def _start_in(
+        self,
+        session: Session,
+        change: _Change,
+        definition: runtime.LoadedDefinition,
+        data: dict[str, Any],
+        business_key: str | None,
+        *,
+        start_timer: str | None = None,
+    ) -> InstanceView:
+        """Create an instance in the caller's transaction and run it until it waits.
+
+        `start_timer` names a timer start event that has just fired (the worker's schedule): the
+        instance passes it at once instead of waiting for it again.
+        """
+        with runtime.clock_at(change.now):
+            workflow = runtime.new_workflow(definition, data)
+            if start_timer is not None:
+                runtime.fire_start_timer(workflow, start_timer)
+        instance = ProcessInstance(
+            definition_id=definition.definition_id,
+            process_id=definition.process_id,
+            business_key=business_key,
+            status="running",
+            state="",
+            data={},
+            error=None,
+            next_due_at=None,
+            created_at=change.now,
+            updated_at=change.now,
+            completed_at=None,
+            started_by=change.actor,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=0,
+        )
+        started: dict[str, Any] = {"data": runtime.snapshot(data)}
+        if start_timer is not None:
+            started["timer"] = start_timer
+        change.events.append(self._event(definition, None, "instance_started", change, data=started))
+        open_tasks = self._advance(session, definition, instance, workflow, change, new=True)
+        return self._view(session, instance, definition, tasks=open_tasks)
 
     def claim(self, task_id: int, *, actor: str | None) -> TaskView:
         self._ready()
@@ -487,7 +506,18 @@ class Handoff(UserServices, MessageServices):
             workflow = self._workflow(definition, instance)
             # SpiffWorkflow fires a timer strictly after its due instant: ask it a microsecond later.
             with runtime.clock_at(change.now + timedelta(microseconds=1)):
-                runtime.fire_due_timers(workflow)
+                cycles = runtime.fire_due_timers(workflow)
+            for firing in cycles:
+                change.events.append(
+                    self._event(
+                        definition,
+                        firing["task"],
+                        "timer_fired",
+                        change,
+                        actor=None,
+                        data={"timer": firing["timer"], "due": firing["due"]},
+                    )
+                )
             open_tasks = self._advance(session, definition, instance, workflow, change)
             view = self._view(session, instance, definition, tasks=open_tasks)
         self._notify(change.events)
@@ -937,7 +967,7 @@ class Handoff(UserServices, MessageServices):
                 change.failure = runtime.describe_failure(exc)
         outbox = events.outgoing(workflow)  # taken before the state is saved: SpiffWorkflow keeps it there
         for task in log.completed:
-            if runtime.is_timer(task):
+            if runtime.is_timer(task) and not runtime.is_cycle(task):  # cycles: see fire_due_timers
                 change.events.append(
                     self._event(
                         definition, task, "timer_fired", change, actor=None, data=runtime.timer_details(task)
@@ -996,7 +1026,9 @@ class Handoff(UserServices, MessageServices):
             instance.state = runtime.dump_workflow(definition, workflow)
         elif new:
             instance.state = ""  # a placeholder: the batch writes the state when it commits
-        instance.data = runtime.snapshot(runtime.instance_data(workflow))
+        if batch is None or instance.status == "completed":
+            instance.data = runtime.snapshot(runtime.instance_data(workflow))
+        # else: a live instance of a batch gets its data snapshot once, when the batch writes it
         instance.updated_at = now
         instance.next_due_at = runtime.next_timer_due(workflow) if instance.status != "completed" else None
         if new:
@@ -1028,7 +1060,7 @@ class Handoff(UserServices, MessageServices):
                 name=element.name,
                 type=element.type,
                 lane=element.lane,
-                form=[f.to_json() for f in element.form],
+                form=definition.form_json(element),
                 state="ready",
                 assignee=None,
                 created_at=now,
@@ -1261,6 +1293,7 @@ class _Batch:
         assert self.session is not None
         for instance, definition, workflow in self.live.values():
             instance.state = runtime.dump_workflow(definition, workflow)
+            instance.data = runtime.snapshot(runtime.instance_data(workflow))
         inserted = repo.flush_writes(self.session)
         changed = [i for i in self.dirty.values() if i.id not in inserted]
         if not repo.update_instances(self.session, changed):

@@ -67,7 +67,7 @@ def test_json_shapes(reworked: str) -> None:
     ]
     assert json.loads(ok(reworked, "--json", "delays", "--process", "nope")) == []
     assert json.loads(ok(reworked, "--json", "sla", "list"))[0]["duration"] == "PT20M"
-    assert json.loads(ok(reworked, "--json", "worker", "--once")) == {"delays_detected": 0}
+    assert json.loads(ok(reworked, "--json", "worker", "--once"))["overdue"] == 0
 
 
 def test_bad_options_are_one_line(reworked: str) -> None:
