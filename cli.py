@@ -627,7 +627,7 @@ def message(
     all waits for it: exit 4. The data is the message's payload. See docs/messages.md.
 
     \b
-    Examples:
+    Example:
       handoff message payment-received --key SO-1001 --data amount=2500
       handoff message order --data-json '{"order_id": "A-7", "item": "chair"}'
     """
@@ -914,7 +914,7 @@ def users_add(ctx: Context, name: str, lanes: tuple[str, ...], role: str | None)
     not given stays. The output says whether the user was added, changed or unchanged.
 
     \b
-    Examples:
+    Example:
       handoff users add ann --role admin
       handoff users add fay --lane Finance --lane Sales
       handoff users add fay --lane Finance          (fay now works in Finance only)
@@ -1032,7 +1032,7 @@ def sla_set(ctx: Context, duration: str, lane: str | None, is_default: bool) -> 
     """Set a lane's default SLA or the global default, as an ISO 8601 duration.
 
     \b
-    Examples:
+    Example:
       handoff sla set --lane Finance PT4H
       handoff sla set --default P1D
     """
