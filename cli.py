@@ -313,7 +313,22 @@ def print_instance(view: InstanceView, *, timeline: bool = False, waits: Sequenc
             subject = f" {e.name or e.element}" if e.element else ""
             lane = f" [{e.lane}]" if e.lane else ""
             actor = f" by {e.actor}" if e.actor else ""
-            click.echo(f"  {when(e.at)}  {what}{subject}{lane}{actor}")
+            note = message_note(e.kind, e.data)
+            click.echo(f"  {when(e.at)}  {what}{subject}{lane}{actor}{': ' + note if note else ''}")
+
+
+def message_note(kind: str, data: dict[str, Any] | None) -> str:
+    """What a message or signal event of the history says: its name, key, and where it went or came from."""
+    word = kind.split("_", 1)[0]
+    if word not in ("message", "signal") or not data:
+        return ""
+    text = f"'{data.get(word, '')}'" + (f" key {data['key']}" if data.get("key") else "")
+    if kind.endswith("_sent"):
+        went = [f"to instance {i}" for i in data.get("to") or ()]
+        went += [f"started instance {i}" for i in data.get("started") or ()]
+        return f"{text} {', '.join(went) or '(nobody waited)'}"
+    source = data.get("from")
+    return f"{text} from instance {source['instance']}" if source else f"{text} from outside"
 
 
 @main.command()
@@ -866,6 +881,8 @@ def history(ctx: Context, instance: int) -> None:
         if e.kind == "task_completed" and e.task in late:
             d = late[e.task]
             notes.append(f"DELAYED: SLA {duration_text(d.threshold_seconds)}")
+        if message_note(e.kind, e.data):
+            notes.append(message_note(e.kind, e.data))
         what = e.kind.replace("_", " ")
         subject = e.name or e.element or ""
         rows.append((when(e.at), e.actor or "", e.lane or "", f"{what} {subject}".strip(), "; ".join(notes)))

@@ -13,7 +13,7 @@ import re
 import time
 import traceback
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -311,6 +311,7 @@ class RootRun:
     human_tasks: int = 0
     activities: set[str] = field(default_factory=set)  # distinct activities completed (the timeline)
     waits_for: tuple[str, ...] = ()  # what a waiting instance waits for
+    fed: Counter[str] = field(default_factory=Counter)  # messages, signals and timer firings given to it
     started: bool = False
 
 
@@ -394,7 +395,7 @@ def _run_root(app: Handoff, run: RootRun) -> None:
         if view.status != "waiting" or fed >= MAX_WAITS_PER_INSTANCE:
             break
         try:
-            given = _feed(app, instance, view)
+            given = _feed(app, instance, view, run.fed)
         except ScriptFailed as exc:
             run.message = str(exc)
             _history(app, instance, run)
@@ -417,7 +418,7 @@ def _run_root(app: Handoff, run: RootRun) -> None:
     _history(app, instance, run)
 
 
-def _feed(app: Handoff, instance: int, view: InstanceView) -> InstanceView | None:
+def _feed(app: Handoff, instance: int, view: InstanceView, fed: Counter[str]) -> InstanceView | None:
     """Give a waiting instance what it waits for, as the stock harness did: its first message or signal,
     sent through the public services (to this instance), else the clock moved to its next timer and the
     due work fired. None when it waits for nothing Handoff can give."""
@@ -426,12 +427,14 @@ def _feed(app: Handoff, instance: int, view: InstanceView) -> InstanceView | Non
             app.message(wait.name, instance_id=instance, actor="corpus")
         else:
             app.signal(wait.name, instance_id=instance, actor="corpus")
+        fed[wait.kind] += 1
         return app.show(instance)
     due = view.next_due_at
     if due is None or not isinstance(app.clock, ManualClock):
         return None
     if app.clock() < due:
         app.clock.set(due)
+    fed["timer"] += 1
     return fire_due_work(app, instance)
 
 
@@ -578,7 +581,6 @@ def main(argv: list[str] | None = None) -> int:
     import contextlib
     import sys
     import tempfile
-    from collections import Counter
     from datetime import UTC, datetime
 
     from engine import ManualClock
@@ -613,6 +615,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             for root in run.roots:
                 counts["waits for"].update(w for w in root.waits_for if w.endswith("EventDefinition"))
+                counts["fed"].update(root.fed)
+                counts["fed files"].update(set(root.fed))
             if problem:
                 failures[row.path] = problem
         app.db.dispose()
@@ -649,9 +653,15 @@ def _markdown(counts: dict[str, Any], by_cause: dict[str, list[str]], seconds: f
     total = {c: sum(counts[g][c] for g in ("no wait", "needs a wait", "id-less flows")) for c in columns}
     print("| **all** | " + " | ".join(f"**{total[c]}**" for c in columns) + " |")
     print()
+    fed, files = counts["fed"], counts["fed files"]
     print(
-        f"Waiting instances wait for: {', '.join(f'{k} {v}' for k, v in counts['waits for'].most_common())}."
+        f"Given to waiting instances through the services: {fed['message']} messages ({files['message']} "
+        f"roots), {fed['signal']} signals ({files['signal']} roots), {fed['timer']} timer firings "
+        f"({files['timer']} roots)."
     )
+    if counts["waits for"]:
+        waits = ", ".join(f"{k} {v}" for k, v in counts["waits for"].most_common())
+        print(f"Instances still waiting wait for: {waits}.")
     print(f"Run time: {seconds:.0f} s for {total['files']} files.")
     print()
     for c, paths in sorted(by_cause.items(), key=lambda kv: (-len(kv[1]), kv[0])):
