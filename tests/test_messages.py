@@ -27,6 +27,7 @@ ORDERS = DATA / "order_collaboration.bpmn"
 CLAIMS = DATA / "claim_withdrawal.bpmn"
 WEB_ORDER = DATA / "web_order.bpmn"
 RECALL = DATA / "product_recall.bpmn"
+AUTOCONFIRM = DATA / "order_autoconfirm.bpmn"
 
 
 def make(db_url: str, clock: ManualClock, *plugins: object) -> Handoff:
@@ -119,6 +120,27 @@ def test_a_thrown_message_is_one_transaction_with_the_throwers_change(
         app.start("customer_order", data={"order_id": "A-1"}, actor="ann")
     assert table_rows(db_url) == before  # neither the customer's start nor the supplier's
     app.db.dispose()
+
+
+def test_an_immediate_reply_changes_the_thrower_again_in_its_own_transaction(app: Handoff, db_url: str) -> None:
+    app.deploy([AUTOCONFIRM], actor="dee")
+    buyer = app.start("buyer", business_key="PO-5", actor="bo")
+
+    # The web shop started, booked and acknowledged before the buyer's start was saved: the buyer's
+    # view already shows where the reply took it.
+    assert buyer.status == "running" and [t.name for t in buyer.tasks] == ["File purchase order"]
+    shop = only(app, "webshop")
+    assert (shop.status, shop.business_key) == ("completed", "PO-5")
+    assert kinds(app, buyer.id) == [
+        ("instance_started", None),
+        ("message_sent", None),
+        ("message_received", "ack_received"),
+        ("task_ready", "file_po"),
+    ]
+    [ack] = events_of(app, buyer.id, "message_received")
+    assert ack.data["data"] == {"booked": True} and ack.data["from"]["process"] == "webshop"
+    assert app.show(buyer.id).status == "running" and subscriptions(db_url) == []
+    assert app.complete(buyer.tasks[0].id, actor="bo").status == "completed"  # the stored version is current
 
 
 def test_receive_task_takes_the_message_with_its_correlation_key(app: Handoff) -> None:
