@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from cli import main
 from conftest import DATA, ROOT, table_rows
-from engine import Handoff, HookError, InvalidInput, ManualClock, NotFound, Wait, hookimpl
+from engine import Forbidden, Handoff, HookError, InvalidInput, ManualClock, NotFound, Wait, hookimpl
 from storage import Database
 
 ORDERS = DATA / "order_collaboration.bpmn"
@@ -122,7 +122,9 @@ def test_a_thrown_message_is_one_transaction_with_the_throwers_change(
     app.db.dispose()
 
 
-def test_an_immediate_reply_changes_the_thrower_again_in_its_own_transaction(app: Handoff, db_url: str) -> None:
+def test_an_immediate_reply_changes_the_thrower_again_in_its_own_transaction(
+    app: Handoff, db_url: str
+) -> None:
     app.deploy([AUTOCONFIRM], actor="dee")
     buyer = app.start("buyer", business_key="PO-5", actor="bo")
 
@@ -277,6 +279,17 @@ def test_signal_from_outside_broadcasts(app: Handoff) -> None:
         app.signal("recall", instance_id=99, actor="quinn")
 
 
+def test_analysts_may_not_send_messages(app: Handoff, db_url: str) -> None:
+    app.deploy([WEB_ORDER], actor="dee")
+    app.add_user("root", role="admin", actor="setup")
+    app.add_user("ana", role="analyst", actor="root")
+    before = table_rows(db_url)
+    with pytest.raises(Forbidden, match="ana \\(analyst\\) may not send messages and signals"):
+        app.message("web order", actor="ana")
+    assert table_rows(db_url) == before
+    assert app.message("web order", key="W-3", actor="root")[0].started_by == "root"
+
+
 # --- the command line -------------------------------------------------------------------------------------
 
 
@@ -365,10 +378,9 @@ def test_messages_inside_a_batch_land_with_it(app: Handoff, db_url: str) -> None
     app.deploy([ORDERS], actor="dee")
     with app.batch():
         customer = app.start("customer_order", data={"order_id": "B-1"}, actor="ann")
-        supplier = [i for i in range(customer.id + 1, customer.id + 2)]
     assert app.show(customer.id).status == "waiting"
-    confirm = app.show(supplier[0])
-    assert confirm.process == "supplier_order" and [t.name for t in confirm.tasks] == ["Confirm order"]
+    confirm = app.show(only(app, "supplier_order").id)
+    assert [t.name for t in confirm.tasks] == ["Confirm order"]
     assert subscriptions(db_url) == [
         (customer.id, "message", "order confirmation", "B-1", "receive_confirmation")
     ]
