@@ -83,6 +83,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return text_table(headers, rows)
 
 
+def iso_time(text: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def when(value: Any) -> str:
     if value is None:
         return ""
@@ -280,6 +286,23 @@ def _data(ctx: Context, pairs: tuple[str, ...], data_json: str | None) -> dict[s
     return run(ctx, lambda: parse_assignments(pairs, data_json))  # type: ignore[no-any-return]
 
 
+def failure_text(error: dict[str, Any]) -> str:
+    """Where and why an instance failed: `Charge card (charge) line 3: message`."""
+    task = error.get("task")
+    where = f"{error.get('task_name')} ({task})" if error.get("task_name") else (task or "the process")
+    line = f" line {error['line']}" if error.get("line") else ""
+    return f"{where}{line}: {error.get('message', '')}"
+
+
+def retry_text(error: dict[str, Any], next_due_at: Any, attempts: int) -> str:
+    """What comes next for an instance in error: the automatic retry, or an incident for people."""
+    retries = error.get("retries") or 0
+    if next_due_at is not None:
+        return f"automatic retry {attempts + 1} of {retries} at {when(next_due_at)}"
+    made = f"after {attempts} automatic retr{'y' if attempts == 1 else 'ies'}; " if attempts else ""
+    return f"incident: {made}fix the cause, then 'handoff retry INSTANCE' (or terminate it)"
+
+
 def print_instance(view: InstanceView, *, timeline: bool = False, waits: Sequence[Wait] = ()) -> None:
     click.echo(
         f"instance {view.id}  {view.process} v{view.version}  {view.status.upper()}"
@@ -289,11 +312,9 @@ def print_instance(view: InstanceView, *, timeline: bool = False, waits: Sequenc
         f"started {when(view.created_at)} by {view.started_by or '-'}"
         + (f", completed {when(view.completed_at)}" if view.completed_at else "")
     )
-    if view.error:
-        err = view.error
-        where = err.get("task_name") or err.get("task") or "process"
-        line = f" line {err['line']}" if err.get("line") else ""
-        click.echo(f"incident: {where}{line}: {err.get('message')}")
+    if view.error and view.status == "error":
+        click.echo(f"{'incident' if view.incident else 'failed'}: {failure_text(view.error)}")
+        click.echo(f"  {retry_text(view.error, view.next_due_at, view.attempts)}")
     if view.data:
         click.echo("data: " + ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in view.data.items()))
     if view.tasks:
@@ -383,7 +404,11 @@ def _changed(ctx: Context, action: Callable[[], InstanceView]) -> None:
 
 @main.command()
 @click.option("--process", help="Only instances of this process.")
-@click.option("--status", help="running, waiting, completed, error, terminated or suspended.")
+@click.option(
+    "--status",
+    help="running, waiting, completed, error, terminated or suspended; 'error' shows each failure's "
+    "cause, the automatic retries made and allowed, and the next retry or 'incident'.",
+)
 @click.option("--key", "business_key", help="Only this business key.")
 @click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
 @pass_ctx
@@ -408,24 +433,29 @@ def instances(
     if not items:
         click.echo("no instances")
         return
+    failed = any(i.status == "error" for i in items)
     rows = []
     for i in items:
-        cause = ""
-        if i.error:
-            cause = f"{i.error.get('task_name') or i.error.get('task') or ''}: {i.error.get('message', '')}"
-        rows.append(
-            (
-                i.id,
-                i.process,
-                i.version,
-                i.status,
-                i.business_key or "",
-                when(i.created_at),
-                when(i.updated_at),
-                cause[:80],
-            )
+        row: tuple[Any, ...] = (
+            i.id,
+            i.process,
+            i.version,
+            i.status,
+            i.business_key or "",
+            when(i.created_at),
+            when(i.updated_at),
         )
-    click.echo(table(["ID", "PROCESS", "VER", "STATUS", "KEY", "STARTED", "UPDATED", "CAUSE"], rows))
+        if failed:
+            error = i.error or {}
+            retries = f"{i.attempts}/{error.get('retries') or 0}" if i.status == "error" else ""
+            then = ("incident" if i.incident else when(i.next_due_at)) if i.status == "error" else ""
+            cause = failure_text(error) if i.status == "error" else ""
+            row += (retries, then, cause if len(cause) <= 100 else cause[:99] + "…")
+        rows.append(row)
+    headers = ["ID", "PROCESS", "VER", "STATUS", "KEY", "STARTED", "UPDATED"]
+    if failed:
+        headers += ["RETRIES", "NEXT RETRY", "CAUSE"]
+    click.echo(table(headers, rows))
 
 
 @main.command()
@@ -582,6 +612,52 @@ def retry(ctx: Context, instance: int, data_pairs: tuple[str, ...], data_json: s
     """
     data = _data(ctx, data_pairs, data_json)
     _changed(ctx, lambda: ctx.app().retry(instance, data=data, actor=ctx.user))
+
+
+_reason_option = click.option("--reason", help="Why, for the history (shown by 'handoff history').")
+
+
+@main.command()
+@click.argument("instance", type=int)
+@_reason_option
+@pass_ctx
+def suspend(ctx: Context, instance: int, reason: str | None) -> None:
+    """Put an instance on hold: its tasks cannot be claimed or completed and its timers and automatic
+    retries do not fire until 'handoff resume'. Admins only.
+
+    \b
+    Example:
+      handoff suspend 7 --reason "customer asked us to wait"
+    """
+    _changed(ctx, lambda: ctx.app().suspend(instance, reason=reason, actor=ctx.user))
+
+
+@main.command()
+@click.argument("instance", type=int)
+@pass_ctx
+def resume(ctx: Context, instance: int) -> None:
+    """Take a suspended instance off hold, back to the status it had; timers and retries that fell due
+    meanwhile fire on the worker's next pass. Admins only.
+
+    \b
+    Example:
+      handoff resume 7
+    """
+    _changed(ctx, lambda: ctx.app().resume(instance, actor=ctx.user))
+
+
+@main.command()
+@click.argument("instance", type=int)
+@_reason_option
+@pass_ctx
+def terminate(ctx: Context, instance: int, reason: str | None) -> None:
+    """End an instance for good: its open tasks are cancelled and it never runs again. Admins only.
+
+    \b
+    Example:
+      handoff terminate 7 --reason "order cancelled by the customer"
+    """
+    _changed(ctx, lambda: ctx.app().terminate(instance, reason=reason, actor=ctx.user))
 
 
 # --- messages and signals ----------------------------------------------------------------------------
@@ -881,6 +957,12 @@ def history(ctx: Context, instance: int) -> None:
         if e.kind == "task_completed" and e.task in late:
             d = late[e.task]
             notes.append(f"DELAYED: SLA {duration_text(d.threshold_seconds)}")
+        if e.kind == "instance_failed" and e.data:
+            notes.append(str(e.data.get("message", ""))[:100])
+            if e.data.get("retry_at"):
+                notes.append(f"retry at {when(iso_time(e.data['retry_at']))}")
+        if e.kind in ("instance_suspended", "instance_terminated") and e.data and e.data.get("reason"):
+            notes.append(str(e.data["reason"]))
         if message_note(e.kind, e.data):
             notes.append(message_note(e.kind, e.data))
         what = e.kind.replace("_", " ")

@@ -6,7 +6,7 @@ same Python process, interleaved round by round so that both see the same machin
   (a) Handoff: `Handoff.start("ten_scripts")` on a fresh SQLite FILE database (`handoff init`
       equivalent), one unit of work per instance, run to completion and committed;
   (b) bare SpiffWorkflow: the spec parsed once with the parser Handoff picks for plain BPMN
-      (BpmnDmnParser), then `BpmnWorkflow(spec, subs).do_engine_steps()` per instance, in memory.
+      (BpmnDmnParser; Handoff uses its subclass in bpmn/spiff_parsers.py), then `BpmnWorkflow(spec, subs).do_engine_steps()` per instance, in memory.
 
 Prints instances/second of each, the ratio Handoff / bare (target >= 0.5, goal 0.8), and the SQL
 statements and commits per Handoff instance (counted in a separate pass, so the counting listener
@@ -57,7 +57,9 @@ class Bare:
         from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
         from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 
-        parser = BpmnDmnParser()  # what Handoff picks for plain BPMN (bpmn.parsing._PARSERS["bpmn"])
+        parser = (
+            BpmnDmnParser()
+        )  # what Handoff subclasses for plain BPMN (bpmn.spiff_parsers.PARSERS["bpmn"])
         parser.add_bpmn_file(str(bpmn_path))
         self.spec = parser.get_spec(PROCESS_ID)
         self.subs = parser.get_subprocess_specs(PROCESS_ID)

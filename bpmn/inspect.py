@@ -12,6 +12,7 @@ from typing import Any
 
 from lxml import etree
 
+from . import retry, service_tasks
 from .model import Element, FormField, SourceFile
 from .xml import BPMN_NS, CAMUNDA_NS, SPIFF_NS
 
@@ -236,6 +237,8 @@ def elements_of(
             lane = lanes.get(node_id) or inherited or pool
             form: tuple[FormField, ...] = ()
             props = extension_properties(node)
+            for name, value in retry.camunda_cycle(node).items():
+                props.setdefault(name, value)
             if tag in HUMAN_TAGS:
                 form = camunda_form(node)
                 schema_file = props.get("formJsonSchemaFilename")
@@ -252,6 +255,7 @@ def elements_of(
                 line=node.sourceline,
                 properties=props,
                 form=form,
+                service=service_tasks.binding(node, props) if tag == "serviceTask" else None,
             )
             if tag in CONTAINER_TAGS:
                 visit(node, lanes.get(node_id) or inherited)
@@ -269,3 +273,43 @@ def line_index(tree: etree._ElementTree) -> dict[str, int]:
             if node_id and node.sourceline and node_id not in index:
                 index[node_id] = node.sourceline
     return index
+
+
+def event_subprocesses(process: etree._Element) -> dict[str, bool]:
+    """Event subprocess id (at any depth) -> whether its start event interrupts (BPMN's default)."""
+    out: dict[str, bool] = {}
+    for sub in process.iter(f"{{{BPMN_NS}}}subProcess"):
+        if sub.get("triggeredByEvent") != "true" or not sub.get("id"):
+            continue
+        starts = sub.findall("bpmn:startEvent", NS)
+        out[sub.get("id", "")] = any((s.get("isInterrupting") or "true").lower() != "false" for s in starts)
+    return out
+
+
+CALL_BINDINGS = ("latest", "deployment", "version")
+
+
+def call_bindings(process: etree._Element) -> dict[str, tuple[str, str, str | None, int | None]]:
+    """call activity id -> (called process, binding, problem or None, source line), from Camunda's
+    `camunda:calledElementBinding`/`camunda:calledElementVersion` or the extension property
+    `calledVersion` (`latest`, `deployment` or a version number; Camunda or Spiff properties)."""
+    out: dict[str, tuple[str, str, str | None, int | None]] = {}
+    for node in process.iter(f"{{{BPMN_NS}}}callActivity"):
+        node_id, called = node.get("id"), (node.get("calledElement") or "").strip()
+        if not node_id or not called:
+            continue
+        binding = (node.get(f"{{{CAMUNDA_NS}}}calledElementBinding") or "").strip()
+        version = (node.get(f"{{{CAMUNDA_NS}}}calledElementVersion") or "").strip()
+        prop = extension_properties(node).get("calledVersion", "").strip()
+        if prop:
+            binding, version = (prop, "") if prop in CALL_BINDINGS else ("version", prop)
+        binding = binding or "latest"
+        problem = None
+        if binding not in CALL_BINDINGS:
+            problem = f"calledElementBinding '{binding}' is not supported (one of {', '.join(CALL_BINDINGS)})"
+        elif binding == "version" and not (version.isdigit() and int(version) > 0):
+            problem = f"a pinned call needs a version number (1, 2, ...), got '{version}'"
+        out[node_id] = (called, binding, problem, node.sourceline)
+        if binding == "version" and problem is None:
+            out[node_id] = (called, f"version:{int(version)}", None, node.sourceline)
+    return out

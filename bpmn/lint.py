@@ -50,6 +50,21 @@ def refused_constructs(tree: etree._ElementTree, filename: str) -> list[Problem]
                     "start and end tasks (the diagram would lose its flow): rename it",
                 )
             )
+        elif tag == "startEvent" and _code_start(node) and not _in_event_subprocess(node):
+            problems.append(
+                Problem(
+                    filename,
+                    node.sourceline,
+                    f"{_describe(node)}: {_code_start(node)} start events are allowed only in event subprocesses "
+                    '(a subProcess with triggeredByEvent="true")',
+                )
+            )
+        elif tag == "subProcess" and node.get("triggeredByEvent") == "true" and not node.get("id"):
+            problems.append(
+                Problem(
+                    filename, node.sourceline, "an event subprocess has no id: give it one (BPMN requires it)"
+                )
+            )
         elif tag in ACTIVITY_TAGS and node.get("isForCompensation") == "true":
             problems.append(
                 Problem(
@@ -57,6 +72,20 @@ def refused_constructs(tree: etree._ElementTree, filename: str) -> list[Problem]
                 )
             )
     return problems
+
+
+def _code_start(node: etree._Element) -> str | None:
+    for child in node:
+        if is_bpmn(child, "errorEventDefinition"):
+            return "error"
+        if is_bpmn(child, "escalationEventDefinition"):
+            return "escalation"
+    return None
+
+
+def _in_event_subprocess(node: etree._Element) -> bool:
+    parent = node.getparent()
+    return parent is not None and is_bpmn(parent, "subProcess") and parent.get("triggeredByEvent") == "true"
 
 
 def name_anonymous_flows(tree: etree._ElementTree) -> int:
@@ -222,15 +251,30 @@ def event_references(tree: etree._ElementTree, filename: str) -> list[Problem]:
     return problems
 
 
-def decision_references(tree: etree._ElementTree, filename: str) -> list[Problem]:
-    """Business rule tasks that name no DMN decision: SpiffWorkflow runs them only as decisions."""
+def decision_references(
+    tree: etree._ElementTree, filename: str, decisions: set[str | None] | None = None
+) -> list[Problem]:
+    """Business rule tasks that name no DMN decision (SpiffWorkflow runs them only as decisions), or one
+    that none of the given DMN files defines (when `decisions` is given)."""
     problems: list[Problem] = []
     for task in tree.getroot().iter(f"{{{NS['bpmn']}}}businessRuleTask"):
-        named = task.get(f"{{{NS['camunda']}}}decisionRef") or any(
-            local(n.tag) == "calledDecisionId" and (n.text or "").strip()
-            for n in task.iter()
-            if isinstance(n.tag, str)
+        named = task.get(f"{{{NS['camunda']}}}decisionRef") or next(
+            (
+                (n.text or "").strip()
+                for n in task.iter()
+                if isinstance(n.tag, str) and local(n.tag) == "calledDecisionId" and (n.text or "").strip()
+            ),
+            None,
         )
+        if named and decisions is not None and named not in decisions and "${" not in named:
+            problems.append(
+                Problem(
+                    filename,
+                    task.sourceline,
+                    f"{_describe(task)} names decision '{named}', which none of the DMN files given defines: "
+                    "deploy the DMN file with the BPMN (handoff deploy process.bpmn decision.dmn)",
+                )
+            )
         if not named:
             problems.append(
                 Problem(

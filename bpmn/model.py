@@ -7,7 +7,10 @@ boundary (storage rows, CLI output, reports) and round-trip through JSON.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .service_tasks import ServiceBinding
 
 Severity = Literal["error", "warning"]
 
@@ -72,6 +75,7 @@ class Element:
     line: int | None
     properties: dict[str, str] = field(default_factory=dict)
     form: tuple[FormField, ...] = ()
+    service: ServiceBinding | None = None  # a service task's handler (bpmn/service_tasks.py)
 
     @property
     def label(self) -> str:
@@ -80,10 +84,14 @@ class Element:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["form"] = [f.to_json() for f in self.form]
+        d["service"] = self.service.to_json() if self.service is not None else None
         return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Element:
+        from .service_tasks import ServiceBinding
+
+        service = d.get("service")
         return cls(
             id=d["id"],
             type=d["type"],
@@ -92,6 +100,7 @@ class Element:
             line=d.get("line"),
             properties=dict(d.get("properties") or {}),
             form=tuple(FormField.from_json(f) for f in d.get("form") or ()),
+            service=ServiceBinding.from_json(service) if service else None,
         )
 
 
@@ -101,6 +110,28 @@ class SourceFile:
     kind: Literal["bpmn", "dmn", "json"]
     content: bytes
     checksum: str
+
+
+@dataclass(frozen=True)
+class CallBinding:
+    """Which version of a called process a call activity runs (docs/conformance.md, "Call activities").
+
+    `binding` is `latest` (the latest version deployed when the instance starts; the default),
+    `version` (the deployed version `version`), or `deployment` (the copy deployed with the caller).
+    `external` is true when the called process was not among the files deployed with the caller.
+    """
+
+    process: str
+    binding: str = "latest"
+    version: int | None = None
+    external: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> CallBinding:
+        return cls(d["process"], d.get("binding") or "latest", d.get("version"), bool(d.get("external")))
 
 
 @dataclass(frozen=True)
@@ -114,9 +145,15 @@ class ProcessModel:
     lanes: tuple[str, ...]
     properties: dict[str, str]
     elements: dict[str, Element]
+    # event subprocess id -> whether its start event interrupts (SpiffWorkflow keeps neither)
+    event_subprocesses: dict[str, bool] = field(default_factory=dict)
+    # call activity id -> how it binds its called process (see CallBinding)
+    calls: dict[str, CallBinding] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "event_subprocesses": dict(self.event_subprocesses),
+            "calls": {k: c.to_json() for k, c in self.calls.items()},
             "process_id": self.process_id,
             "name": self.name,
             "dialect": self.dialect,
@@ -136,6 +173,8 @@ class ProcessModel:
             lanes=tuple(d.get("lanes") or ()),
             properties=dict(d.get("properties") or {}),
             elements={k: Element.from_json(e) for k, e in (d.get("elements") or {}).items()},
+            event_subprocesses=dict(d.get("event_subprocesses") or {}),
+            calls={k: CallBinding.from_json(c) for k, c in (d.get("calls") or {}).items()},
         )
 
 

@@ -9,21 +9,14 @@ from pathlib import Path
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
-from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from . import inspect, lint
-from .model import ParsedProcess, Problem, ProcessModel, SourceFile, ValidationReport
+from . import camunda_expressions, inspect, lint, retry
+from .inspect import local
+from .model import CallBinding, ParsedProcess, Problem, ProcessModel, SourceFile, ValidationReport
 from .serializer import codec
-from .signal_end import with_signal_end_events
+from .spiff_parsers import PARSERS, settle_event_subprocesses
 from .xml import XmlError, parse_xml, read_source
-
-_PARSERS = {
-    name: with_signal_end_events(parser)
-    for name, parser in {"camunda": CamundaParser, "spiff": SpiffBpmnParser, "bpmn": BpmnDmnParser}.items()
-}
 
 
 def load_files(paths: Iterable[str | Path]) -> tuple[list[SourceFile], list[Problem]]:
@@ -81,14 +74,25 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
 
     bpmn_trees = {n: t for n, t in trees.items() if _kind(sources, n) == "bpmn"}
     dmn_trees = {n: t for n, t in trees.items() if _kind(sources, n) == "dmn"}
+    if not bpmn_trees and dmn_trees:
+        # A decision is part of the process version that uses it (SpiffWorkflow binds it at parse time).
+        message = (
+            "a DMN file is deployed together with the BPMN file whose business rule tasks use it "
+            "(handoff deploy process.bpmn decision.dmn)"
+        )
+        return ValidationReport((), tuple(Problem(name, None, message) for name in dmn_trees))
     if not bpmn_trees:
         return ValidationReport((), (Problem(", ".join(trees) or "(no file)", None, "no BPMN file given"),))
+    decisions = {
+        d.get("id") for t in dmn_trees.values() for d in t.getroot().iter() if local(d.tag) == "decision"
+    }
 
     for name, tree in bpmn_trees.items():
         problems.extend(lint.refused_constructs(tree, name))
         problems.extend(lint.dangling_flows(tree, name))
         problems.extend(lint.event_references(tree, name))
-        problems.extend(lint.decision_references(tree, name))
+        problems.extend(lint.decision_references(tree, name, decisions))
+        problems.extend(camunda_expressions.translate_document(tree, name)[1])
         lint.name_anonymous_flows(tree)
         problems.extend(lint.warnings(tree, name))
     if any(p.severity == "error" for p in problems):
@@ -96,7 +100,7 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
 
     lines = {name: inspect.line_index(tree) for name, tree in trees.items()}
     dialect = inspect.dialect_of(bpmn_trees.values())
-    parser = _PARSERS[dialect]()
+    parser = PARSERS[dialect]()
     current = ""
     try:
         for name, tree in dmn_trees.items():
@@ -140,7 +144,12 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
     for file_name, node, pid in executable:
         try:
             spec = parser.get_spec(pid)
-            subprocess_specs = parser.get_subprocess_specs(pid)
+            # A called process missing from these files is resolved among the deployed ones (CallBinding)
+            subprocess_specs = parser.get_subprocess_specs(pid, require_call_activity_specs=False)
+            missing = {name for name, sub in subprocess_specs.items() if sub is None}
+            subprocess_specs = {name: sub for name, sub in subprocess_specs.items() if sub is not None}
+            for one in (spec, *subprocess_specs.values()):
+                settle_event_subprocesses(one)
             spec_dict = codec(dialect).spec_to_dict(spec, subprocess_specs)
         except (ValidationException, SpiffWorkflowException) as exc:
             problems.append(_spiff_problem(exc, lines, file_name))
@@ -154,6 +163,12 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
             if called in all_processes and called != pid:
                 elements.update(inspect.elements_of(all_processes[called][1], pools.get(called), json_files))
         elements.update(inspect.elements_of(node, pools.get(pid), json_files))
+        nodes = [node] + [all_processes[c][1] for c in subprocess_specs if c in all_processes and c != pid]
+        calls, call_problems = _call_bindings(file_name, nodes, missing)
+        if any(p.severity == "error" for p in call_problems):
+            problems.extend(call_problems)
+            continue
+        problems.extend(p for p in call_problems if p not in problems)
         model = ProcessModel(
             process_id=pid,
             name=(node.get("name") or "").strip() or pools.get(pid) or None,
@@ -162,9 +177,64 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
             lanes=tuple(inspect.lane_names(node)),
             properties=inspect.extension_properties(node),
             elements=elements,
+            event_subprocesses={k: v for n in nodes for k, v in inspect.event_subprocesses(n).items()},
+            calls=calls,
         )
+        problems.extend(retry.model_problems(model, file_name, node.sourceline))
         parsed.append(ParsedProcess(model=model, spec=spec_dict, files=tuple(sources), checksum=checksum))
     return ValidationReport(tuple(parsed), tuple(problems))
+
+
+def _call_bindings(
+    file_name: str, nodes: Sequence[etree._Element], missing: set[str]
+) -> tuple[dict[str, CallBinding], list[Problem]]:
+    """How each call activity of a process (and of the processes deployed with it) binds its called
+    process; problems for bindings Handoff cannot honour."""
+    calls: dict[str, CallBinding] = {}
+    problems: list[Problem] = []
+    by_process: dict[str, tuple[str, str]] = {}
+    for node in nodes:
+        for activity, (called, binding, problem, line) in inspect.call_bindings(node).items():
+            where = f"callActivity '{activity}'"
+            if problem is not None:
+                problems.append(Problem(file_name, line, f"{where}: {problem}"))
+                continue
+            external = called in missing
+            if binding == "deployment" and external:
+                problems.append(
+                    Problem(
+                        file_name,
+                        line,
+                        f"{where} is bound to the deployment, but process '{called}' is not among the files "
+                        "deployed with it",
+                    )
+                )
+                continue
+            earlier = by_process.setdefault(called, (activity, binding))
+            if earlier[1] != binding:
+                problems.append(
+                    Problem(
+                        file_name,
+                        line,
+                        f"{where} and callActivity '{earlier[0]}' call process '{called}' in different "
+                        "versions: an instance runs one version of each called process",
+                    )
+                )
+                continue
+            kind, _, number = binding.partition(":")
+            calls[activity] = CallBinding(called, kind, int(number) if number else None, external)
+            if external:
+                problems.append(
+                    Problem(
+                        file_name,
+                        line,
+                        f"{where} calls process '{called}', which is not in these files: it runs the "
+                        + (f"deployed version {number}" if number else "latest deployed version")
+                        + " when an instance starts",
+                        "warning",
+                    )
+                )
+    return calls, problems
 
 
 def _kind(sources: Sequence[SourceFile], name: str) -> str:

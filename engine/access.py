@@ -37,6 +37,8 @@ RULES: dict[str, Rule] = {
     "audit": Rule("read the audit log", frozenset({"analyst", "admin"})),
     "message": Rule("send messages and signals", frozenset({"operator", "designer", "admin"})),
     "retry": Rule("retry incidents", frozenset({"admin"})),
+    "suspend": Rule("suspend or resume instances", frozenset({"admin"})),
+    "terminate": Rule("terminate instances", frozenset({"admin"})),
     "sla": Rule("set SLAs", frozenset({"admin"})),
     "users": Rule("manage users", frozenset({"admin"})),
 }

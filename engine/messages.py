@@ -14,6 +14,7 @@ turn. A message or signal thrown by an instance is routed in the transaction of 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -111,6 +112,20 @@ class MessageServices:
             self, session: Session, instance: ProcessInstance, definition: runtime.LoadedDefinition
         ) -> InstanceView: ...
         def _instance(self, session: Session, instance_id: int) -> ProcessInstance: ...
+        def _instance_definition(
+            self, session: Session, instance: ProcessInstance
+        ) -> runtime.LoadedDefinition: ...
+        def _start_in(
+            self,
+            session: Session,
+            change: _Change,
+            definition: runtime.LoadedDefinition,
+            data: dict[str, Any],
+            business_key: str | None,
+            *,
+            start_timer: str | None = None,
+            arrive: Callable[[BpmnWorkflow, _Change, runtime.LoadedDefinition], None] | None = None,
+        ) -> InstanceView: ...
 
     # --- services ------------------------------------------------------------------------------------
 
@@ -193,7 +208,7 @@ class MessageServices:
         payload = forms.check([], dict(data or {}), f"{kind} '{name}'")
         what = f"{kind} '{name}'" + (f" with key '{key}'" if key is not None else "")
         router = Router()
-        reached: list[tuple[ProcessInstance, runtime.LoadedDefinition]] = []
+        reached: list[int] = []
         with self._uow() as session:
             if instance_id is not None:
                 self._instance(session, instance_id)  # NotFound for an unknown instance
@@ -217,7 +232,7 @@ class MessageServices:
                 if self._receive(
                     session, router, loaded, task, event, kind, dict(record), actor, outside=True
                 ):
-                    reached.append((loaded[0], loaded[1]))
+                    reached.append(target)
             # A message goes to the instances that wait for it, else starts one; a signal does both.
             if instance_id is None and (kind == SIGNAL or not ids):
                 for _process, definition_id in subs.starts(session, kind, name):
@@ -233,8 +248,7 @@ class MessageServices:
                         actor=actor,
                         outside=True,
                     )
-                    if started is not None:
-                        reached.append((started, self._definition(session, definition_id)))
+                    reached.append(started)
             if not reached:
                 if instance_id is not None:
                     raise NotFound(
@@ -245,7 +259,7 @@ class MessageServices:
                     f"(see 'handoff instances --status waiting')"
                 )
             self._drain(session, router)
-            views = [self._view(session, instance, definition) for instance, definition in reached]
+            views = [self._current(session, router, instance_id) for instance_id in reached]
         self._notify(router.events)
         for view in views:
             if view.status == "error" and view.error:
@@ -269,12 +283,45 @@ class MessageServices:
             instance = self._get_instance(session, instance_id)
             if instance is None:
                 return None
-            definition = self._definition(session, instance.definition_id)
+            definition = self._instance_definition(session, instance)
             loaded = (instance, definition, self._workflow(definition, instance))
             router.live[instance_id] = loaded
         if loaded[0].status not in subs.RECEIVING:
             return None
         return loaded
+
+    def _catch(
+        self,
+        workflow: BpmnWorkflow,
+        definition: runtime.LoadedDefinition,
+        task: Task,
+        event: BpmnEvent,
+        kind: str,
+        record: dict[str, Any],
+        change: _Change,
+        *,
+        outside: bool,
+    ) -> bool:
+        """Hand `event` to the workflow and note it in the change's history; False if nothing caught it."""
+        try:
+            with runtime.clock_at(change.now):
+                caught = events.deliver(workflow, event)
+        except Exception as exc:  # noqa: BLE001 - correlation expressions are user code
+            if outside:
+                where = (
+                    f"instance {change.instance_id}"
+                    if change.instance_id
+                    else f"a new {definition.process_id}"
+                )
+                raise InvalidInput(
+                    f"{kind} '{record.get(kind)}' cannot be delivered to {where}: "
+                    f"{runtime.describe_failure(exc).message}"
+                ) from exc
+            change.failure = runtime.describe_failure(exc)  # the receiver's incident, not the sender's
+            caught = True
+        if caught:
+            change.events.append(self._event(definition, task, f"{kind}_received", change, data=record))
+        return caught
 
     def _receive(
         self,
@@ -288,31 +335,16 @@ class MessageServices:
         actor: str | None,
         *,
         outside: bool,
-        change: _Change | None = None,
-        new: bool = False,
     ) -> bool:
-        """Hand `event` to the instance and run it on; False (nothing changed) if it does not catch it."""
+        """Hand `event` to a running instance and run it on; False (nothing changed) if it does not catch it."""
         instance, definition, workflow = loaded
-        if change is None:
-            change = self._change(actor)
-            change.session, change.instance_id, change.router = session, instance.id, router
-        try:
-            with runtime.clock_at(change.now):
-                caught = events.deliver(workflow, event)
-        except Exception as exc:  # noqa: BLE001 - correlation expressions are user code
-            if outside:
-                raise InvalidInput(
-                    f"{kind} '{record.get(kind)}' cannot be delivered to instance {instance.id or 'new'}: "
-                    f"{runtime.describe_failure(exc).message}"
-                ) from exc
-            change.failure = runtime.describe_failure(exc)  # the receiver's incident, not the sender's
-            caught = True
-        if not caught:
+        change = self._change(actor)
+        change.session, change.instance_id, change.router = session, instance.id, router
+        if not self._catch(workflow, definition, task, event, kind, record, change, outside=outside):
             return False
-        change.events.append(self._event(definition, task, f"{kind}_received", change, data=record))
-        self._advance(session, definition, instance, workflow, change, new=new)
+        self._advance(session, definition, instance, workflow, change)
         # An instance born earlier in this transaction by a Core INSERT: the ORM does not track it.
-        untracked = not new and self._batch is None and instance not in session
+        untracked = self._batch is None and instance not in session
         if untracked and not repo.update_instances(session, [instance]):
             raise Conflict(f"instance {instance.id} was changed by someone else just now; nothing was saved")
         router.live[instance.id] = (instance, definition, workflow)
@@ -333,54 +365,41 @@ class MessageServices:
         record: dict[str, Any],
         actor: str | None,
         outside: bool,
-    ) -> ProcessInstance | None:
-        """A new instance of `definition`, started by the message or signal at its start event."""
+    ) -> int:
+        """A new instance of `definition` (its id), started by the message or signal at its start event."""
         change = self._change(actor)
         change.session, change.router = session, router
-        workflow = runtime.new_workflow(definition, {})
-        with runtime.clock_at(change.now):
-            events.arm_start_events(workflow)
-        caught = events.catching(workflow, kind, name)
-        if caught is None:
-            return None
-        task, event_definition = caught
-        instance = ProcessInstance(
-            definition_id=definition.definition_id,
-            process_id=definition.process_id,
-            business_key=business_key,
-            status="running",
-            state="",
-            data={},
-            error=None,
-            next_due_at=None,
-            created_at=change.now,
-            updated_at=change.now,
-            completed_at=None,
-            started_by=actor,
-            lease_owner=None,
-            lease_expires_at=None,
-            attempts=0,
-        )
-        change.events.append(
-            self._event(definition, None, "instance_started", change, data={"data": {}, "by": {kind: name}})
-        )
-        loaded = (instance, definition, workflow)
-        event = make_event(task, event_definition)
-        if not self._receive(
-            session,
-            router,
-            loaded,
-            task,
-            event,
-            kind,
-            record,
-            actor,
-            outside=outside,
-            change=change,
-            new=True,
-        ):
-            return None
-        return instance
+
+        def arrive(workflow: BpmnWorkflow, change: _Change, started: runtime.LoadedDefinition) -> None:
+            with runtime.clock_at(change.now):
+                events.arm_start_events(workflow)
+            caught = events.catching(workflow, kind, name)
+            if caught is None:  # the index says it has one: only a broken deployment gets here
+                raise NotFound(f"process '{started.process_id}' has no start event for {kind} '{name}'")
+            task, event_definition = caught
+            self._catch(
+                workflow,
+                started,
+                task,
+                make_event(task, event_definition),
+                kind,
+                record,
+                change,
+                outside=outside,
+            )
+
+        view = self._start_in(session, change, definition, {}, business_key, arrive=arrive)
+        router.touched.add(view.id)
+        router.events.extend(change.events)
+        return view.id
+
+    def _current(self, session: Session, router: Router, instance_id: int) -> InstanceView:
+        """The instance as this transaction left it (the live object if it has one)."""
+        loaded = router.live.get(instance_id)
+        if loaded is not None:
+            return self._view(session, loaded[0], loaded[1])
+        instance = self._instance(session, instance_id)
+        return self._view(session, instance, self._instance_definition(session, instance))
 
     def _add_event_starts(self, session: Session, definition_id: int) -> None:
         """Index the message and signal start events of a version just deployed (called by `deploy`)."""
@@ -531,8 +550,7 @@ class MessageServices:
                 actor=None,
                 outside=False,
             )
-            if started is not None:
-                return [], [started.id]
+            return [], [started]
         return [], []
 
     def _route_signal(
@@ -569,7 +587,7 @@ class MessageServices:
                 to.append(target)
         started: list[int] = []
         for _process, definition_id in subs.starts(session, SIGNAL, name):
-            instance = self._start_by(
+            new_id = self._start_by(
                 session,
                 router,
                 self._definition(session, definition_id),
@@ -581,8 +599,7 @@ class MessageServices:
                 actor=None,
                 outside=False,
             )
-            if instance is not None:
-                started.append(instance.id)
+            started.append(new_id)
         return to, started
 
 

@@ -6,7 +6,7 @@ import contextlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -18,7 +18,12 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    CodeEventDefinition,
+    ErrorEventDefinition,
+)
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
@@ -28,6 +33,8 @@ from SpiffWorkflow.util.task import TaskState
 from bpmn import Element, ProcessModel
 from bpmn.inspect import ACTIVITY_TAGS
 from bpmn.serializer import codec
+
+from . import event_subprocesses as event_subprocess_rules
 
 # SpiffWorkflow's task iterator stops at depth 1,000 and then reports a workflow complete that is not
 # (DESIGN §4). Stop well before that, and stop a loop of automated tasks that would never wait.
@@ -54,6 +61,26 @@ class _EngineDatetime(datetime):
 # SpiffWorkflow reads `datetime.now(timezone.utc)` in this one module (DESIGN §4); its other uses of
 # the time (`time.time()` stamps) only order tasks.
 spiff_timer.datetime = _EngineDatetime  # type: ignore[misc]
+
+
+def _memoized_state_names() -> None:
+    """SpiffWorkflow 3.2 names a task state by building a dict on every call, and it does so for a log
+    line on every state change even with logging off: about 5 % of a simulation. Same answers, once."""
+    original = TaskState.get_name.__func__  # type: ignore[attr-defined]
+    names: dict[int, str] = {}
+
+    def get_name(cls: type[TaskState], state: int) -> str:
+        try:
+            return names[state]
+        except KeyError:
+            name: str = original(cls, state)
+            names[state] = name
+            return name
+
+    TaskState.get_name = classmethod(get_name)  # type: ignore[assignment, method-assign]
+
+
+_memoized_state_names()
 
 
 @contextmanager
@@ -90,6 +117,16 @@ _TIMER_TYPES = (spiff_timer.TimerEventDefinition,)
 def is_timer(task: Task) -> bool:
     """A timer event (start, intermediate or boundary) whose task completed: a timer that fired."""
     return isinstance(getattr(task.task_spec, "event_definition", None), _TIMER_TYPES)
+
+
+def caught_code_event(task: Task) -> tuple[str, dict[str, Any]] | None:
+    """A completed boundary or start event that caught an error or an escalation: the history event's
+    kind (`error_caught`, `escalation_caught`) and what was caught."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    if not isinstance(definition, CodeEventDefinition) or not isinstance(task.task_spec, CatchingEvent):
+        return None
+    kind = "error_caught" if isinstance(definition, ErrorEventDefinition) else "escalation_caught"
+    return kind, {"name": definition.name, "code": definition.code}
 
 
 def timer_details(task: Task) -> dict[str, Any]:
@@ -346,10 +383,22 @@ def is_activity(model: ProcessModel, task: Task) -> bool:
     return element_of(model, task).type in ACTIVITY_TAGS
 
 
-def run_engine(workflow: BpmnWorkflow, log: StepLog) -> None:
-    """Run automated tasks until the workflow waits; raises RunawayLoop or SpiffWorkflow's errors."""
+def run_engine(
+    workflow: BpmnWorkflow,
+    log: StepLog,
+    event_subprocesses: Mapping[str, bool] | None = None,
+    dispatch: Callable[[BpmnWorkflow], list[Task]] | None = None,
+) -> None:
+    """Run automated tasks until the workflow waits; raises RunawayLoop or SpiffWorkflow's errors.
+
+    `event_subprocesses`: the process's event subprocesses, id -> interrupting (engine/event_subprocesses.py).
+    `dispatch` runs work SpiffWorkflow leaves STARTED (service task handlers) and returns the tasks it
+    completed; while either makes progress, the engine steps on.
+    """
 
     def did_complete(task: Task) -> None:
+        if task.state == TaskState.STARTED and isinstance(task.task_spec, ServiceTaskMixin):
+            return  # SpiffWorkflow calls this for every task it ran: this one waits for its handler or a person
         log.completed.append(task)
         log.count += 1
         if log.count > MAX_STEPS_PER_OPERATION:
@@ -359,6 +408,15 @@ def run_engine(workflow: BpmnWorkflow, log: StepLog) -> None:
 
     checkpoint = time.time()  # SpiffWorkflow stamps last_state_change with time.time()
     workflow.do_engine_steps(did_complete_task=did_complete)
+    while True:
+        if event_subprocesses and event_subprocess_rules.settle(workflow, event_subprocesses):
+            pass
+        elif dispatch is not None and (dispatched := dispatch(workflow)):
+            for task in dispatched:
+                did_complete(task)
+        else:
+            break
+        workflow.do_engine_steps(did_complete_task=did_complete)
     # Subprocess and call-activity tasks complete outside the callbacks (their spec's _update): find
     # every task completed since the checkpoint, and keep the completion order.
     logged = {id(t) for t in log.completed}
@@ -377,8 +435,9 @@ def run_engine(workflow: BpmnWorkflow, log: StepLog) -> None:
 
 
 def is_external(task: Task) -> bool:
-    """A service task SpiffWorkflow left STARTED: it has no implementation Handoff can run, so an outside
-    worker (a person or a program) does the work and completes it like a human task."""
+    """A service task SpiffWorkflow left STARTED and no installed handler ran (engine/service_tasks.py:
+    it names none, or a Camunda class/topic/bean nobody registered): an outside worker (a person or a
+    program) does the work and completes it like a human task (docs/services.md)."""
     return task.state == TaskState.STARTED and isinstance(task.task_spec, ServiceTaskMixin)
 
 

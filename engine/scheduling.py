@@ -81,6 +81,7 @@ class SchedulingServices:
         def _notify(self, events: list[Any]) -> None: ...
         def _raise_failure(self, change: Any, view: InstanceView, *, done: str = "") -> None: ...
         def fire_timers(self, instance_id: int) -> InstanceView | None: ...
+        def retry_due(self, instance_id: int, *, actor: str | None = None) -> InstanceView | None: ...
 
     # --- deployment ----------------------------------------------------------------------------------
 
@@ -146,8 +147,13 @@ class SchedulingServices:
             return leases.next_due(session)
 
     def run_due(self, instance_id: int) -> str | None:
-        """Do an instance's due work: fire its due timers. Returns what it did ("fired"), or None when
-        nothing was due (any more: another worker or an operator may have been first)."""
+        """Do an instance's due work: retry its failed task (in error) or fire its due timers. Returns
+        what it did ("retried", "fired"), or None when nothing was due (any more: another worker or an
+        operator may have been first)."""
+        with self.db.reader() as session:
+            status = leases.status_of(session, instance_id)
+        if status == "error":
+            return "retried" if self.retry_due(instance_id, actor=None) is not None else None
         return "fired" if self.fire_timers(instance_id) is not None else None
 
     def fire_schedule(self, schedule_id: int) -> InstanceView | None:

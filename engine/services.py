@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,7 +27,8 @@ from storage import ConcurrentUpdate, Database, SchemaOutdated, StorageError
 from storage import repository as repo
 from storage.models import BoundaryCrossing, Delay, HandoffRecord, HumanTask, ProcessInstance
 
-from . import access, causality, events, forms, history, hooks, runtime
+from . import access, causality, events, forms, history, hooks, runtime, service_tasks
+from .calls import CallServices
 from .clock import Clock, utc_now
 from .errors import (
     Conflict,
@@ -38,6 +39,7 @@ from .errors import (
     ScriptFailed,
     SetupRequired,
 )
+from .incidents import IncidentServices
 from .lifecycle import LifecycleEvent
 from .messages import MessageServices
 from .people import UserServices
@@ -94,9 +96,10 @@ class _Change:
         return ranks
 
 
-class Handoff(UserServices, SchedulingServices, MessageServices):
+class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices, MessageServices):
     """The application: services over one database, with an injectable clock; each service checks
-    its actor's role and lanes once users are registered (engine/people.py, docs/users.md)."""
+    its actor's role and lanes once users are registered (engine/people.py, docs/users.md); failures
+    are retried by policy, then incidents (engine/incidents.py, docs/incidents.md)."""
 
     def __init__(
         self,
@@ -105,13 +108,16 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
         clock: Clock = utc_now,
         plugins: Iterable[object] = (),
         load_entry_points: bool = True,
+        services: Mapping[str, service_tasks.Handler] | None = None,
     ) -> None:
         """`plugins` are hook objects registered beside the built-in recorders and the installed
-        `handoff.hooks` entry points (switch those off with `load_entry_points=False`)."""
+        `handoff.hooks` entry points; `services` are service task handlers by name, beside the installed
+        `handoff.services` entry points (switch both groups off with `load_entry_points=False`)."""
         self.db = database
         self.clock = clock
         self.definitions = runtime.DefinitionCache()
         self.hooks = hooks.plugin_manager(plugins, load_entry_points=load_entry_points)
+        self.services = service_tasks.ServiceRegistry(services, load_entry_points=load_entry_points)
         self._schema_checked = False
         self._sla_cache: tuple[float, dict[tuple[str, str], float]] | None = None
         self._batch: _Batch | None = None
@@ -165,12 +171,13 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
                 else ""
             )
             raise DefinitionInvalid(f"{first}{more}", report.problems)
-        warnings = tuple(str(w) for w in report.warnings)
+        warnings = tuple(str(w) for w in report.warnings) + self._handler_warnings(report)
         now = self.clock()
         if self._batch is not None:
             self._batch.memo.pop("refs", None)
         results: list[Deployment] = []
         with self._uow() as session:
+            self._check_calls(session, report.processes)
             for parsed in report.processes:
                 model = parsed.model
                 latest = repo.latest_definition(session, model.process_id)
@@ -291,12 +298,15 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
         business_key: str | None,
         *,
         start_timer: str | None = None,
+        arrive: Callable[[BpmnWorkflow, _Change, runtime.LoadedDefinition], None] | None = None,
     ) -> InstanceView:
         """Create an instance in the caller's transaction and run it until it waits.
 
         `start_timer` names a timer start event that has just fired (the worker's schedule): the
-        instance passes it at once instead of waiting for it again.
+        instance passes it at once instead of waiting for it again. `arrive` hands the new workflow the
+        message or signal that starts it (engine/messages.py) before it runs.
         """
+        definition, called = self._resolve_calls(session, definition)
         with runtime.clock_at(change.now):
             workflow = runtime.new_workflow(definition, data)
             if start_timer is not None:
@@ -317,11 +327,14 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
             lease_owner=None,
             lease_expires_at=None,
             attempts=0,
+            called=called,
         )
         started: dict[str, Any] = {"data": runtime.snapshot(data)}
         if start_timer is not None:
             started["timer"] = start_timer
         change.events.append(self._event(definition, None, "instance_started", change, data=started))
+        if arrive is not None:
+            arrive(workflow, change, definition)
         open_tasks = self._advance(session, definition, instance, workflow, change, new=True)
         return self._view(session, instance, definition, tasks=open_tasks)
 
@@ -338,6 +351,7 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
                     f"task {task_id} ({task.name or task.element_id}) is claimed by {task.assignee}"
                 )
             self._require_open(task)
+            self._require_active(session, task, "claimed")
             if not repo.update_task_if(
                 session, task, "ready", task.assignee, state="claimed", assignee=actor, claimed_at=now
             ):
@@ -386,11 +400,13 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
                 )
             instance = self._get_instance(session, task.instance_id)
             assert instance is not None
-            if instance.status in ("suspended", "terminated", "error"):
+            if instance.status in ("suspended", "terminated"):
+                self._require_active(session, task, "completed")
+            if instance.status == "error":
                 raise Conflict(
                     f"instance {instance.id} is {instance.status}: its tasks cannot be completed now"
                 )
-            definition = self._definition(session, instance.definition_id)
+            definition = self._instance_definition(session, instance)
             label = f"task {task_id} ({task.name or task.element_id})"
             form = [bpmn.FormField.from_json(f) for f in task.form]
             checked = forms.check(form, data or {}, label)
@@ -453,7 +469,7 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
             instance = self._instance(session, instance_id)
             if instance.status != "error":
                 raise Conflict(f"instance {instance_id} is {instance.status}, not in error: nothing to retry")
-            definition = self._definition(session, instance.definition_id)
+            definition = self._instance_definition(session, instance)
             workflow = self._workflow(definition, instance)
             failed = runtime.error_tasks(workflow)
             retry_data = dict(data or {})
@@ -466,8 +482,9 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
                     data={"data": runtime.snapshot(retry_data)} if retry_data else None,
                 )
             )
+            instance.attempts = 0  # a person retries: a new failure gets the whole retry policy again
             try:
-                with runtime.clock_at(change.now):
+                with runtime.clock_at(change.now), self._service_calls(definition, instance, change):
                     for task in failed:
                         runtime.retry_task(task, retry_data)
             except Exception as exc:  # noqa: BLE001 - user scripts may raise anything
@@ -502,7 +519,7 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
             due = instance.next_due_at
             if instance.status not in ("running", "waiting") or due is None or due > change.now:
                 return None
-            definition = self._definition(session, instance.definition_id)
+            definition = self._instance_definition(session, instance)
             workflow = self._workflow(definition, instance)
             # SpiffWorkflow fires a timer strictly after its due instant: ask it a microsecond later.
             with runtime.clock_at(change.now + timedelta(microseconds=1)):
@@ -551,6 +568,8 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
                     updated_at=i.updated_at,
                     completed_at=i.completed_at,
                     error=i.error,
+                    next_due_at=i.next_due_at,
+                    attempts=i.attempts or 0,
                 )
                 for i, version in repo.list_instances(
                     session, process_id=process_id, status=status, business_key=business_key, limit=limit
@@ -562,7 +581,7 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
         self._authorize(actor, "read")
         with self.db.reader() as session:
             instance = self._instance(session, instance_id)
-            definition = self._definition(session, instance.definition_id)
+            definition = self._instance_definition(session, instance)
             timeline = tuple(
                 TimelineEntry(
                     id=e.id,
@@ -828,6 +847,42 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
             raise NotFound(f"instance {instance_id} does not exist (see 'handoff instances')")
         return instance
 
+    def _require_active(self, session: Session, task: HumanTask, verb: str) -> None:
+        """Tasks of a suspended or ended instance wait: nobody takes them until it is resumed."""
+        instance = self._get_instance(session, task.instance_id)
+        if instance is not None and instance.status in ("suspended", "terminated"):
+            hint = (
+                f"; an admin resumes it with 'handoff resume {instance.id}'"
+                if instance.status == "suspended"
+                else ""
+            )
+            raise Conflict(
+                f"instance {instance.id} is {instance.status}: task {task.id} "
+                f"({task.name or task.element_id}) cannot be {verb} now{hint}"
+            )
+
+    def _handler_warnings(self, report: bpmn.ValidationReport) -> tuple[str, ...]:
+        """Service tasks whose handler is not installed here, as `file:line: warning: ...`: said at
+        deploy, not refused, since the workers that run the process may have it (docs/services.md)."""
+        found = []
+        for parsed in report.processes:
+            file_name = next((f.name for f in parsed.files if f.kind == "bpmn"), parsed.model.process_id)
+            for element in parsed.model.elements.values():
+                binding = element.service
+                if binding is None or binding.handler in self.services:
+                    continue
+                then = (
+                    "it will fail as an incident until one is"
+                    if binding.strict
+                    else "it will wait as open work for an outside worker"
+                )
+                message = (
+                    f"service task {element.label} ({element.id}): no handler '{binding.handler}' is "
+                    f"installed here; {then} (entry-point group {service_tasks.ENTRY_POINT_GROUP})"
+                )
+                found.append(str(bpmn.Problem(file_name, element.line, message, "warning")))
+        return tuple(found)
+
     @staticmethod
     def _require_open(task: HumanTask) -> None:
         if task.state == "completed":
@@ -898,7 +953,7 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
     ) -> LifecycleEvent:
         instance = self._get_instance(session, task.instance_id)
         assert instance is not None
-        definition = self._definition(session, instance.definition_id)
+        definition = self._instance_definition(session, instance)
         event = _row_event(task, kind, definition, now, actor=actor, data=data)
         self._record(session, definition.model, [event])
         return event
@@ -961,8 +1016,10 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
         events.watch(workflow)
         if change.failure is None:  # completing the task itself may have failed already
             try:
-                with runtime.clock_at(change.now):
-                    runtime.run_engine(workflow, log)
+                with runtime.clock_at(change.now), self._service_calls(definition, instance, change):
+                    runtime.run_engine(
+                        workflow, log, model.event_subprocesses, dispatch=service_tasks.run_started
+                    )
             except Exception as exc:  # noqa: BLE001 - scripts are user code: any exception is an incident
                 change.failure = runtime.describe_failure(exc)
         outbox = events.outgoing(workflow)  # taken before the state is saved: SpiffWorkflow keeps it there
@@ -972,6 +1029,11 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
                     self._event(
                         definition, task, "timer_fired", change, actor=None, data=runtime.timer_details(task)
                     )
+                )
+            caught = runtime.caught_code_event(task)
+            if caught is not None:
+                change.events.append(
+                    self._event(definition, task, caught[0], change, actor=None, data=caught[1])
                 )
             if runtime.is_activity(model, task):
                 changed = runtime.changed_data(task)
@@ -990,15 +1052,7 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
         ready = runtime.ready_human_tasks(workflow)
         now = change.now
         if change.failure is not None:
-            instance.status = "error"
-            instance.error = change.failure.to_json(model) | {"at": now.isoformat()}
-            failed_task = change.failure.task
-            change.events.append(
-                self._event(definition, failed_task, "task_error", change, actor=None, data=instance.error)
-            )
-            change.events.append(
-                self._event(definition, None, "instance_failed", change, actor=None, data=instance.error)
-            )
+            self._fail(definition, instance, change)  # engine/incidents.py: the retry plan, the events
         elif runtime.is_finished(workflow):
             instance.status = "completed"
             instance.completed_at = now
@@ -1009,14 +1063,12 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
             change.failure = runtime.Failure(
                 None, "the process stopped without reaching an end event", None, "FalseCompletion"
             )
-            instance.status = "error"
-            instance.error = change.failure.to_json(model) | {"at": now.isoformat()}
-            change.events.append(
-                self._event(definition, None, "instance_failed", change, actor=None, data=instance.error)
-            )
+            self._fail(definition, instance, change)
         else:
             instance.status = "running" if ready else "waiting"
             instance.error = None
+        if instance.status != "error":
+            instance.attempts = 0
         # A completed instance never runs again: like Camunda's runtime tables, its workflow state goes;
         # its history, data snapshot and task rows stay. Saves a serialization per finished instance.
         batch = self._batch
@@ -1030,7 +1082,10 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
             instance.data = runtime.snapshot(runtime.instance_data(workflow))
         # else: a live instance of a batch gets its data snapshot once, when the batch writes it
         instance.updated_at = now
-        instance.next_due_at = runtime.next_timer_due(workflow) if instance.status != "completed" else None
+        if instance.status != "error":  # in error it is the retry time, or None: an incident (_fail)
+            instance.next_due_at = (
+                runtime.next_timer_due(workflow) if instance.status != "completed" else None
+            )
         if new:
             repo.insert_instance(session, instance)  # one INSERT ... RETURNING id, no ORM flush
             change.instance_id = instance.id
@@ -1129,9 +1184,16 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
         where = f"{task} ({definition_text.get('task')})" if task else "the process"
         line = f" line {change.failure.line}" if change.failure.line else ""
         prefix = f"{done}, but " if done else ""
+        if view.next_due_at is not None:
+            then = (
+                f"Handoff retries it by itself at {view.next_due_at:%Y-%m-%d %H:%M:%S} UTC "
+                f"(retry {view.attempts + 1} of {definition_text.get('retries')}), "
+                f"or fix the cause and run 'handoff retry {view.id}' now"
+            )
+        else:
+            then = f"fix the cause and run 'handoff retry {view.id}'"
         raise ScriptFailed(
-            f"{prefix}{where}{line} failed: {change.failure.message} — instance {view.id} is now in error; "
-            f"fix the cause and run 'handoff retry {view.id}'",
+            f"{prefix}{where}{line} failed: {change.failure.message} — instance {view.id} is now in error; {then}",
             view.id,
         )
 
@@ -1162,6 +1224,7 @@ class Handoff(UserServices, SchedulingServices, MessageServices):
             started_by=instance.started_by,
             next_due_at=instance.next_due_at,
             timeline=timeline,
+            attempts=instance.attempts or 0,
         )
 
     def _task_view(self, session: Session, task: HumanTask) -> TaskView:

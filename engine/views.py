@@ -139,6 +139,12 @@ class InstanceView:
     started_by: str | None
     next_due_at: datetime | None = None
     timeline: tuple[TimelineEntry, ...] = field(default=())
+    attempts: int = 0  # automatic retries made for the current failure
+
+    @property
+    def incident(self) -> bool:
+        """In error with no retry to come: a person must act."""
+        return self.status == "error" and self.next_due_at is None
 
     def to_json(self, *, with_timeline: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -155,6 +161,7 @@ class InstanceView:
             "completed_at": iso(self.completed_at),
             "started_by": self.started_by,
             "next_due_at": iso(self.next_due_at),
+            **failure_json(self.status, self.error, self.next_due_at, self.attempts),
         }
         if with_timeline:
             out["timeline"] = [e.to_json() for e in self.timeline]
@@ -172,6 +179,13 @@ class InstanceSummary:
     updated_at: datetime
     completed_at: datetime | None
     error: dict[str, Any] | None
+    next_due_at: datetime | None = None
+    attempts: int = 0  # automatic retries made for the current failure
+
+    @property
+    def incident(self) -> bool:
+        """In error with no retry to come: a person must act."""
+        return self.status == "error" and self.next_due_at is None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -184,7 +198,23 @@ class InstanceSummary:
             "updated_at": iso(self.updated_at),
             "completed_at": iso(self.completed_at),
             "error": self.error,
+            **failure_json(self.status, self.error, self.next_due_at, self.attempts),
         }
+
+
+def failure_json(
+    status: str, error: dict[str, Any] | None, next_due_at: datetime | None, attempts: int
+) -> dict[str, Any]:
+    """The retry state of an instance in error (docs/incidents.md): automatic retries made and allowed,
+    the next one's time, or `incident` when none is to come."""
+    if status != "error":
+        return {"attempts": attempts, "retries": None, "next_retry_at": None, "incident": False}
+    return {
+        "attempts": attempts,
+        "retries": (error or {}).get("retries"),
+        "next_retry_at": iso(next_due_at),
+        "incident": next_due_at is None,
+    }
 
 
 @dataclass(frozen=True)

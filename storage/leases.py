@@ -113,6 +113,10 @@ def next_due(session: Session) -> datetime | None:
     return min(candidates) if candidates else None
 
 
+def status_of(session: Session, instance_id: int) -> str | None:
+    return session.scalar(select(ProcessInstance.status).where(ProcessInstance.id == instance_id))
+
+
 # --- timer start schedules ---------------------------------------------------------------------------
 
 

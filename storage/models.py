@@ -124,6 +124,9 @@ class ProcessInstance(Base):
     lease_expires_at: Mapped[datetime | None]
     # Automatic attempts made since the instance last failed (the retry policy counts them).
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Called process -> the definition id its call activities run, fixed when the instance started
+    # (a call activity runs the latest deployed version unless pinned; NULL: none resolved late).
+    called: Mapped[dict[str, Any] | None]
 
     # Optimistic locking: a concurrent writer's UPDATE matches no row and raises StaleDataError.
     __mapper_args__ = {"version_id_col": version_counter}

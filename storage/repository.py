@@ -352,7 +352,16 @@ _INSERT_INSTANCE_WITH_ID = _Prepared(
 )
 
 
-_WRITTEN_FIELDS = ("status", "state", "data", "error", "next_due_at", "updated_at", "completed_at")
+_WRITTEN_FIELDS = (
+    "status",
+    "state",
+    "data",
+    "error",
+    "next_due_at",
+    "updated_at",
+    "completed_at",
+    "attempts",
+)
 _UPDATE_INSTANCES = (
     update(_INSTANCE)
     .where(_INSTANCE.c.id == bindparam("_id"), _INSTANCE.c.version_counter == bindparam("_version"))

@@ -363,7 +363,10 @@ def test_script_that_raises_on_start_then_retry(db_url: str) -> None:
     shown = ok_json(db_url, "show", instance)
     assert shown["status"] == "error"
     kinds = [e["kind"] for e in shown["timeline"]]
-    assert kinds[0] == "instance_started" and kinds[-2:] == ["task_error", "instance_failed"], kinds
+    # A script gets no automatic retry by default: the failure is an incident for people at once.
+    assert kinds[0] == "instance_started"
+    assert kinds[-3:] == ["task_error", "instance_failed", "incident_opened"], kinds
+    assert errors[0]["incident"] is True and errors[0]["next_retry_at"] is None
     assert "instance_completed" not in kinds
 
     # (b) retry while the cause is not fixed: nothing changes, one line, non-zero.

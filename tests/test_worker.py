@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from cli import main
-from conftest import DATA, ROOT, _create_pg_database, _drop_pg_database
+from conftest import DATA, ROOT
 from engine import Handoff, ManualClock
 from engine.worker import Worker
 from storage import Database
@@ -257,15 +257,6 @@ def test_sigterm_stops_a_worker_cleanly(sqlite_url: str) -> None:
     assert _scalar(sqlite_url, "SELECT count(*) FROM process_instance WHERE lease_owner IS NOT NULL") == 0
 
 
-@pytest.fixture
-def pg_url() -> object:
-    name, url = _create_pg_database()
-    try:
-        yield url
-    finally:
-        _drop_pg_database(name)
-
-
 def test_four_worker_processes_drain_a_thousand_timers_exactly_once(pg_url: str) -> None:
     app = _past_app(pg_url)
     app.deploy([DRAIN], actor="dan")
@@ -365,3 +356,34 @@ def test_a_worker_killed_mid_run_has_its_leased_work_taken_over(
     # The dead worker's leases on work it finished before dying stay (harmless: done work is never due).
     stale = "SELECT count(*) FROM process_instance WHERE lease_owner IS NOT NULL AND status <> 'completed'"
     assert _scalar(db_url, stale) == 0
+
+
+def test_the_worker_runs_automatic_retries_until_the_handler_succeeds(
+    db_url: str, clock: ManualClock
+) -> None:
+    from engine import ScriptFailed
+
+    calls: list[int] = []
+
+    def charge(call: object) -> dict[str, object]:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise ConnectionError("card gateway timed out")
+        return {"charged": True}
+
+    app = Handoff(Database(db_url), clock=clock, services={"charge_card": charge}, load_entry_points=False)
+    app.init()
+    app.deploy([DATA / "flaky_payment.bpmn"], actor="dan")
+    with pytest.raises(ScriptFailed) as failed:
+        app.start("payment", data={"amount": 120}, actor="web")
+    instance = failed.value.instance_id
+    assert instance is not None
+    worker = Worker(app, name="w1")
+    assert worker.run_once().retried == 0  # the first retry is due in a minute, not now
+    clock.advance(minutes=1)
+    first = worker.run_once()
+    assert (first.retried, app.show(instance).status) == (1, "error")  # failed again: next in 2 minutes
+    clock.advance(minutes=2)
+    second = worker.run_once()
+    assert second.retried == 1 and app.show(instance).status == "running" and len(calls) == 3
+    app.db.dispose()

@@ -1,7 +1,7 @@
 """message and signal start events of deployed versions
 
-Revision ID: 0006_messages
-Revises: 0005
+Revision ID: 0007_messages
+Revises: 0006
 Create Date: 2026-11-25 10:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_messages"
-down_revision: str | None = "0005"
+revision: str = "0007_messages"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,127 @@
+"""Call activities resolved to deployed processes: the call services of `Handoff`.
+
+A call activity runs the latest deployed version of its called process at the instance's start, unless
+it is pinned (`bpmn.model.CallBinding`: Camunda's `calledElementBinding`/`calledElementVersion`, or the
+extension property `calledVersion`). What an instance resolved is stored with it (`called`), so it keeps
+running the same versions after later deployments, as it keeps its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Sequence
+from threading import Lock
+from typing import TYPE_CHECKING, Any
+
+from storage import repository as repo
+
+from . import runtime
+from .errors import DefinitionInvalid, NotFound
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    import bpmn
+    from storage.models import ProcessInstance
+
+_CACHE_SIZE = 64
+
+
+class CallServices:
+    """Mixed into `Handoff`: it provides `_definition(session, definition_id)`."""
+
+    if TYPE_CHECKING:
+
+        def _definition(self, session: Session, definition_id: int) -> runtime.LoadedDefinition: ...
+
+    _combined: OrderedDict[tuple[int, tuple[tuple[str, int], ...]], runtime.LoadedDefinition] | None = None
+    _combined_lock = Lock()
+
+    def _check_calls(self, session: Session, processes: Sequence[bpmn.ParsedProcess]) -> None:
+        """At deploy: every called process outside the deployed files must be deployed already (in the
+        pinned version, if pinned): an instance could not start otherwise."""
+        deploying = {p.model.process_id for p in processes}
+        for parsed in processes:
+            model = parsed.model
+            for activity, call in model.calls.items():
+                if not call.external or (call.process in deploying and call.version is None):
+                    continue
+                if repo.latest_definition_ref(session, call.process, call.version) is not None:
+                    continue
+                element = model.elements.get(activity)
+                file_name = next((f.name for f in parsed.files if f.kind == "bpmn"), "")
+                where = f"{file_name}:{element.line}" if element is not None and element.line else file_name
+                what = f"version {call.version} of process" if call.version else "process"
+                raise DefinitionInvalid(
+                    f"{where}: callActivity '{activity}' calls {what} '{call.process}', which is not "
+                    "deployed: deploy it first, or deploy both files together"
+                )
+
+    def _resolve_calls(
+        self, session: Session, definition: runtime.LoadedDefinition
+    ) -> tuple[runtime.LoadedDefinition, dict[str, int] | None]:
+        """At start: the definition with its late-bound called processes resolved, and the resolution to
+        store with the instance (None when nothing is resolved late)."""
+        resolved: dict[str, int] = {}
+        pending = [definition]
+        while pending:
+            current = pending.pop()
+            for activity, call in current.model.calls.items():
+                if call.binding == "deployment" or call.process in resolved:
+                    continue
+                ref = repo.latest_definition_ref(session, call.process, call.version)
+                if ref is None:
+                    what = f"version {call.version} of process" if call.version else "process"
+                    raise NotFound(
+                        f"callActivity '{activity}' of process '{current.process_id}' calls {what} "
+                        f"'{call.process}', which is not deployed (see 'handoff processes')"
+                    )
+                resolved[call.process] = ref[0]
+                pending.append(self._definition(session, ref[0]))
+        if not resolved:
+            return definition, None
+        return self._combine(session, definition, resolved), resolved
+
+    def _instance_definition(self, session: Session, instance: ProcessInstance) -> runtime.LoadedDefinition:
+        """The definition an instance runs: its own version, with the called versions it resolved."""
+        definition = self._definition(session, instance.definition_id)
+        called = getattr(instance, "called", None)
+        if not called:
+            return definition
+        return self._combine(session, definition, {k: int(v) for k, v in called.items()})
+
+    def _combine(
+        self, session: Session, definition: runtime.LoadedDefinition, resolved: dict[str, int]
+    ) -> runtime.LoadedDefinition:
+        key = (definition.definition_id, tuple(sorted(resolved.items())))
+        with self._combined_lock:
+            if self._combined is None:
+                self._combined = OrderedDict()
+            hit = self._combined.get(key)
+            if hit is not None:
+                self._combined.move_to_end(key)
+                return hit
+        subprocess_specs: dict[str, Any] = dict(definition.subprocess_specs)
+        elements = dict(definition.model.elements)
+        event_subprocesses = dict(definition.model.event_subprocesses)
+        called = [self._definition(session, def_id) for def_id in resolved.values()]
+        for process_id, callee in zip(resolved, called, strict=True):
+            subprocess_specs[process_id] = callee.spec
+        for callee in called:
+            for name, spec in callee.subprocess_specs.items():
+                subprocess_specs.setdefault(name, spec)  # its own embedded subprocesses
+            for element_id, element in callee.model.elements.items():
+                elements.setdefault(element_id, element)
+            for sub_id, interrupts in callee.model.event_subprocesses.items():
+                event_subprocesses.setdefault(sub_id, interrupts)
+        model = dataclasses.replace(
+            definition.model, elements=elements, event_subprocesses=event_subprocesses
+        )
+        combined = dataclasses.replace(definition, model=model, subprocess_specs=subprocess_specs)
+        with self._combined_lock:
+            assert self._combined is not None
+            self._combined[key] = combined
+            while len(self._combined) > _CACHE_SIZE:
+                self._combined.popitem(last=False)
+        return combined
