@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 if TYPE_CHECKING:
-    from engine import Handoff, InstanceView, TaskView
+    from engine import Handoff, InstanceView, TaskView, Wait
 
 DEFAULT_DB = "sqlite:///handoff.db"
 
@@ -311,7 +311,7 @@ def retry_text(error: dict[str, Any], next_due_at: Any, attempts: int) -> str:
     return f"incident: {made}fix the cause, then 'handoff retry INSTANCE' (or terminate it)"
 
 
-def print_instance(view: InstanceView, *, timeline: bool = False) -> None:
+def print_instance(view: InstanceView, *, timeline: bool = False, waits: Sequence[Wait] = ()) -> None:
     click.echo(
         f"instance {view.id}  {view.process} v{view.version}  {view.status.upper()}"
         + (f"  key={view.business_key}" if view.business_key else "")
@@ -332,6 +332,9 @@ def print_instance(view: InstanceView, *, timeline: bool = False) -> None:
             click.echo(f"  [{t.id}] {t.label}  ({t.lane or 'no lane'}) {t.state}{who}")
     elif view.status in ("running", "waiting"):
         click.echo("open tasks: none (waiting for an event)")
+    for w in waits:
+        key = f" (key {w.correlation})" if w.correlation else ""
+        click.echo(f"waits for {w.kind} '{w.name}'{key} at {w.element_id}")
     if timeline and view.timeline:
         click.echo("timeline:")
         for e in view.timeline:
@@ -339,7 +342,22 @@ def print_instance(view: InstanceView, *, timeline: bool = False) -> None:
             subject = f" {e.name or e.element}" if e.element else ""
             lane = f" [{e.lane}]" if e.lane else ""
             actor = f" by {e.actor}" if e.actor else ""
-            click.echo(f"  {when(e.at)}  {what}{subject}{lane}{actor}")
+            note = message_note(e.kind, e.data)
+            click.echo(f"  {when(e.at)}  {what}{subject}{lane}{actor}{': ' + note if note else ''}")
+
+
+def message_note(kind: str, data: dict[str, Any] | None) -> str:
+    """What a message or signal event of the history says: its name, key, and where it went or came from."""
+    word = kind.split("_", 1)[0]
+    if word not in ("message", "signal") or not data:
+        return ""
+    text = f"'{data.get(word, '')}'" + (f" key {data['key']}" if data.get("key") else "")
+    if kind.endswith("_sent"):
+        went = [f"to instance {i}" for i in data.get("to") or ()]
+        went += [f"started instance {i}" for i in data.get("started") or ()]
+        return f"{text} {', '.join(went) or '(nobody waited)'}"
+    source = data.get("from")
+    return f"{text} from instance {source['instance']}" if source else f"{text} from outside"
 
 
 @main.command()
@@ -459,10 +477,11 @@ def show(ctx: Context, instance: int) -> None:
       handoff show 1
     """
     view = run(ctx, lambda: ctx.app().show(instance, actor=ctx.user))
+    waits = run(ctx, lambda: ctx.app().waits_of(instance, actor=ctx.user))
     if ctx.as_json:
-        emit_json(view.to_json(with_timeline=True))
+        emit_json(view.to_json(with_timeline=True) | {"waits_for": [w.to_json() for w in waits]})
     else:
-        print_instance(view, timeline=True)
+        print_instance(view, timeline=True, waits=waits)
 
 
 # --- tasks -------------------------------------------------------------------------------------------
@@ -651,6 +670,103 @@ def terminate(ctx: Context, instance: int, reason: str | None) -> None:
       handoff terminate 7 --reason "order cancelled by the customer"
     """
     _changed(ctx, lambda: ctx.app().terminate(instance, reason=reason, actor=ctx.user))
+
+
+# --- messages and signals ----------------------------------------------------------------------------
+
+
+def _delivered(ctx: Context, kind: str, name: str, action: Callable[[], list[InstanceView]]) -> None:
+    """Print the instances a message or signal reached; an incident fails with its own message."""
+    from engine import HandoffError, ScriptFailed
+
+    try:
+        views = action()
+    except ScriptFailed as exc:
+        if ctx.as_json and exc.instance_id is not None:
+            message = " ".join(str(exc).split())
+            click.echo(f"error: {message}", err=True)
+            emit_json({"error": message, "instance": exc.instance_id})
+            sys.exit(exc.exit_code)
+        fail(ctx, str(exc), exc.exit_code)
+    except HandoffError as exc:
+        fail(ctx, str(exc), exc.exit_code)
+    if ctx.as_json:
+        emit_json([v.to_json() for v in views])
+        return
+    click.echo(f"{kind} '{name}' reached {len(views)} instance{'s' if len(views) != 1 else ''}")
+    for view in views:
+        click.echo("")
+        print_instance(view)
+
+
+@main.command()
+@click.argument("name")
+@click.option(
+    "--key", help="Correlation key: the value of the message's correlation property, else the business key."
+)
+@click.option("--instance", "instance_id", type=int, help="Deliver to this instance only.")
+@click.option(
+    "--all", "every", is_flag=True, help="Several instances wait without --key: deliver to all of them."
+)
+@with_data
+@pass_ctx
+def message(
+    ctx: Context,
+    name: str,
+    key: str | None,
+    instance_id: int | None,
+    every: bool,
+    data_pairs: tuple[str, ...],
+    data_json: str | None,
+) -> None:
+    """Deliver message NAME: resume the instances that wait for it, or start a process at its message
+    start event.
+
+    The instances that wait for NAME (a catch event, receive task, boundary event, event-based gateway
+    or event subprocess) and whose correlation key is KEY get it; where a process defines no
+    correlation, KEY is matched against the business key. Without --key exactly one waiting instance
+    takes it (several: name one with --instance, or use --all). If no instance waits, the latest version
+    of every process whose start event catches NAME starts, with KEY as its business key. Nothing at
+    all waits for it: exit 4. The data is the message's payload. See docs/messages.md.
+
+    \b
+    Example:
+      handoff message payment-received --key SO-1001 --data amount=2500
+      handoff message order --data-json '{"order_id": "A-7", "item": "chair"}'
+    """
+    data = _data(ctx, data_pairs, data_json)
+    _delivered(
+        ctx,
+        "message",
+        name,
+        lambda: ctx.app().message(
+            name, key=key, data=data, instance_id=instance_id, every=every, actor=ctx.user
+        ),
+    )
+
+
+@main.command()
+@click.argument("name")
+@click.option("--instance", "instance_id", type=int, help="Only this instance catches it; nothing starts.")
+@with_data
+@pass_ctx
+def signal(
+    ctx: Context, name: str, instance_id: int | None, data_pairs: tuple[str, ...], data_json: str | None
+) -> None:
+    """Broadcast signal NAME: every instance that waits for it catches it, and every process whose start
+    event catches it starts (its latest version). Nothing waits for it: exit 4. See docs/messages.md.
+
+    \b
+    Example:
+      handoff signal recall --data batch=B-17
+    """
+    data = _data(ctx, data_pairs, data_json)
+    _delivered(
+        ctx,
+        "signal",
+        name,
+        lambda: ctx.app().signal(name, data=data, instance_id=instance_id, actor=ctx.user),
+    )
 
 
 # --- history and records ------------------------------------------------------------------------------
@@ -859,6 +975,8 @@ def history(ctx: Context, instance: int) -> None:
                 notes.append(f"retry at {when(iso_time(e.data['retry_at']))}")
         if e.kind in ("instance_suspended", "instance_terminated") and e.data and e.data.get("reason"):
             notes.append(str(e.data["reason"]))
+        if message_note(e.kind, e.data):
+            notes.append(message_note(e.kind, e.data))
         what = e.kind.replace("_", " ")
         subject = e.name or e.element or ""
         rows.append((when(e.at), e.actor or "", e.lane or "", f"{what} {subject}".strip(), "; ".join(notes)))
@@ -907,7 +1025,7 @@ def users_add(ctx: Context, name: str, lanes: tuple[str, ...], role: str | None)
     not given stays. The output says whether the user was added, changed or unchanged.
 
     \b
-    Examples:
+    Example:
       handoff users add ann --role admin
       handoff users add fay --lane Finance --lane Sales
       handoff users add fay --lane Finance          (fay now works in Finance only)
@@ -1025,7 +1143,7 @@ def sla_set(ctx: Context, duration: str, lane: str | None, is_default: bool) -> 
     """Set a lane's default SLA or the global default, as an ISO 8601 duration.
 
     \b
-    Examples:
+    Example:
       handoff sla set --lane Finance PT4H
       handoff sla set --default P1D
     """

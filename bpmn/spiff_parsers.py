@@ -1,7 +1,7 @@
 """SpiffWorkflow's three parsers, with what their 3.2 release misreads put right.
 
 Extension goes through SpiffWorkflow's own registry (`OVERRIDE_PARSER_CLASSES`), never a patch of its
-modules: each dialect's start event parser gains the event definitions it forgets.
+modules: each dialect's start and end event parsers gain the event definitions they forget.
 """
 
 from __future__ import annotations
@@ -9,20 +9,23 @@ from __future__ import annotations
 from typing import Any
 
 from SpiffWorkflow.bpmn.parser.event_parsers import (
+    CANCEL_EVENT_XPATH,
     CONDITIONAL_EVENT_XPATH,
     ERROR_EVENT_XPATH,
     ESCALATION_EVENT_XPATH,
     MESSAGE_EVENT_XPATH,
     SIGNAL_EVENT_XPATH,
+    TERMINATION_EVENT_XPATH,
     TIMER_EVENT_XPATH,
+    EndEventParser,
     StartEventParser,
 )
 from SpiffWorkflow.bpmn.parser.util import full_tag
-from SpiffWorkflow.bpmn.specs.defaults import StartEvent
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent, StartEvent
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
-from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
+from SpiffWorkflow.camunda.parser.event_parsers import CamundaEndEventParser, CamundaStartEventParser
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
-from SpiffWorkflow.spiff.parser.event_parsers import SpiffStartEventParser
+from SpiffWorkflow.spiff.parser.event_parsers import SpiffEndEventParser, SpiffStartEventParser
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 _START_DEFINITIONS = [
@@ -58,10 +61,44 @@ class _SpiffStart(_CodeStartEvents, SpiffStartEventParser):
     pass
 
 
+_END_DEFINITIONS = [
+    MESSAGE_EVENT_XPATH,
+    SIGNAL_EVENT_XPATH,
+    CANCEL_EVENT_XPATH,
+    ERROR_EVENT_XPATH,
+    ESCALATION_EVENT_XPATH,
+    TERMINATION_EVENT_XPATH,
+]
+
+
+class _SignalEndEvents:
+    """SpiffWorkflow 3.2 reads every event definition of an end event but a signal's: a signal end event
+    became a plain end event and its signal was never thrown. Read it; throwing it stays SpiffWorkflow's
+    (an end event is a throwing event), routing it Handoff's (docs/messages.md)."""
+
+    def create_task(self: Any) -> Any:
+        task = self._create_task(self.get_event_definition(_END_DEFINITIONS))
+        task.connect(self.spec.end)
+        return task
+
+
+class _End(_SignalEndEvents, EndEventParser):
+    pass
+
+
+class _CamundaEnd(_SignalEndEvents, CamundaEndEventParser):
+    pass
+
+
+class _SpiffEnd(_SignalEndEvents, SpiffEndEventParser):
+    pass
+
+
 class HandoffBpmnParser(BpmnDmnParser):  # type: ignore[misc]
     OVERRIDE_PARSER_CLASSES = {
         **BpmnDmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("startEvent"): (_Start, StartEvent),
+        full_tag("endEvent"): (_End, EndEvent),
     }
 
 
@@ -72,6 +109,7 @@ class HandoffCamundaParser(CamundaParser):  # type: ignore[misc]
             _CamundaStart,
             CamundaParser.OVERRIDE_PARSER_CLASSES[full_tag("startEvent")][1],
         ),
+        full_tag("endEvent"): (_CamundaEnd, CamundaParser.OVERRIDE_PARSER_CLASSES[full_tag("endEvent")][1]),
     }
 
 
@@ -82,6 +120,7 @@ class HandoffSpiffParser(SpiffBpmnParser):  # type: ignore[misc]
             _SpiffStart,
             SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("startEvent")][1],
         ),
+        full_tag("endEvent"): (_SpiffEnd, SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("endEvent")][1]),
     }
 
 

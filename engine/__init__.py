@@ -16,6 +16,7 @@ from .errors import (
     ScriptFailed,
     SetupRequired,
 )
+from .events import Wait
 from .forms import parse_assignments
 from .hooks import hookimpl
 from .lifecycle import LifecycleEvent
@@ -57,6 +58,7 @@ __all__ = [
     "TimelineEntry",
     "UserChange",
     "UserView",
+    "Wait",
     "LifecycleEvent",
     "hookimpl",
     "iso",

@@ -35,6 +35,7 @@ RULES: dict[str, Rule] = {
     "report": Rule("read the report", frozenset({"analyst", "admin"})),
     "export": Rule("export the history", frozenset({"analyst", "admin"})),
     "audit": Rule("read the audit log", frozenset({"analyst", "admin"})),
+    "message": Rule("send messages and signals", frozenset({"operator", "designer", "admin"})),
     "retry": Rule("retry incidents", frozenset({"admin"})),
     "suspend": Rule("suspend or resume instances", frozenset({"admin"})),
     "terminate": Rule("terminate instances", frozenset({"admin"})),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from bpmn import retry as retry_policies
 from storage import repository as repo
+from storage import subscriptions
 
 from . import runtime, service_tasks
 from .errors import Conflict
@@ -246,7 +247,9 @@ class IncidentServices:
                         _row_event(row, "task_cancelled", definition, change.now, actor=actor)
                     )
                 rows = []
-                # Like a completed one, a terminated instance never runs again: its workflow state goes.
+                # Like a completed one, a terminated instance never runs again: its workflow state goes,
+                # and nothing it waited for may reach it (docs/messages.md).
+                subscriptions.remove(session, instance_id)
                 instance.status, instance.state, instance.error = "terminated", "", None
                 instance.next_due_at, instance.attempts = None, 0
                 kind = "instance_terminated"

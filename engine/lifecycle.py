@@ -27,6 +27,9 @@ KINDS = (
     "error_caught",
     "escalation_caught",
     "message_received",
+    "message_sent",
+    "signal_received",
+    "signal_sent",
     "hook_failed",
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections import OrderedDict
@@ -21,6 +22,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     CodeEventDefinition,
     ErrorEventDefinition,
 )
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -486,6 +488,18 @@ def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
                 due.append(datetime.fromisoformat(value))
             except ValueError:
                 continue
+    for task in workflow.event_manager.tasks.values():
+        # An event-based gateway with a timer (a multiple event): SpiffWorkflow keeps the timer's due time
+        # on the gateway's task, while its pending event shows none.
+        definition = task.task_spec.event_definition
+        if isinstance(definition, MultipleEventDefinition) and any(
+            isinstance(d, spiff_timer.TimerEventDefinition) for d in definition.event_definitions
+        ):
+            value = task._get_internal_data("event_value")
+            value = value.get("next") if isinstance(value, dict) else value
+            if isinstance(value, str):
+                with contextlib.suppress(ValueError):
+                    due.append(datetime.fromisoformat(value))
     return min(due) if due else None
 
 

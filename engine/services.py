@@ -27,7 +27,7 @@ from storage import ConcurrentUpdate, Database, SchemaOutdated, StorageError
 from storage import repository as repo
 from storage.models import BoundaryCrossing, Delay, HandoffRecord, HumanTask, ProcessInstance
 
-from . import access, causality, forms, history, hooks, limits, payload, runtime, service_tasks
+from . import access, causality, events, forms, history, hooks, limits, payload, runtime, service_tasks
 from .calls import CallServices
 from .clock import Clock, utc_now
 from .errors import (
@@ -41,6 +41,7 @@ from .errors import (
 )
 from .incidents import IncidentServices
 from .lifecycle import LifecycleEvent
+from .messages import MessageServices
 from .people import UserServices
 from .report import Report
 from .scheduling import SchedulingServices
@@ -71,6 +72,7 @@ class _Change:
     session: Session | None = None
     instance_id: int | None = None
     memo: dict[str, Any] | None = None  # the open batch's recorder memo
+    router: Any = None  # inside a message or signal delivery: the transaction's messages.Router
 
     def completion_order(self, tokens: Iterable[str]) -> dict[str, int]:
         """Rank activity instances by completion: stored history first, then this operation's events."""
@@ -94,7 +96,7 @@ class _Change:
         return ranks
 
 
-class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices):
+class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices, MessageServices):
     """The application: services over one database, with an injectable clock; each service checks
     its actor's role and lanes once users are registered (engine/people.py, docs/users.md); failures
     are retried by policy, then incidents (engine/incidents.py, docs/incidents.md)."""
@@ -199,6 +201,7 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices):
                     files=[(f.name, f.kind, f.checksum, f.content) for f in parsed.files],
                 )
                 self._schedule_timer_starts(session, model.process_id, stored.id, parsed.spec, now)
+                self._add_event_starts(session, stored.id)
                 results.append(Deployment(model.process_id, version, True, model.name, model.lanes, warnings))
         return results
 
@@ -296,11 +299,13 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices):
         business_key: str | None,
         *,
         start_timer: str | None = None,
+        arrive: Callable[[BpmnWorkflow, _Change, runtime.LoadedDefinition], None] | None = None,
     ) -> InstanceView:
         """Create an instance in the caller's transaction and run it until it waits.
 
         `start_timer` names a timer start event that has just fired (the worker's schedule): the
-        instance passes it at once instead of waiting for it again.
+        instance passes it at once instead of waiting for it again. `arrive` hands the new workflow the
+        message or signal that starts it (engine/messages.py) before it runs.
         """
         definition, called = self._resolve_calls(session, definition)
         with runtime.clock_at(change.now):
@@ -329,6 +334,8 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices):
         if start_timer is not None:
             started["timer"] = start_timer
         change.events.append(self._event(definition, None, "instance_started", change, data=started))
+        if arrive is not None:
+            arrive(workflow, change, definition)
         open_tasks = self._advance(session, definition, instance, workflow, change, new=True)
         return self._view(session, instance, definition, tasks=open_tasks)
 
@@ -788,7 +795,9 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices):
             live = self._batch.live.get(instance.id)
             if live is not None:
                 return live[2]
-        return runtime.load_workflow(definition, instance.state)
+        workflow = runtime.load_workflow(definition, instance.state)
+        self._remember_waits(instance, workflow)
+        return workflow
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -1005,6 +1014,7 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices):
         """
         model = definition.model
         log = runtime.StepLog()
+        events.watch(workflow)
         if change.failure is None:  # completing the task itself may have failed already
             try:
                 with runtime.clock_at(change.now), self._service_calls(definition, instance, change):
@@ -1013,6 +1023,7 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices):
                     )
             except Exception as exc:  # noqa: BLE001 - scripts are user code: any exception is an incident
                 change.failure = runtime.describe_failure(exc)
+        outbox = events.outgoing(workflow)  # taken before the state is saved: SpiffWorkflow keeps it there
         for task in log.completed:
             if runtime.is_timer(task) and not runtime.is_cycle(task):  # cycles: see fire_due_timers
                 change.events.append(
@@ -1143,6 +1154,9 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices):
         for event in change.events:
             event.instance_id = instance.id
         self._record(session, model, change.events)
+        self._write_waits(session, instance, workflow, new=new)
+        if self._route(session, instance, definition, workflow, change, outbox):
+            open_now = sorted(self._open_rows(session, instance.id).values(), key=lambda r: r.id)
         return open_now
 
     def _open_rows(self, session: Session, instance_id: int) -> dict[str, HumanTask]:

@@ -355,3 +355,18 @@ class TimerSchedule(Base):
     fired: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
+
+
+class EventStart(Base):
+    """A message or signal start event of a deployed process version: which process a message or a
+    signal starts, found by an index lookup instead of reading every deployed spec."""
+
+    __tablename__ = "event_start"
+    __table_args__ = (Index("ix_event_start_kind_name", "kind", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    process_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(8))  # message or signal
+    name: Mapped[str] = mapped_column(String(255))
+    element_id: Mapped[str] = mapped_column(String(255))

@@ -2,7 +2,9 @@
 
 Every file bare SpiffWorkflow 3.2 completed (`../shared/corpus/stock-spiffworkflow.csv`: `stock_run` =
 completed, `flows_without_id` = 0) must deploy, start, and complete with every task completed on its
-form's defaults; a file that needs a timer, a message or a signal may stop at that wait instead. The files
+form's defaults; what a waiting instance waits for is given to it as the stock run gave it: its messages
+and signals through `Handoff.message` / `Handoff.signal`, its timers by moving the clock and firing the
+due work (`corpus.fire_due_work`). The files
 stock SpiffWorkflow "completed" only because it dropped their id-less sequence flows must never be reported
 completed after a false run: they run correctly, or stop, or are refused with a clear message.
 

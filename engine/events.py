@@ -1,0 +1,249 @@
+"""Messages and signals as SpiffWorkflow sees them: what an instance waits for, what it threw, and how an
+event from outside is handed to it. Routing between instances is the application's job (DESIGN §4); the
+matching itself (names, correlation properties, which task catches) stays SpiffWorkflow's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from copy import deepcopy
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.task import Task
+
+MESSAGE = "message"
+SIGNAL = "signal"
+KINDS = (MESSAGE, SIGNAL)
+
+
+@dataclass(frozen=True, order=True)
+class Wait:
+    """One thing an instance waits for from outside: a row of the `subscription` table."""
+
+    kind: str  # message or signal
+    name: str
+    correlation: str | None  # the value of the message's correlation property, once the instance has one
+    element_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "key": self.correlation, "element": self.element_id}
+
+
+def kind_of(definition: Any) -> str | None:
+    if isinstance(definition, MessageEventDefinition):
+        return MESSAGE
+    if isinstance(definition, SignalEventDefinition):
+        return SIGNAL
+    return None
+
+
+def _definitions(definition: Any) -> Iterator[Any]:
+    """An event definition, or each one of a multiple event (event-based gateways, multiple events)."""
+    if isinstance(definition, MultipleEventDefinition):
+        for item in definition.event_definitions:
+            yield from _definitions(item)
+    else:
+        yield definition
+
+
+def name_of(definition: Any) -> str:
+    """A message's or signal's name; "" for an event definition without one (no messageRef and an
+    unnamed element: SpiffWorkflow matches it with other unnamed ones)."""
+    return "" if definition.name is None else str(definition.name)
+
+
+def _element_id(task: Task) -> str:
+    return str(getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+
+def correlation_of(definition: Any, correlations: dict[str, dict[str, Any]]) -> str | None:
+    """The key a person would type for `definition` given correlation values ({key: {property: value}},
+    SpiffWorkflow's shape, as a workflow or an event holds them): the value of its one correlation
+    property, a JSON object of them if it has several, None while the values are unknown."""
+    values: dict[str, Any] = {}
+    for prop in getattr(definition, "correlation_properties", None) or ():
+        for key in prop.correlation_keys:
+            value = (correlations.get(key) or {}).get(prop.name)
+            if value is not None:
+                values[prop.name] = value
+    if not values:
+        return None
+    if len(values) == 1:
+        return _text(next(iter(values.values())))
+    return json.dumps(values, sort_keys=True, default=str)
+
+
+def waits(workflow: BpmnWorkflow) -> frozenset[Wait]:
+    """Every message and signal the instance waits for now: catch events, receive tasks, boundary
+    events, event-based gateways, start events of event subprocesses and of the process itself.
+
+    SpiffWorkflow keeps every waiting catch event of an instance (subprocesses included) in its event
+    manager, so this is a walk over a handful of tasks, not over the task tree.
+    """
+    found = set()
+    for task in workflow.event_manager.tasks.values():
+        for definition in _definitions(task.task_spec.event_definition):
+            kind = kind_of(definition)
+            if kind is None:
+                continue
+            correlation = correlation_of(definition, task.workflow.correlations) if kind == MESSAGE else None
+            found.add(Wait(kind, name_of(definition), correlation, _element_id(task)))
+    return frozenset(found)
+
+
+def catching(workflow: BpmnWorkflow, kind: str, name: str) -> tuple[Task, Any] | None:
+    """The first waiting task of the instance that waits for message or signal `name`, with its event
+    definition (the one inside a multiple event)."""
+    for task in sorted(workflow.event_manager.tasks.values(), key=lambda t: t.last_state_change):
+        for definition in _definitions(task.task_spec.event_definition):
+            if kind_of(definition) == kind and name_of(definition) == name:
+                return task, definition
+    return None
+
+
+def start_events(spec: Any) -> list[tuple[str, str, str]]:
+    """(kind, name, element id) of each message or signal start event of a process (not of its event
+    subprocesses: their start events wait inside a running instance)."""
+    found = []
+    for task_spec in spec.task_specs.values():
+        if isinstance(task_spec, StartEvent):
+            for definition in _definitions(task_spec.event_definition):
+                kind = kind_of(definition)
+                if kind is not None:
+                    found.append((kind, name_of(definition), str(task_spec.bpmn_id or task_spec.name)))
+    return found
+
+
+class PayloadError(Exception):
+    """The data of a message from outside does not give what its correlation properties read."""
+
+
+def from_outside(task: Task, definition: Any, data: dict[str, Any], key: str | None) -> BpmnEvent:
+    """The event a message or signal sent by a person or program becomes, for the instance of `task`.
+
+    The instance was chosen by Handoff's subscription index (by key, business key or id), so the event
+    carries the instance's own correlation values and SpiffWorkflow accepts it. SpiffWorkflow then reads
+    the correlation properties from the payload: a property read by a plain variable name and missing
+    from the data gets the instance's value, else the key given.
+    """
+    payload: dict[str, Any] = dict(data)
+    correlations = deepcopy(task.workflow.correlations)
+    if isinstance(definition, MessageEventDefinition):
+        for prop in definition.correlation_properties:
+            expression = (prop.retrieval_expression or "").strip()
+            if not expression.isidentifier() or expression in payload:
+                continue
+            known = [
+                (correlations.get(k) or {}).get(prop.name)
+                for k in prop.correlation_keys
+                if (correlations.get(k) or {}).get(prop.name) is not None
+            ]
+            if known:
+                payload[expression] = known[0]
+            elif key is not None:
+                payload[expression] = key
+        if isinstance(definition, CamundaMessage):
+            # SpiffWorkflow's Camunda messages carry {payload, result_var}: the data lands in the
+            # catching task's variable `<element>_Response`.
+            return BpmnEvent(
+                definition, payload={"payload": payload, "result_var": None}, correlations=correlations
+            )
+    return BpmnEvent(definition, payload=payload, correlations=correlations)
+
+
+def deliver(workflow: BpmnWorkflow, event: BpmnEvent) -> bool:
+    """Hand `event` to the instance; False when no task of it catches the event (SpiffWorkflow decides:
+    names, correlation). Exceptions from the catch (a correlation expression that fails) propagate."""
+    try:
+        workflow.send_event(event)
+    except WorkflowException as exc:
+        if "is not waiting for" in str(exc):
+            return False
+        raise
+    return True
+
+
+# --- what an instance threw -----------------------------------------------------------------------------
+
+_THROWN = "_handoff_thrown"
+
+
+def watch(workflow: BpmnWorkflow) -> None:
+    """Note every signal the instance throws, also those it catches itself: a signal is a broadcast,
+    while SpiffWorkflow's `get_events()` keeps only what no task of the instance caught."""
+    if hasattr(workflow, _THROWN):
+        return
+    thrown: list[BpmnEvent] = []
+    catch = workflow.catch
+
+    def noting(event: BpmnEvent) -> None:
+        if any(kind_of(d) == SIGNAL for d in _definitions(event.event_definition)):
+            thrown.append(event)
+        catch(event)
+
+    setattr(workflow, _THROWN, thrown)
+    workflow.catch = noting  # type: ignore[method-assign]
+
+
+def outgoing(workflow: BpmnWorkflow) -> list[BpmnEvent]:
+    """What the instance sent out since the last call, in order: messages no task of its own caught
+    (SpiffWorkflow's `get_events()`, which also empties its list before the state is saved) and every
+    signal it threw. Errors and escalations nobody caught end there, as in SpiffWorkflow."""
+    unhandled = workflow.get_events()
+    thrown: list[BpmnEvent] = getattr(workflow, _THROWN, [])
+    signals = list(thrown)
+    thrown.clear()
+    messages = [e for e in unhandled if kind_of(e.event_definition) == MESSAGE]
+    return messages + signals
+
+
+def describe(event: BpmnEvent) -> tuple[str, str]:
+    """(kind, name) of a thrown message or signal."""
+    for definition in _definitions(event.event_definition):
+        kind = kind_of(definition)
+        if kind is not None:
+            return kind, name_of(definition)
+    return "event", str(getattr(event.event_definition, "name", "") or "")
+
+
+def payload_data(event: BpmnEvent) -> Any:
+    """The payload as the history shows it (Camunda messages wrap it)."""
+    payload = event.payload
+    if (
+        isinstance(event.event_definition, CamundaMessage)
+        and isinstance(payload, dict)
+        and "payload" in payload
+    ):
+        return payload["payload"]
+    return payload
+
+
+def arm_start_events(workflow: BpmnWorkflow) -> None:
+    """Bring a new instance to its start events without running anything else: SpiffWorkflow's internal
+    start task runs, so that a message or signal start event waits and can catch what started it."""
+    from SpiffWorkflow.bpmn.specs.control import BpmnStartTask
+    from SpiffWorkflow.util.task import TaskState
+
+    for task in workflow.get_tasks(state=TaskState.READY):
+        if isinstance(task.task_spec, BpmnStartTask):
+            task.run()
+
+
+def copy(event: BpmnEvent) -> BpmnEvent:
+    """The event for one more receiver: SpiffWorkflow keeps (and some dialects change) the payload it
+    is given, so each receiver gets its own."""
+    return BpmnEvent(event.event_definition, deepcopy(event.payload), deepcopy(event.correlations))
