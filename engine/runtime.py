@@ -27,6 +27,8 @@ from bpmn import Element, ProcessModel
 from bpmn.inspect import ACTIVITY_TAGS
 from bpmn.serializer import codec
 
+from . import sandbox
+
 # SpiffWorkflow's task iterator stops at depth 1,000 and then reports a workflow complete that is not
 # (DESIGN §4). Stop well before that, and stop a loop of automated tasks that would never wait.
 MAX_TREE_DEPTH = 900
@@ -115,6 +117,7 @@ class LoadedDefinition:
     model: ProcessModel
     spec: Any
     subprocess_specs: dict[str, Any]
+    trusted_scripts: bool = False  # deployed with --trusted-scripts: full Python (engine/sandbox.py)
 
 
 class DefinitionCache:
@@ -125,18 +128,18 @@ class DefinitionCache:
         self._size = size
         self._lock = Lock()
 
-    def get(
-        self, definition_id: int, load: Callable[[], tuple[str, int, dict[str, Any], str]]
-    ) -> LoadedDefinition:
+    def get(self, definition_id: int, load: Callable[[], tuple[Any, ...]]) -> LoadedDefinition:
+        """`load` returns (process id, version, model JSON, spec JSON[, trusted scripts])."""
         with self._lock:
             hit = self._items.get(definition_id)
             if hit is not None:
                 self._items.move_to_end(definition_id)
                 return hit
-        process_id, version, model_json, spec_json = load()
+        process_id, version, model_json, spec_json, *rest = load()
         model = ProcessModel.from_json(model_json)
         spec, subs = codec(model.dialect).spec_from_dict(json.loads(spec_json))
-        loaded = LoadedDefinition(definition_id, process_id, version, model, spec, subs)
+        trusted = bool(rest[0]) if rest else False
+        loaded = LoadedDefinition(definition_id, process_id, version, model, spec, subs, trusted)
         with self._lock:
             self._items[definition_id] = loaded
             while len(self._items) > self._size:
@@ -144,12 +147,14 @@ class DefinitionCache:
         return loaded
 
 
-def script_engine() -> PythonScriptEngine:
-    return PythonScriptEngine()
+def script_engine(trusted: bool = False) -> PythonScriptEngine:
+    """Scripts and expressions run sandboxed, unless the version was deployed with trusted scripts."""
+    return PythonScriptEngine(environment=sandbox.environment(trusted))
 
 
 def new_workflow(definition: LoadedDefinition, data: dict[str, Any]) -> BpmnWorkflow:
-    workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=script_engine())
+    engine = script_engine(definition.trusted_scripts)
+    workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=engine)
     if data:
         # The start task hands its data to every task after it.
         workflow.task_tree.data.update(data)
@@ -160,7 +165,8 @@ def new_workflow(definition: LoadedDefinition, data: dict[str, Any]) -> BpmnWork
 
 def load_workflow(definition: LoadedDefinition, state: str) -> BpmnWorkflow:
     workflow = codec(definition.model.dialect).loads(state, definition.spec, definition.subprocess_specs)
-    workflow.script_engine = script_engine()  # not serialized: set again after every load
+    # not serialized: set again after every load
+    workflow.script_engine = script_engine(definition.trusted_scripts)
     return workflow
 
 
