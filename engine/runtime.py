@@ -333,11 +333,23 @@ def describe_failure(exc: Exception) -> Failure:
     if isinstance(exc, WorkflowTaskException):
         inner = getattr(exc, "error_type", "") or type(exc).__name__
         message = str(exc.error_msg if hasattr(exc, "error_msg") else exc).strip()
+        cause = _user_cause(exc)
+        if cause is not None and str(cause) not in message:
+            # "Error evaluating expression '...'" alone hides why (a sandbox limit, a NameError)
+            message = f"{message.rstrip('.')}: {type(cause).__name__}: {cause}"
         return Failure(exc.task, message, exc.line_number or None, inner)
     if isinstance(exc, WorkflowException):
         task = getattr(exc, "task", None)
         return Failure(task, str(exc).strip(), None, type(exc).__name__)
     return Failure(getattr(exc, "task", None), f"{type(exc).__name__}: {exc}", None, type(exc).__name__)
+
+
+def _user_cause(exc: BaseException) -> BaseException | None:
+    """The exception a script or expression raised, under SpiffWorkflow's wrappers."""
+    seen = exc.__cause__ or exc.__context__
+    while isinstance(seen, SpiffWorkflowException):
+        seen = seen.__cause__ or seen.__context__
+    return seen
 
 
 _PLAIN = (str, int, float, bool, type(None))

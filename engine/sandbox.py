@@ -94,9 +94,13 @@ class Limits:
         return f"the script needed more than its memory limit ({self.memory_mib} MiB)"
 
 
-class ScriptRefused(SyntaxError):
-    """The sandbox does not allow this construct, name or attribute. A SyntaxError so that SpiffWorkflow
-    reports its line, as it does for a script that does not parse."""
+class ScriptNotAllowed(SyntaxError):
+    """The sandbox does not compile this script: a construct, name or attribute it does not allow. A
+    SyntaxError so that SpiffWorkflow reports its line, as for a script that does not parse."""
+
+
+class ScriptRefused(Exception):
+    """The sandbox refused a call while the script ran (`open()`, `vars(object)`, ...)."""
 
 
 class ScriptLimitExceeded(Exception):
@@ -190,13 +194,13 @@ def _code(source: str, mode: str, ticks: bool) -> CodeType:
     result = compile_fn(source, filename="<string>", policy=policy)
     if result.errors:
         first = result.errors[0]
-        line = None
+        line = 0  # SpiffWorkflow compares it with 0
         if first.startswith("Line "):
             head, _, rest = first.partition(": ")
-            line = int(head[5:]) if head[5:].isdigit() else None
+            line = int(head[5:]) if head[5:].isdigit() else 0
             first = rest
         more = f" (and {len(result.errors) - 1} more)" if len(result.errors) > 1 else ""
-        error = ScriptRefused(f"not allowed in the script sandbox: {first.rstrip('.')}{more}")
+        error = ScriptNotAllowed(f"not allowed in the script sandbox: {first.rstrip('.')}{more}")
         error.lineno = line
         raise error
     assert result.code is not None
