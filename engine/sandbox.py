@@ -510,6 +510,7 @@ class _AddressSpace:
         self._lock = threading.Lock()
         self._active = 0
         self._saved: tuple[int, int] | None = None
+        self._soft = 0
         self._fd: int | None = None
         self._pid = 0
         try:
@@ -532,15 +533,14 @@ class _AddressSpace:
             return False
         resource = self._resource
         with self._lock:
-            if self._active == 0:
+            if self._saved is None:  # the process's own limit, read once: restored after every run
                 self._saved = resource.getrlimit(resource.RLIMIT_AS)
-                soft = self._in_use() + cap
+            if self._active == 0:
+                self._soft = self._in_use() + cap
             else:  # another thread's script is running: give this one its own cap on top
-                soft = resource.getrlimit(resource.RLIMIT_AS)[0] + cap
-            assert self._saved is not None
+                self._soft += cap
             hard = self._saved[1]
-            if hard != resource.RLIM_INFINITY:
-                soft = min(soft, hard)
+            soft = self._soft if hard == resource.RLIM_INFINITY else min(self._soft, hard)
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
             self._active += 1
         return True
