@@ -334,7 +334,7 @@ def describe_failure(exc: Exception) -> Failure:
         inner = getattr(exc, "error_type", "") or type(exc).__name__
         message = str(exc.error_msg if hasattr(exc, "error_msg") else exc).strip()
         cause = _user_cause(exc)
-        if cause is not None and str(cause) not in message:
+        if cause is not None and str(cause.args[0] if cause.args else cause) not in message:
             # "Error evaluating expression '...'" alone hides why (a sandbox limit, a NameError)
             message = f"{message.rstrip('.')}: {type(cause).__name__}: {cause}"
         return Failure(exc.task, message, exc.line_number or None, inner)

@@ -45,7 +45,7 @@ from datetime import datetime as _datetime
 from datetime import time as _time
 from decimal import Decimal
 from functools import lru_cache
-from types import CodeType, MappingProxyType
+from types import CodeType, MappingProxyType, ModuleType
 from typing import Any
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
@@ -59,6 +59,8 @@ from RestrictedPython.Guards import (
 from RestrictedPython.PrintCollector import PrintCollector
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer
 from SpiffWorkflow.bpmn.script_engine import TaskDataEnvironment
+
+from .errors import SetupRequired
 
 CPU_SECONDS_ENV = "HANDOFF_SCRIPT_CPU_SECONDS"
 MEMORY_MIB_ENV = "HANDOFF_SCRIPT_MEMORY_MIB"
@@ -132,6 +134,11 @@ def _at(new: Any, old: ast.AST) -> Any:
 _GUARDED_OPS: dict[type[ast.operator], str] = {ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_"}
 
 
+_NO_IMPORT = (
+    "import statements are not allowed in the script sandbox (deploy with --trusted-scripts to import)"
+)
+
+
 class _Policy(RestrictingNodeTransformer):
     """RestrictedPython's policy, plus: no imports or classes, size guards on `*`, `**` and `<<`, a limit
     check at the top of each exception handler, and (`ticks`) deadline checks in loops and functions."""
@@ -139,11 +146,11 @@ class _Policy(RestrictingNodeTransformer):
     ticks = False
 
     def visit_Import(self, node: ast.Import) -> Any:
-        self.error(node, "import statements are not allowed (a trusted deployment may import)")
+        self.error(node, _NO_IMPORT)
         return node
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> Any:
-        self.error(node, "import statements are not allowed (a trusted deployment may import)")
+        self.error(node, _NO_IMPORT)
         return node
 
     def visit_ClassDef(self, node: ast.ClassDef) -> Any:
@@ -200,7 +207,7 @@ def _code(source: str, mode: str, ticks: bool) -> CodeType:
             line = int(head[5:]) if head[5:].isdigit() else 0
             first = rest
         more = f" (and {len(result.errors) - 1} more)" if len(result.errors) > 1 else ""
-        error = ScriptNotAllowed(f"not allowed in the script sandbox: {first.rstrip('.')}{more}")
+        error = ScriptNotAllowed(f"{first.rstrip('.')}{more}")
         error.lineno = line
         raise error
     assert result.code is not None
@@ -536,7 +543,11 @@ class _AddressSpace:
             if self._saved is None:  # the process's own limit, read once: restored after every run
                 self._saved = resource.getrlimit(resource.RLIMIT_AS)
             if self._active == 0:
-                self._soft = self._in_use() + cap
+                try:
+                    self._soft = self._in_use() + cap
+                except (OSError, ValueError):  # no readable /proc (a sandboxed host): size guards only
+                    self.available = False
+                    return False
             else:  # another thread's script is running: give this one its own cap on top
                 self._soft += cap
             hard = self._saved[1]
@@ -688,6 +699,9 @@ class TrustedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
             lambda _b: super(TrustedEnvironment, self).execute(script, context, external_context),
             memory=False,
         )
+        # Imported modules are not data: they would stop the instance's state from serializing.
+        for key in [k for k, v in context.items() if isinstance(v, ModuleType)]:
+            del context[key]
         return True
 
 
@@ -706,7 +720,10 @@ def configure(limits: Limits | None) -> None:
 def current_limits() -> Limits:
     global _limits
     if _limits is None:
-        _limits = Limits.from_env()
+        try:
+            _limits = Limits.from_env()
+        except ValueError as exc:
+            raise SetupRequired(f"script limits: {exc}") from None
     return _limits
 
 

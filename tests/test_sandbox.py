@@ -249,6 +249,7 @@ def test_trusted_deployment_runs_full_python_and_is_a_version_of_its_own(
     assert (trusted.version, trusted.new, trusted.trusted_scripts) == (2, True, True)
     view = app.start("square_root", data={"value": 9}, actor="ops")
     assert view.status == "completed" and view.data["root"] == 3.0
+    assert "math" not in view.data  # an imported module is not data (it would not serialize)
     [again] = app.deploy([TRUSTED], actor="root", trusted_scripts=True)
     assert (again.version, again.new) == (2, False)
     [summary] = app.processes(actor="ops")
@@ -304,3 +305,24 @@ def test_subprocess_cli_reports_a_refused_import_in_one_line(tmp_path: Path) -> 
     assert result.stderr.count("\n") == 1
     assert "Compute square root (compute) line 1 failed" in result.stderr
     assert "import statements are not allowed" in result.stderr
+
+
+def test_bad_limit_setting_is_a_setup_error_and_changes_nothing(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _cli(sqlite_url, "root", "init").exit_code == 0
+    assert _cli(sqlite_url, "root", "deploy", str(ESCAPES)).exit_code == 0
+    before = table_rows(sqlite_url)
+    monkeypatch.setenv("HANDOFF_SCRIPT_CPU_SECONDS", "two")
+    sandbox.configure(None)
+    try:
+        result = _cli(sqlite_url, "root", "start", "sandbox_escapes", "--data", "attempt=none")
+    finally:
+        monkeypatch.delenv("HANDOFF_SCRIPT_CPU_SECONDS")
+        sandbox.configure(None)
+    assert result.exit_code == 7
+    assert result.stderr.strip() == (
+        "error: script limits: HANDOFF_SCRIPT_CPU_SECONDS/HANDOFF_SCRIPT_MEMORY_MIB: "
+        "could not convert string to float: 'two'"
+    )
+    assert table_rows(sqlite_url) == before
