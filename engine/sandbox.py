@@ -24,9 +24,10 @@ Limits, and why they are built so (measured on the 2-core machines here, per eva
   MemoryError inside the script, C-level ones included (`[0] * 10**9`). It is process-wide: several
   threads running scripts at once share one raised ceiling (counted under a lock). tracemalloc was
   rejected: tracing every allocation of the process costs far more than the scripts themselves.
-- Sizes: `*`, `**`, `<<` and `pow` are compiled into guards that refuse results beyond the memory cap
-  (strings, lists) or beyond `MAX_INT_BITS` (an integer product that size takes ~10 ms; at 2**24 bits
-  one C multiplication runs for seconds, past any signal); `range` holds at most `MAX_RANGE` numbers.
+- Sizes: `*`, `**`, `<<`, `//`, `%`, `pow` and `divmod` are compiled into guards that refuse results
+  beyond the memory cap (strings, lists) or integers beyond `MAX_INT_BITS` (an integer product that size
+  takes ~10 ms; at 2**24 bits one C multiplication runs for seconds, past any signal; integer division
+  is quadratic); `range` holds at most `MAX_RANGE` numbers.
 """
 
 from __future__ import annotations
@@ -131,7 +132,13 @@ def _at(new: Any, old: ast.AST) -> Any:
     return new
 
 
-_GUARDED_OPS: dict[type[ast.operator], str] = {ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_"}
+_GUARDED_OPS: dict[type[ast.operator], str] = {
+    ast.Mult: "_mul_",
+    ast.Pow: "_pow_",
+    ast.LShift: "_lshift_",
+    ast.FloorDiv: "_floordiv_",
+    ast.Mod: "_mod_",
+}
 
 
 _NO_IMPORT = (
@@ -265,6 +272,30 @@ class _Guards:
         self.check_power(a, b, modulus)
         return pow(a, b) if modulus is None else pow(a, b, modulus)
 
+    @staticmethod
+    def check_division(a: Any, b: Any) -> None:
+        """Integer division is quadratic in C: huge operands (made by `int.from_bytes`, say) must not
+        reach it. `%` on a string is formatting and passes."""
+        if (
+            type(a) is int
+            and type(b) is int
+            and max(a.bit_length(), b.bit_length()) > MAX_INT_BITS
+            and b.bit_length() > 64
+        ):
+            raise ScriptLimitExceeded(f"the script divided integers of more than {MAX_INT_BITS} bits")
+
+    def floordiv(self, a: Any, b: Any) -> Any:
+        self.check_division(a, b)
+        return a // b
+
+    def mod(self, a: Any, b: Any) -> Any:
+        self.check_division(a, b)
+        return a % b
+
+    def divmod(self, a: Any, b: Any) -> Any:
+        self.check_division(a, b)
+        return divmod(a, b)
+
     def lshift(self, a: Any, b: Any) -> Any:
         if isinstance(a, int) and isinstance(b, int) and a and a.bit_length() + b > MAX_INT_BITS:
             raise ScriptLimitExceeded(f"the script computed an integer of more than {MAX_INT_BITS} bits")
@@ -277,6 +308,8 @@ class _Guards:
             self.check_power(x, y)
         elif op == "<<=":
             return self.lshift(x, y)
+        elif op in ("//=", "%="):
+            self.check_division(x, y)
         return _INPLACE[op](x, y)
 
 
@@ -354,6 +387,8 @@ _GUARD_NAMES = frozenset(
         "_mul_",
         "_pow_",
         "_lshift_",
+        "_floordiv_",
+        "_mod_",
         "_tick_",
         "_check_",
         "_sandbox_",
@@ -440,6 +475,7 @@ def _builtins(guards: _Guards) -> dict[str, Any]:
             "bytes": bytes,
             "range": _range,
             "pow": guards.pow,
+            "divmod": guards.divmod,
             "getattr": _getattr,
             "hasattr": _hasattr,
             "globals": _script_names,
@@ -621,6 +657,8 @@ class SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
             "_mul_": guards.mul,
             "_pow_": guards.pow,
             "_lshift_": guards.lshift,
+            "_floordiv_": guards.floordiv,
+            "_mod_": guards.mod,
             "_sandbox_": _MARK,
         }
 

@@ -45,9 +45,12 @@ REFUSED = {
     "open_file": "open() is not allowed in the script sandbox",
     "exec_string": "Exec calls are not allowed",
     "eval_string": "Eval calls are not allowed",
+    # A size guard, cheap to cross here (~40 ms of division without it); at a few million bits one C
+    # division would run for minutes, past the CPU limit's signal.
+    "huge_division": "divided integers of more than 262144 bits",
 }
 # Variables the attempts would have set, had they worked.
-LEAKS = ("classes", "os", "cwd", "leaked", "numbers", "frame", "secret", "value")
+LEAKS = ("classes", "os", "cwd", "leaked", "numbers", "frame", "secret", "value", "big", "quotient")
 
 
 def _definitions(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
