@@ -19,7 +19,7 @@ Limits, and why they are built so (measured on the 2-core machines here, per eva
   iterator. Exception handlers compiled from scripts re-raise once the limit has passed, so a bare
   `except:` cannot swallow it. Python checks signals between bytecodes: one long C-level call overruns
   the limit by its own duration, which the guards below keep short.
-- Memory: `RLIMIT_AS` is lowered to the address space in use plus the cap around each run (~2.5 us:
+- Memory: `RLIMIT_AS` is lowered to the address space in use plus the cap around each run (~5 us:
   two `setrlimit` calls and one read of `/proc/self/statm`), so any allocation beyond it fails with
   MemoryError inside the script, C-level ones included (`[0] * 10**9`). It is process-wide: several
   threads running scripts at once share one raised ceiling (counted under a lock). tracemalloc was
@@ -508,14 +508,18 @@ def _builtins(guards: _Guards) -> dict[str, Any]:
 class _Budget:
     """One evaluation's CPU deadline."""
 
-    __slots__ = ("active", "expired", "deadline", "text", "count")
+    __slots__ = ("active", "expired", "deadline", "limits", "count")
 
     def __init__(self, limits: Limits, *, thread: bool) -> None:
         self.active = True
         self.expired = False
-        self.text = limits.cpu_text()
+        self.limits = limits
         self.count = 0
         self.deadline = time.thread_time() + limits.cpu_seconds if thread else 0.0
+
+    @property
+    def text(self) -> str:
+        return self.limits.cpu_text()
 
     def tick(self) -> None:
         """Off the main thread: compiled into loops and functions; reads the clock every 256 calls."""
@@ -537,6 +541,7 @@ class _Budget:
 
 _MAIN_THREAD = threading.main_thread().ident
 _current: _Budget | None = None  # the main thread's running budget, for the signal handler
+_handler_installed = False  # SIGPROF is Handoff's while scripts run (signal.getsignal costs ~1 us a call)
 
 
 def _on_cpu_timer(_signum: int, _frame: Any) -> None:
@@ -604,7 +609,7 @@ _address_space = _AddressSpace()
 
 def run_limited(limits: Limits, run: Callable[[_Budget], Any], *, memory: bool = True) -> Any:
     """Run `run(budget)` under the CPU limit (and the memory cap): the one place where limits are set."""
-    global _current
+    global _current, _handler_installed
     on_main = threading.get_ident() == _MAIN_THREAD
     budget = _Budget(limits, thread=not on_main)
     capped = memory and _address_space.enter(limits.memory_mib * 1024 * 1024)
@@ -612,8 +617,9 @@ def run_limited(limits: Limits, run: Callable[[_Budget], Any], *, memory: bool =
     armed = on_main and outer is None  # nested (a script's expression inside a script): one timer
     try:
         if armed:
-            if signal.getsignal(signal.SIGPROF) is not _on_cpu_timer:
+            if not _handler_installed:
                 signal.signal(signal.SIGPROF, _on_cpu_timer)
+                _handler_installed = True
             _current = budget
             # Re-fires every 50 ms after the limit, should the first one land outside the script.
             signal.setitimer(signal.ITIMER_PROF, limits.cpu_seconds, 0.05)
