@@ -203,23 +203,35 @@ def validate(ctx: Context, files: tuple[str, ...]) -> None:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--trusted-scripts",
+    is_flag=True,
+    help="Run these versions' scripts as full Python (imports, files, network) instead of in the "
+    "sandbox. Admins only; see docs/security.md.",
+)
 @pass_ctx
-def deploy(ctx: Context, files: tuple[str, ...]) -> None:
+def deploy(ctx: Context, files: tuple[str, ...], trusted_scripts: bool) -> None:
     """Validate BPMN/DMN files, then store each process as a new version.
 
     Files deployed together may call each other. Deploying identical content again makes no new
     version; running instances stay on the version they started with. Uploads are checked as by
     'handoff validate' (size limit HANDOFF_MAX_UPLOAD, default 10 MiB).
 
+    Scripts and conditions run in a sandbox (no imports, no file or network access, a CPU-time limit
+    and a memory cap per script). --trusted-scripts lifts the sandbox for the versions this command
+    makes; the setting belongs to the version, so deploying the same files with the other setting
+    makes a new version.
+
     \b
     Example:
       handoff deploy examples/order-to-cash.bpmn
+      handoff --user root deploy --trusted-scripts reports.bpmn
     """
     from engine import HandoffError
 
     app = ctx.app()
     try:
-        results = app.deploy(list(files), actor=ctx.user)
+        results = app.deploy(list(files), actor=ctx.user, trusted_scripts=trusted_scripts)
     except HandoffError as exc:
         # One line, as for every error: `handoff validate` lists every problem.
         fail(ctx, str(exc), exc.exit_code)
@@ -231,13 +243,15 @@ def deploy(ctx: Context, files: tuple[str, ...]) -> None:
     for r in results:
         status = "deployed as version" if r.new else "unchanged, still version"
         lanes = f"  lanes: {', '.join(r.lanes)}" if r.lanes else ""
-        click.echo(f"{r.process} {status} {r.version}{lanes}")
+        trust = "  scripts: trusted (full Python)" if r.trusted_scripts else ""
+        click.echo(f"{r.process} {status} {r.version}{lanes}{trust}")
 
 
 @main.command()
 @pass_ctx
 def processes(ctx: Context) -> None:
-    """List deployed processes: latest version, lanes, and instance counts.
+    """List deployed processes: latest version, lanes, instance counts, and whether that version's
+    scripts run sandboxed or trusted (full Python, deployed with --trusted-scripts).
 
     \b
     Example:
@@ -257,10 +271,11 @@ def processes(ctx: Context) -> None:
             p.version,
             ", ".join(p.lanes),
             " ".join(f"{k}={v}" for k, v in sorted(p.instances.items())) or "none",
+            "trusted" if p.trusted_scripts else "sandboxed",
         )
         for p in items
     ]
-    click.echo(table(["PROCESS", "NAME", "VERSION", "LANES", "INSTANCES"], rows))
+    click.echo(table(["PROCESS", "NAME", "VERSION", "LANES", "INSTANCES", "SCRIPTS"], rows))
 
 
 # --- instances ---------------------------------------------------------------------------------------

@@ -53,9 +53,15 @@ TARGET, GOAL = 0.5, 0.8
 class Bare:
     """SpiffWorkflow alone: parse once, then one in-memory workflow per instance."""
 
-    def __init__(self, bpmn_path: Path) -> None:
+    def __init__(self, bpmn_path: Path, scripts: str = "plain") -> None:
+        """`scripts`: "plain" is SpiffWorkflow's own exec; "sandbox" gives bare the script engine Handoff
+        uses (engine/sandbox.py), to compare the engines alone with the same script execution."""
         from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
         from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
+
+        from engine import runtime
+
+        self.script_engine = runtime.script_engine() if scripts == "sandbox" else None
 
         parser = (
             BpmnDmnParser()
@@ -68,8 +74,13 @@ class Bare:
     def run(self, n: int) -> int:
         completed = 0
         spec, subs, workflow_class = self.spec, self.subs, self._workflow
+        engine = self.script_engine
         for _ in range(n):
-            wf = workflow_class(spec, subs)
+            wf = (
+                workflow_class(spec, subs)
+                if engine is None
+                else workflow_class(spec, subs, script_engine=engine)
+            )
             wf.do_engine_steps()
             if wf.is_completed():
                 completed += 1
@@ -357,9 +368,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="register users first (an admin, 50 operators; bench a designer), so every start checks its actor",
     )
+    parser.add_argument(
+        "--bare-scripts",
+        choices=("plain", "sandbox"),
+        default="plain",
+        help="bare SpiffWorkflow's script execution: its own plain exec (the default) or Handoff's sandbox",
+    )
     args = parser.parse_args(argv)
 
-    bare = Bare(BPMN_PATH)
+    bare = Bare(BPMN_PATH, args.bare_scripts)
     handoff = WithHandoff(BPMN_PATH, args.url, args.hooks, args.users)
     try:
         bare.check()
@@ -415,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "hooks": args.hooks,
             "users": args.users,
+            "bare_scripts": args.bare_scripts,
             "n_per_round": args.n,
             "rounds": args.rounds,
             "warmup": args.warmup,
@@ -452,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"engine overhead — {report['process']}: {args.rounds} rounds of {args.n} instances each way, "
                 f"in {slices} alternating slices, hooks: {args.hooks}"
-                f"{', users registered' if args.users else ''}; best round's rates, median ratio "
+                f"{', users registered' if args.users else ''}"
+                f"{', bare with the sandbox' if args.bare_scripts == 'sandbox' else ''}; best round's rates, median ratio "
                 f"({os.cpu_count()} CPUs, Python {platform.python_version()})"
             )
             print(

@@ -26,6 +26,8 @@ class Rule:
 RULES: dict[str, Rule] = {
     "read": Rule("read processes, instances and settings", EVERYONE),
     "deploy": Rule("deploy processes", frozenset({"designer", "admin"})),
+    # Trusted scripts run as full Python with the engine's own rights (files, network, the database).
+    "deploy_trusted": Rule("deploy processes with trusted scripts (full Python)", frozenset({"admin"})),
     "start": Rule("start instances", frozenset({"operator", "designer", "admin"})),
     "tasks": Rule("list tasks", WORKERS),
     "claim": Rule("claim tasks", WORKERS),

@@ -118,7 +118,12 @@ class CallServices:
         model = dataclasses.replace(
             definition.model, elements=elements, event_subprocesses=event_subprocesses
         )
-        combined = dataclasses.replace(definition, model=model, subprocess_specs=subprocess_specs)
+        # One script engine runs the whole instance: full Python only if every version in it was
+        # deployed trusted, else a designer's newer called version would run unsandboxed in a trusted caller.
+        trusted = definition.trusted_scripts and all(callee.trusted_scripts for callee in called)
+        combined = dataclasses.replace(
+            definition, model=model, subprocess_specs=subprocess_specs, trusted_scripts=trusted
+        )
         with self._combined_lock:
             assert self._combined is not None
             self._combined[key] = combined

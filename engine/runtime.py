@@ -35,6 +35,7 @@ from bpmn.inspect import ACTIVITY_TAGS
 from bpmn.serializer import codec
 
 from . import event_subprocesses as event_subprocess_rules
+from . import sandbox
 
 # SpiffWorkflow's task iterator stops at depth 1,000 and then reports a workflow complete that is not
 # (DESIGN §4). Stop well before that, and stop a loop of automated tasks that would never wait.
@@ -276,6 +277,7 @@ class LoadedDefinition:
     model: ProcessModel
     spec: Any
     subprocess_specs: dict[str, Any]
+    trusted_scripts: bool = False  # deployed with --trusted-scripts: full Python (engine/sandbox.py)
     _forms: dict[str, list[dict[str, Any]]] = field(default_factory=dict, compare=False, repr=False)
 
     def form_json(self, element: Element) -> list[dict[str, Any]]:
@@ -294,18 +296,18 @@ class DefinitionCache:
         self._size = size
         self._lock = Lock()
 
-    def get(
-        self, definition_id: int, load: Callable[[], tuple[str, int, dict[str, Any], str]]
-    ) -> LoadedDefinition:
+    def get(self, definition_id: int, load: Callable[[], tuple[Any, ...]]) -> LoadedDefinition:
+        """`load` returns (process id, version, model JSON, spec JSON[, trusted scripts])."""
         with self._lock:
             hit = self._items.get(definition_id)
             if hit is not None:
                 self._items.move_to_end(definition_id)
                 return hit
-        process_id, version, model_json, spec_json = load()
+        process_id, version, model_json, spec_json, *rest = load()
         model = ProcessModel.from_json(model_json)
         spec, subs = codec(model.dialect).spec_from_dict(json.loads(spec_json))
-        loaded = LoadedDefinition(definition_id, process_id, version, model, spec, subs)
+        trusted = bool(rest[0]) if rest else False
+        loaded = LoadedDefinition(definition_id, process_id, version, model, spec, subs, trusted)
         with self._lock:
             self._items[definition_id] = loaded
             while len(self._items) > self._size:
@@ -313,12 +315,14 @@ class DefinitionCache:
         return loaded
 
 
-def script_engine() -> PythonScriptEngine:
-    return PythonScriptEngine()
+def script_engine(trusted: bool = False) -> PythonScriptEngine:
+    """Scripts and expressions run sandboxed, unless the version was deployed with trusted scripts."""
+    return PythonScriptEngine(environment=sandbox.environment(trusted))
 
 
 def new_workflow(definition: LoadedDefinition, data: dict[str, Any]) -> BpmnWorkflow:
-    workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=script_engine())
+    engine = script_engine(definition.trusted_scripts)
+    workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=engine)
     if data:
         # The start task hands its data to every task after it.
         workflow.task_tree.data.update(data)
@@ -329,7 +333,8 @@ def new_workflow(definition: LoadedDefinition, data: dict[str, Any]) -> BpmnWork
 
 def load_workflow(definition: LoadedDefinition, state: str) -> BpmnWorkflow:
     workflow = codec(definition.model.dialect).loads(state, definition.spec, definition.subprocess_specs)
-    workflow.script_engine = script_engine()  # not serialized: set again after every load
+    # not serialized: set again after every load
+    workflow.script_engine = script_engine(definition.trusted_scripts)
     return workflow
 
 
@@ -530,11 +535,23 @@ def describe_failure(exc: Exception) -> Failure:
     if isinstance(exc, WorkflowTaskException):
         inner = getattr(exc, "error_type", "") or type(exc).__name__
         message = str(exc.error_msg if hasattr(exc, "error_msg") else exc).strip()
+        cause = _user_cause(exc)
+        if cause is not None and str(cause.args[0] if cause.args else cause) not in message:
+            # "Error evaluating expression '...'" alone hides why (a sandbox limit, a NameError)
+            message = f"{message.rstrip('.')}: {type(cause).__name__}: {cause}"
         return Failure(exc.task, message, exc.line_number or None, inner)
     if isinstance(exc, WorkflowException):
         task = getattr(exc, "task", None)
         return Failure(task, str(exc).strip(), None, type(exc).__name__)
     return Failure(getattr(exc, "task", None), f"{type(exc).__name__}: {exc}", None, type(exc).__name__)
+
+
+def _user_cause(exc: BaseException) -> BaseException | None:
+    """The exception a script or expression raised, under SpiffWorkflow's wrappers."""
+    seen = exc.__cause__ or exc.__context__
+    while isinstance(seen, SpiffWorkflowException):
+        seen = seen.__cause__ or seen.__context__
+    return seen
 
 
 _PLAIN = (str, int, float, bool, type(None))

@@ -158,10 +158,17 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices, 
     def validate(self, paths: Sequence[str | Path]) -> bpmn.ValidationReport:
         return bpmn.validate_files(paths, max_bytes=limits.upload_limit())
 
-    def deploy(self, paths: Sequence[str | Path], *, actor: str | None) -> list[Deployment]:
-        """Validate, then store each process as a new version unless identical content is deployed."""
+    def deploy(
+        self, paths: Sequence[str | Path], *, actor: str | None, trusted_scripts: bool = False
+    ) -> list[Deployment]:
+        """Validate, then store each process as a new version unless identical content is deployed.
+
+        `trusted_scripts` (admins only) lets the versions' scripts run as full Python instead of in the
+        sandbox (docs/security.md). The setting is part of a version: identical content deployed with
+        the other setting makes a new version, so trust is never granted or kept silently.
+        """
         self._ready()
-        self._authorize(actor, "deploy")
+        self._authorize(actor, "deploy_trusted" if trusted_scripts else "deploy")
         report = bpmn.validate_files(paths, max_bytes=limits.upload_limit())
         if not report.ok:
             first = report.errors[0]
@@ -181,9 +188,21 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices, 
             for parsed in report.processes:
                 model = parsed.model
                 latest = repo.latest_definition(session, model.process_id)
-                if latest is not None and latest.checksum == parsed.checksum:
+                if (
+                    latest is not None
+                    and latest.checksum == parsed.checksum
+                    and bool(latest.trusted_scripts) == trusted_scripts
+                ):
                     results.append(
-                        Deployment(model.process_id, latest.version, False, model.name, model.lanes, warnings)
+                        Deployment(
+                            model.process_id,
+                            latest.version,
+                            False,
+                            model.name,
+                            model.lanes,
+                            warnings,
+                            trusted_scripts,
+                        )
                     )
                     continue
                 version = (latest.version + 1) if latest is not None else 1
@@ -199,10 +218,15 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices, 
                     deployed_at=now,
                     deployed_by=actor,
                     files=[(f.name, f.kind, f.checksum, f.content) for f in parsed.files],
+                    trusted_scripts=trusted_scripts,
                 )
                 self._schedule_timer_starts(session, model.process_id, stored.id, parsed.spec, now)
                 self._add_event_starts(session, stored.id)
-                results.append(Deployment(model.process_id, version, True, model.name, model.lanes, warnings))
+                results.append(
+                    Deployment(
+                        model.process_id, version, True, model.name, model.lanes, warnings, trusted_scripts
+                    )
+                )
         return results
 
     def processes(self, *, actor: str | None = None) -> list[ProcessSummary]:
@@ -218,6 +242,7 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices, 
                     instances=row["instances"],
                     deployed_at=row["deployed_at"],
                     deployed_by=row["deployed_by"],
+                    trusted_scripts=row["trusted_scripts"],
                 )
                 for row in repo.definitions_summary(session)
             ]

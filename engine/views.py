@@ -19,6 +19,7 @@ class Deployment:
     name: str | None
     lanes: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    trusted_scripts: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -28,6 +29,7 @@ class Deployment:
             "name": self.name,
             "lanes": list(self.lanes),
             "warnings": list(self.warnings),
+            "trusted_scripts": self.trusted_scripts,
         }
 
 
@@ -40,6 +42,7 @@ class ProcessSummary:
     instances: dict[str, int]
     deployed_at: datetime
     deployed_by: str | None
+    trusted_scripts: bool = False  # of the latest version: full Python instead of the script sandbox
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +53,7 @@ class ProcessSummary:
             "instances": dict(self.instances),
             "deployed_at": iso(self.deployed_at),
             "deployed_by": self.deployed_by,
+            "trusted_scripts": self.trusted_scripts,
         }
 
 

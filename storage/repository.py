@@ -212,16 +212,18 @@ def latest_definition_ref(
     return (row[0], row[1]) if row is not None else None
 
 
-def definition_fields(session: Session, definition_id: int) -> tuple[str, int, dict[str, Any], str]:
+def definition_fields(session: Session, definition_id: int) -> tuple[str, int, dict[str, Any], str, bool]:
+    """(process id, version, model, spec, trusted scripts) of one version."""
     row = session.execute(
         select(
             ProcessDefinition.process_id,
             ProcessDefinition.version,
             ProcessDefinition.model,
             ProcessDefinition.spec,
+            ProcessDefinition.trusted_scripts,
         ).where(ProcessDefinition.id == definition_id)
     ).one()
-    return row[0], row[1], row[2], row[3]
+    return row[0], row[1], row[2], row[3], bool(row[4])
 
 
 def add_definition(
@@ -237,6 +239,7 @@ def add_definition(
     deployed_at: datetime,
     deployed_by: str | None,
     files: Iterable[tuple[str, str, str, bytes]],
+    trusted_scripts: bool = False,
 ) -> ProcessDefinition:
     definition = ProcessDefinition(
         process_id=process_id,
@@ -248,6 +251,7 @@ def add_definition(
         model=model,
         deployed_at=deployed_at,
         deployed_by=deployed_by,
+        trusted_scripts=trusted_scripts,
     )
     session.add(definition)
     session.flush()
@@ -291,6 +295,7 @@ def definitions_summary(session: Session) -> list[dict[str, Any]]:
             "lanes": list((d.model or {}).get("lanes") or []),
             "deployed_at": d.deployed_at,
             "deployed_by": d.deployed_by,
+            "trusted_scripts": bool(d.trusted_scripts),
             "instances": counts.get(d.process_id, {}),
         }
         for d in rows

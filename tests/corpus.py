@@ -566,6 +566,11 @@ def cause(text: str) -> str:
         (r"has no name: (message|signal)s are matched by name", "refused: a {0} without a name"),
         (r"^crash: (\w+): .*\(at (\S+)\)$", "crash: {0} escapes Handoff at {1}"),
         (r"(\w+Error)\([\"']", "unclear refusal: SpiffWorkflow raised {0} while parsing"),
+        (
+            r"import statements are not allowed in the script sandbox",
+            "refused by the script sandbox: an import (runs when deployed with --trusted-scripts)",
+        ),
+        (r"(\w+)\(\) is not allowed in the script sandbox", "refused by the script sandbox: {0}()"),
         (r"Error evaluating expression '([^']{0,40})", "expression error at run time: '{0}'"),
     ]
     for pattern, template in rules:

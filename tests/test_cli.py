@@ -45,6 +45,7 @@ def test_operators_drive_the_example_through_every_lane(db_url: str) -> None:
             "name": "Order to Cash",
             "lanes": ["Customer Service", "Sales", "Finance", "Warehouse"],
             "warnings": [],
+            "trusted_scripts": False,
         }
     ]
     started = run_json(db_url, "start", "order_to_cash", "--key", "SO-77", user="web")
