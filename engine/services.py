@@ -432,6 +432,14 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices, 
                 raise Conflict(
                     f"instance {instance.id} is {instance.status}: its tasks cannot be completed now"
                 )
+            if instance.status == "completed":
+                # The task row was read before another operator's commit finished the instance
+                # (PostgreSQL reads each row at its own commit): read it again, so the loser hears why.
+                session.refresh(task)
+                self._require_open(task)
+                raise Conflict(
+                    f"task {task_id} ({task.name or task.element_id}): instance {instance.id} is completed"
+                )
             definition = self._instance_definition(session, instance)
             label = f"task {task_id} ({task.name or task.element_id})"
             form = [bpmn.FormField.from_json(f) for f in task.form]
