@@ -95,8 +95,16 @@ def _in_call_order(manager: pluggy.PluginManager, hook_name: str) -> list[Any]:
 def run_record_hooks(
     manager: pluggy.PluginManager, events: Sequence[LifecycleEvent], context: RecordContext
 ) -> None:
-    """Call every record hook, naming the one that fails (pluggy's own call would not)."""
+    """Call every record hook, naming the one that fails (pluggy's own call would not).
+
+    A hook object may declare `kinds`, the event kinds it acts on: it is skipped for calls without any
+    (a claim is one `task_claimed` event, which only the history recorder writes).
+    """
+    present = {e.kind for e in events}
     for impl in _in_call_order(manager, "handoff_record"):
+        wanted = getattr(impl.plugin, "kinds", None)
+        if wanted is not None and wanted.isdisjoint(present):
+            continue
         try:
             impl.function(events=events, context=context)
         except Exception as exc:  # noqa: BLE001 - any failure of a user's hook must name the hook

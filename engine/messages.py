@@ -415,6 +415,7 @@ class MessageServices:
         if before is None and new:
             before = frozenset()
         if before == now:
+            setattr(workflow, _WAITS, now)  # a live workflow (batch) is not loaded again: remember here
             return
         subs.replace(
             session,

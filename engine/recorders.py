@@ -84,6 +84,8 @@ class HistoryRecorder:
 class HandoffRecorder:
     """Work passing from one person to another: a human task and its human predecessor, other actors."""
 
+    kinds = frozenset({"task_completed"})
+
     @hookimpl
     def handoff_record(self, events: Sequence[LifecycleEvent], context: RecordContext) -> None:
         rows = []
@@ -133,6 +135,8 @@ class HandoffRecorder:
 
 class CrossingRecorder:
     """An activity whose lane differs from its causal predecessor's; ping-pong when it goes straight back."""
+
+    kinds = frozenset({"task_ready", "task_completed"})  # the events that open an activity
 
     @hookimpl
     def handoff_record(self, events: Sequence[LifecycleEvent], context: RecordContext) -> None:
@@ -215,6 +219,8 @@ def instance_threshold(
 
 class DelayRecorder:
     """Human tasks that waited, and instances that ran, longer than their threshold: one record each."""
+
+    kinds = frozenset({"task_completed", "instance_completed"})
 
     @hookimpl
     def handoff_record(self, events: Sequence[LifecycleEvent], context: RecordContext) -> None:

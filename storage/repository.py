@@ -124,6 +124,9 @@ class WriteBuffer:
         self.events: list[dict[str, Any]] = []
         self.records: dict[str, list[dict[str, Any]]] = {}
         self.delay_subjects: set[str] = set()
+        # "task:ID" / "instance:ID" of rows born in this buffer: no delay record of theirs can be stored
+        # yet except in `delay_subjects`, so looking them up needs no query.
+        self.born_subjects: set[str] = set()
         self.size = 0
 
     def allocate(self, session: Session, table: Table, n: int) -> list[int]:
@@ -344,6 +347,7 @@ def insert_instance(session: Session, instance: ProcessInstance) -> int:
     if buffer is not None:
         # Written by `flush_writes` with the values the object has then.
         instance.id = buffer.allocate(session, _INSTANCE, 1)[0]
+        buffer.born_subjects.add(f"instance:{instance.id}")
         buffer.instances[instance.id] = instance
         _grown(session, buffer, 1)
         return instance.id
@@ -497,6 +501,7 @@ def insert_task(session: Session, task: HumanTask) -> int:
     buffer = _buffer(session)
     if buffer is not None:
         task.id = buffer.allocate(session, _TASK, 1)[0]
+        buffer.born_subjects.add(f"task:{task.id}")
         buffer.tasks[task.id] = dict(values, id=task.id)
         _grown(session, buffer, 1)
         return task.id
@@ -687,8 +692,13 @@ def delay_subjects(session: Session, subjects: Sequence[str]) -> set[str]:
     if not subjects:
         return set()
     buffer = _buffer(session)
-    held = {s for s in subjects if buffer is not None and s in buffer.delay_subjects}
-    return held | set(session.scalars(select(Delay.subject).where(Delay.subject.in_(list(subjects)))))
+    if buffer is None:
+        return set(session.scalars(select(Delay.subject).where(Delay.subject.in_(list(subjects)))))
+    held = {s for s in subjects if s in buffer.delay_subjects}
+    stored = [s for s in subjects if s not in buffer.born_subjects]
+    if stored:
+        held |= set(session.scalars(select(Delay.subject).where(Delay.subject.in_(stored))))
+    return held
 
 
 def sla_settings(session: Session) -> dict[tuple[str, str], float]:
