@@ -82,7 +82,9 @@ def test_escape_attempt_ends_as_an_incident(app: Handoff, db_url: str, attempt: 
     assert REFUSED[attempt] in view.error["message"]
     assert not set(LEAKS) & set(view.data), view.data
     kinds = [e.kind for e in view.timeline]
-    assert kinds[-2:] == ["task_error", "instance_failed"]
+    # Scripts are not retried by default (docs/incidents.md): the refusal is an incident for people at once.
+    assert kinds[-3:] == ["task_error", "instance_failed", "incident_opened"]
+    assert view.next_due_at is None
     assert _definitions(db_url) == before
     _assert_next_instance_runs(app)
 
