@@ -126,13 +126,17 @@ class SchedulingServices:
 
     # --- the worker's services -----------------------------------------------------------------------
 
-    def claim_due_work(self, owner: str, lease: timedelta, limit: int) -> DueWork:
-        """Lease up to `limit` due instances and schedules for `owner`, in one short transaction."""
+    def claim_due_work(
+        self, owner: str, lease: timedelta, limit: int, *, done: DueWork | None = None
+    ) -> DueWork:
+        """Lease up to `limit` due instances and schedules for `owner`, in one short transaction; `done`
+        (what this pass already did) is left out, so work that stays due cannot crowd out the rest."""
         self._ready()
         now = self.clock()
+        skip = done or DueWork((), ())
         with self.db.unit_of_work() as session:
-            instances = leases.claim_due_instances(session, now, owner, now + lease, limit)
-            schedules = leases.claim_due_schedules(session, now, owner, now + lease, limit)
+            instances = leases.claim_due_instances(session, now, owner, now + lease, limit, skip.instances)
+            schedules = leases.claim_due_schedules(session, now, owner, now + lease, limit, skip.schedules)
         return DueWork(tuple(instances), tuple(schedules))
 
     def release_work(self, owner: str, work: DueWork) -> None:

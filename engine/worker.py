@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .errors import Conflict, HandoffError, ScriptFailed
+from .scheduling import DueWork
 
 if TYPE_CHECKING:
     from .services import Handoff
@@ -95,21 +96,23 @@ class Worker:
     def run_once(self, stop: threading.Event | None = None) -> WorkerPass:
         """Claim and do due work, batch after batch, until nothing is due (or `stop` is set)."""
         result = WorkerPass(self.name, self.app.clock())
-        seen: set[tuple[str, int]] = set()
+        done_instances: list[int] = []
+        done_schedules: list[int] = []
         while stop is None or not stop.is_set():
-            work = self.app.claim_due_work(self.name, self.lease, self.batch)
-            fresh = [("s", i) for i in work.schedules] + [("i", i) for i in work.instances]
-            fresh = [item for item in fresh if item not in seen]
+            # What this pass did is not claimed again before the next pass, even if it is still due.
+            done = DueWork(tuple(done_instances), tuple(done_schedules))
+            work = self.app.claim_due_work(self.name, self.lease, self.batch, done=done)
+            if not work:
+                break
+            items = [("s", i) for i in work.schedules] + [("i", i) for i in work.instances]
             try:
-                for kind, item_id in fresh:
+                for kind, item_id in items:
                     if stop is not None and stop.is_set():
                         break
-                    seen.add((kind, item_id))
+                    (done_schedules if kind == "s" else done_instances).append(item_id)
                     self._do(kind, item_id, result)
             finally:
                 self.app.release_work(self.name, work)
-            if not fresh:
-                break  # nothing new is due (what is left is due again only after it ran: next pass)
         result.overdue = self.app.detect_delays()
         return result
 

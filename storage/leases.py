@@ -9,7 +9,7 @@ which makes the second of two racing writers fail and roll back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,8 +30,11 @@ def _claim(
     owner: str,
     until: datetime,
     limit: int,
+    exclude: Collection[int] = (),
 ) -> list[int]:
     free = or_(model.lease_expires_at.is_(None), model.lease_expires_at < now)
+    if exclude:  # what this worker already did in this pass: still due, but not again before the next
+        conditions = [*conditions, model.id.not_in(list(exclude))]
     query = (
         select(model.id)
         .where(*conditions, model.next_due_at <= now, free)
@@ -51,7 +54,7 @@ def _claim(
 
 
 def claim_due_instances(
-    session: Session, now: datetime, owner: str, until: datetime, limit: int
+    session: Session, now: datetime, owner: str, until: datetime, limit: int, exclude: Collection[int] = ()
 ) -> list[int]:
     """Lease up to `limit` instances with work due by `now`, oldest due first; returns their ids.
 
@@ -66,14 +69,17 @@ def claim_due_instances(
         owner,
         until,
         limit,
+        exclude,
     )
 
 
 def claim_due_schedules(
-    session: Session, now: datetime, owner: str, until: datetime, limit: int
+    session: Session, now: datetime, owner: str, until: datetime, limit: int, exclude: Collection[int] = ()
 ) -> list[int]:
     """Lease up to `limit` timer start schedules that are due by `now`."""
-    return _claim(session, TimerSchedule, [TimerSchedule.next_due_at.is_not(None)], now, owner, until, limit)
+    return _claim(
+        session, TimerSchedule, [TimerSchedule.next_due_at.is_not(None)], now, owner, until, limit, exclude
+    )
 
 
 def release(session: Session, model: Any, ids: Sequence[int], owner: str) -> None:

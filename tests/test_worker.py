@@ -387,3 +387,24 @@ def test_the_worker_runs_automatic_retries_until_the_handler_succeeds(
     second = worker.run_once()
     assert second.retried == 1 and app.show(instance).status == "running" and len(calls) == 3
     app.db.dispose()
+
+
+def test_broken_instances_that_stay_due_never_crowd_out_the_others(
+    app: Handoff, clock: ManualClock, db_url: str
+) -> None:
+    app.deploy([DRAIN], actor="dan")
+    broken = [app.start("cooling_off", data={"work": 1}, actor="dan").id for _ in range(3)]
+    healthy = app.start("cooling_off", data={"work": 1}, actor="dan").id
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:  # damaged rows, due first: every attempt at them fails
+        conn.execute(
+            text("UPDATE process_instance SET state = 'not json', next_due_at = :due WHERE id IN (1, 2, 3)"),
+            {"due": datetime(2026, 3, 1, tzinfo=UTC)},
+        )
+    engine.dispose()
+    assert broken == [1, 2, 3]
+    clock.advance(minutes=2)
+    result = Worker(app, name="w1", batch=2).run_once()
+    assert (result.fired, result.failed) == (1, 3)
+    assert all("instance" in p for p in result.problems)
+    assert app.show(healthy).status == "completed"
