@@ -1192,7 +1192,9 @@ def sla_list(ctx: Context) -> None:
 
 
 @main.command()
-@click.option("--once", is_flag=True, help="Do everything due now, then exit (for cron and tests).")
+@click.option(
+    "--once", is_flag=True, help="Do what is due now (up to 5,000 items), then exit (for cron and tests)."
+)
 @click.option(
     "--interval",
     default=5.0,

@@ -29,6 +29,7 @@ log = logging.getLogger("handoff.worker")
 DEFAULT_LEASE = timedelta(seconds=60)
 DEFAULT_BATCH = 20
 MAX_CATCH_UP = 1000  # firings of one timer start event done in one pass
+MAX_PER_PASS = 5000  # items one pass does; SQLite allows 32,766 parameters per statement
 
 
 def default_name() -> str:
@@ -94,11 +95,14 @@ class Worker:
         self.batch = max(1, batch)
 
     def run_once(self, stop: threading.Event | None = None) -> WorkerPass:
-        """Claim and do due work, batch after batch, until nothing is due (or `stop` is set)."""
+        """Claim and do due work, batch after batch, until nothing is due, `stop` is set, or the pass has
+        done MAX_PER_PASS items (a long-running worker starts its next pass at once)."""
         result = WorkerPass(self.name, self.app.clock())
         done_instances: list[int] = []
         done_schedules: list[int] = []
         while stop is None or not stop.is_set():
+            if len(done_instances) + len(done_schedules) >= MAX_PER_PASS:
+                break  # the rest waits for the next pass (the ids below go into one NOT IN list)
             # What this pass did is not claimed again before the next pass, even if it is still due.
             done = DueWork(tuple(done_instances), tuple(done_schedules))
             work = self.app.claim_due_work(self.name, self.lease, self.batch, done=done)

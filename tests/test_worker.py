@@ -408,3 +408,17 @@ def test_broken_instances_that_stay_due_never_crowd_out_the_others(
     assert (result.fired, result.failed) == (1, 3)
     assert all("instance" in p for p in result.problems)
     assert app.show(healthy).status == "completed"
+
+
+def test_a_pass_stops_at_its_item_limit_and_the_next_pass_goes_on(
+    app: Handoff, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.worker
+
+    monkeypatch.setattr(engine.worker, "MAX_PER_PASS", 2)
+    app.deploy([DRAIN], actor="dan")
+    for _ in range(3):
+        app.start("cooling_off", data={"work": 1}, actor="dan")
+    clock.advance(minutes=2)
+    worker = Worker(app, name="w1", batch=1)
+    assert [worker.run_once().fired for _ in range(3)] == [2, 1, 0]
