@@ -221,16 +221,16 @@ class MessageServices:
                 )
             record = {kind: name, "key": key, "data": runtime.snapshot(payload), "from": None}
             for target in ids:
-                loaded = self._load_live(session, router, target)
-                if loaded is None:
-                    continue
-                caught = events.catching(loaded[2], kind, name)
-                if caught is None:
-                    continue
-                task, definition = caught
-                event = events.from_outside(task, definition, payload, key)
-                if self._receive(
-                    session, router, loaded, task, event, kind, dict(record), actor, outside=True
+                if self._deliver(
+                    session,
+                    router,
+                    target,
+                    kind,
+                    name,
+                    lambda task, definition: events.from_outside(task, definition, payload, key),
+                    record,
+                    actor,
+                    outside=True,
                 ):
                     reached.append(target)
             # A message goes to the instances that wait for it, else starts one; a signal does both.
@@ -322,6 +322,43 @@ class MessageServices:
         if caught:
             change.events.append(self._event(definition, task, f"{kind}_received", change, data=record))
         return caught
+
+    def _deliver(
+        self,
+        session: Session,
+        router: Router,
+        target: int,
+        kind: str,
+        name: str,
+        make_event: Callable[[Task, Any], BpmnEvent],
+        record: dict[str, Any],
+        actor: str | None,
+        *,
+        outside: bool,
+    ) -> bool:
+        """Hand a message or signal to instance `target` if it (still) waits for it; False otherwise.
+
+        `make_event(task, event definition)` builds what its catching task receives; `record` is copied
+        into the history of this delivery.
+        """
+        loaded = self._load_live(session, router, target)
+        if loaded is None:
+            return False
+        caught = events.catching(loaded[2], kind, name)
+        if caught is None:
+            return False
+        task, definition = caught
+        return self._receive(
+            session,
+            router,
+            loaded,
+            task,
+            make_event(task, definition),
+            kind,
+            dict(record),
+            actor,
+            outside=outside,
+        )
 
     def _receive(
         self,
@@ -518,22 +555,14 @@ class MessageServices:
             "from": {"instance": sender.id, "process": sender.process_id},
         }
         for target in ids:
-            if target == sender.id:
-                continue
-            loaded = self._load_live(session, router, target)
-            if loaded is None:
-                continue
-            caught = events.catching(loaded[2], MESSAGE, name)
-            if caught is None:
-                continue
-            if self._receive(
+            if target != sender.id and self._deliver(
                 session,
                 router,
-                loaded,
-                caught[0],
-                events.copy(event),
+                target,
                 MESSAGE,
-                dict(record),
+                name,
+                lambda _task, _definition: events.copy(event),
+                record,
                 None,
                 outside=False,
             ):
@@ -568,20 +597,14 @@ class MessageServices:
         for target in dict.fromkeys(
             w.instance_id for w in subs.waiting(session, SIGNAL, name, exclude=sender.id)
         ):
-            loaded = self._load_live(session, router, target)
-            if loaded is None:
-                continue
-            caught = events.catching(loaded[2], SIGNAL, name)
-            if caught is None:
-                continue
-            if self._receive(
+            if self._deliver(
                 session,
                 router,
-                loaded,
-                caught[0],
-                events.copy(event),
+                target,
                 SIGNAL,
-                dict(record),
+                name,
+                lambda _task, _definition: events.copy(event),
+                record,
                 None,
                 outside=False,
             ):
