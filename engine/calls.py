@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from storage import repository as repo
 
 from . import runtime
+from .core import ServicesCore
 from .errors import DefinitionInvalid, NotFound
 
 if TYPE_CHECKING:
@@ -28,12 +29,8 @@ if TYPE_CHECKING:
 _CACHE_SIZE = 64
 
 
-class CallServices:
-    """Mixed into `Handoff`: it provides `_definition(session, definition_id)`."""
-
-    if TYPE_CHECKING:
-
-        def _definition(self, session: Session, definition_id: int) -> runtime.LoadedDefinition: ...
+class CallServices(ServicesCore):
+    """Mixed into `Handoff`, which provides what `ServicesCore` declares (engine/core.py)."""
 
     _combined: OrderedDict[tuple[int, tuple[tuple[str, int], ...]], runtime.LoadedDefinition] | None = None
     _combined_lock = Lock()

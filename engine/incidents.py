@@ -21,19 +21,14 @@ from storage import repository as repo
 from storage import subscriptions
 
 from . import runtime, service_tasks
+from .core import ServicesCore
 from .errors import Conflict
 from .views import InstanceView, iso
 
 if TYPE_CHECKING:
-    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-    from SpiffWorkflow.task import Task
-    from sqlalchemy.orm import Session
+    from storage.models import ProcessInstance
 
-    from bpmn import ProcessModel
-    from storage.models import HumanTask, ProcessInstance
-
-    from .lifecycle import LifecycleEvent
-    from .services import _Batch, _Change
+    from .services import _Change
 
 # Failures of the process itself, not of a task: running them again cannot help.
 _NEVER_RETRIED = ("RunawayLoop", "FalseCompletion")
@@ -41,57 +36,9 @@ SUSPENDABLE = ("running", "waiting", "error")
 TERMINABLE = ("running", "waiting", "error", "suspended")
 
 
-class IncidentServices:
-    """Retry policy, automatic retries and the lifecycle services of `Handoff`, which provides these:"""
-
-    if TYPE_CHECKING:
-        services: service_tasks.ServiceRegistry
-        _batch: _Batch | None
-
-        def _ready(self) -> None: ...
-        def _authorize(self, actor: str | None, action: str) -> Any: ...
-        def _change(self, actor: str | None) -> _Change: ...
-        def _uow(self) -> Any: ...
-        def _instance(self, session: Session, instance_id: int) -> ProcessInstance: ...
-        def _definition(self, session: Session, definition_id: int) -> runtime.LoadedDefinition: ...
-        def _instance_definition(self, session: Session, instance: Any) -> runtime.LoadedDefinition: ...
-        def _workflow(
-            self, definition: runtime.LoadedDefinition, instance: ProcessInstance
-        ) -> BpmnWorkflow: ...
-        def _open_rows(self, session: Session, instance_id: int) -> dict[str, HumanTask]: ...
-        def _event(
-            self,
-            definition: runtime.LoadedDefinition,
-            task: Task | None,
-            kind: str,
-            change: _Change,
-            *,
-            task_id: int | None = None,
-            actor: str | None | bool = True,
-            data: dict[str, Any] | None = None,
-            opens: bool = False,
-        ) -> LifecycleEvent: ...
-        def _record(self, session: Session, model: ProcessModel, events: list[LifecycleEvent]) -> None: ...
-        def _notify(self, events: list[LifecycleEvent]) -> None: ...
-        def _advance(
-            self,
-            session: Session,
-            definition: runtime.LoadedDefinition,
-            instance: ProcessInstance,
-            workflow: BpmnWorkflow,
-            change: _Change,
-            *,
-            new: bool = False,
-        ) -> list[HumanTask]: ...
-        def _view(
-            self,
-            session: Session,
-            instance: ProcessInstance,
-            definition: runtime.LoadedDefinition,
-            *,
-            timeline: tuple[Any, ...] = (),
-            tasks: Any = None,
-        ) -> InstanceView: ...
+class IncidentServices(ServicesCore):
+    """Retry policy, automatic retries and the lifecycle services; mixed into `Handoff`, which provides
+    what `ServicesCore` declares (engine/core.py)."""
 
     # --- what the other services call -------------------------------------------------------------
 

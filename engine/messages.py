@@ -28,15 +28,13 @@ from storage import subscriptions as subs
 from storage.models import ProcessInstance
 
 from . import events, forms, runtime
+from .core import ServicesCore
 from .errors import Conflict, InvalidInput, NotFound, ScriptFailed
 from .events import MESSAGE, SIGNAL, Wait
 from .lifecycle import LifecycleEvent
 
 if TYPE_CHECKING:
-    from storage import Database
-
-    from .clock import Clock
-    from .services import _Batch, _Change
+    from .services import _Change
     from .views import InstanceView
 
 # A message or signal may set off others (a reply, a signal that starts a process that signals...). More
@@ -67,65 +65,8 @@ class Router:
             self.queue.append((instance, definition, event))
 
 
-class MessageServices:
-    """Mixed into `Handoff`, which provides the database, the clock and the state-change machinery."""
-
-    if TYPE_CHECKING:
-        db: Database
-        clock: Clock
-        _batch: _Batch | None
-
-        def _ready(self) -> None: ...
-        def _uow(self) -> Any: ...
-        def _authorize(self, actor: str | None, action: str) -> Any: ...
-        def _change(self, actor: str | None) -> _Change: ...
-        def _definition(self, session: Session, definition_id: int) -> runtime.LoadedDefinition: ...
-        def _get_instance(self, session: Session, instance_id: int) -> ProcessInstance | None: ...
-        def _workflow(
-            self, definition: runtime.LoadedDefinition, instance: ProcessInstance
-        ) -> BpmnWorkflow: ...
-        def _advance(
-            self,
-            session: Session,
-            definition: runtime.LoadedDefinition,
-            instance: ProcessInstance,
-            workflow: BpmnWorkflow,
-            change: _Change,
-            *,
-            new: bool = False,
-        ) -> list[Any]: ...
-        def _event(
-            self,
-            definition: runtime.LoadedDefinition,
-            task: Task | None,
-            kind: str,
-            change: _Change,
-            *,
-            task_id: int | None = None,
-            actor: str | None | bool = True,
-            data: dict[str, Any] | None = None,
-            opens: bool = False,
-        ) -> LifecycleEvent: ...
-        def _record(self, session: Session, model: Any, events: list[LifecycleEvent]) -> None: ...
-        def _notify(self, events: list[LifecycleEvent]) -> None: ...
-        def _view(
-            self, session: Session, instance: ProcessInstance, definition: runtime.LoadedDefinition
-        ) -> InstanceView: ...
-        def _instance(self, session: Session, instance_id: int) -> ProcessInstance: ...
-        def _instance_definition(
-            self, session: Session, instance: ProcessInstance
-        ) -> runtime.LoadedDefinition: ...
-        def _start_in(
-            self,
-            session: Session,
-            change: _Change,
-            definition: runtime.LoadedDefinition,
-            data: dict[str, Any],
-            business_key: str | None,
-            *,
-            start_timer: str | None = None,
-            arrive: Callable[[BpmnWorkflow, _Change, runtime.LoadedDefinition], None] | None = None,
-        ) -> InstanceView: ...
+class MessageServices(ServicesCore):
+    """Mixed into `Handoff`, which provides what `ServicesCore` declares (engine/core.py)."""
 
     # --- services ------------------------------------------------------------------------------------
 

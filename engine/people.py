@@ -18,27 +18,19 @@ from storage import users as user_repo
 
 from . import access
 from .access import ROLES, Member
+from .core import ServicesCore
 from .errors import Conflict, InvalidInput, NotFound
 from .views import AuditView, UserChange, UserView
 
 if TYPE_CHECKING:
-    from storage import Database
     from storage.models import HumanTask, User
 
-    from .clock import Clock
 
 NAME_LIMIT = 255
 
 
-class UserServices:
-    """Mixed into `Handoff`: it provides `db`, `clock`, `_ready` and `_uow`."""
-
-    if TYPE_CHECKING:
-        db: Database
-        clock: Clock
-
-        def _ready(self) -> None: ...
-        def _uow(self) -> Any: ...
+class UserServices(ServicesCore):
+    """Mixed into `Handoff`, which provides what `ServicesCore` declares (engine/core.py)."""
 
     USERS_CACHE_SECONDS = 5.0
     _users_cache: tuple[float, dict[str, Member]] | None = None

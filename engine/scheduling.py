@@ -17,14 +17,12 @@ from storage import leases
 from storage.models import TimerSchedule
 
 from . import runtime
+from .core import ServicesCore
 from .errors import DefinitionInvalid
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from storage import Database
-
-    from .clock import Clock
     from .views import InstanceView
 
 
@@ -57,31 +55,8 @@ class ScheduleView:
         }
 
 
-class SchedulingServices:
-    """Mixed into `Handoff`, which provides the attributes declared below."""
-
-    if TYPE_CHECKING:
-        db: Database
-        clock: Clock
-
-        def _ready(self) -> None: ...
-        def _uow(self) -> Any: ...
-        def _change(self, actor: str | None) -> Any: ...
-        def _definition(self, session: Session, definition_id: int) -> runtime.LoadedDefinition: ...
-        def _start_in(
-            self,
-            session: Session,
-            change: Any,
-            definition: runtime.LoadedDefinition,
-            data: dict[str, Any],
-            business_key: str | None,
-            *,
-            start_timer: str | None = None,
-        ) -> InstanceView: ...
-        def _notify(self, events: list[Any]) -> None: ...
-        def _raise_failure(self, change: Any, view: InstanceView, *, done: str = "") -> None: ...
-        def fire_timers(self, instance_id: int) -> InstanceView | None: ...
-        def retry_due(self, instance_id: int, *, actor: str | None = None) -> InstanceView | None: ...
+class SchedulingServices(ServicesCore):
+    """Mixed into `Handoff`, which provides what `ServicesCore` declares (engine/core.py)."""
 
     # --- deployment ----------------------------------------------------------------------------------
 
