@@ -58,7 +58,7 @@ def bare_rate(n: int, seed: int) -> float:
     forms = {eid: _Form([f.to_json() for f in e.form]) for eid, e in model.elements.items()}
     began = time.perf_counter()
     for _ in range(n):
-        workflow = runtime.BpmnWorkflow(spec, subs, script_engine=runtime.script_engine())
+        workflow = runtime.Workflow(spec, subs, script_engine=runtime.script_engine())
         workflow.do_engine_steps()
         while not workflow.is_completed():
             task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]

@@ -12,7 +12,7 @@ from typing import Any
 
 from lxml import etree
 
-from . import retry, service_tasks
+from . import retry, service_bindings
 from .model import Element, FormField, SourceFile
 from .xml import BPMN_NS, CAMUNDA_NS, SPIFF_NS
 
@@ -260,7 +260,7 @@ def elements_of(
                 line=node.sourceline,
                 properties=props,
                 form=form,
-                service=service_tasks.binding(node, props) if tag == "serviceTask" else None,
+                service=service_bindings.binding(node, props) if tag == "serviceTask" else None,
             )
             if tag in CONTAINER_TAGS:
                 visit(node, lanes.get(node_id) or inherited)

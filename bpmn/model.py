@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from .service_tasks import ServiceBinding
+    from .service_bindings import ServiceBinding
 
 Severity = Literal["error", "warning"]
 
@@ -90,7 +90,7 @@ class Element:
     line: int | None
     properties: dict[str, str] = field(default_factory=dict)
     form: tuple[FormField, ...] = ()
-    service: ServiceBinding | None = None  # a service task's handler (bpmn/service_tasks.py)
+    service: ServiceBinding | None = None  # a service task's handler (bpmn/service_bindings.py)
 
     @property
     def label(self) -> str:
@@ -104,7 +104,7 @@ class Element:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Element:
-        from .service_tasks import ServiceBinding
+        from .service_bindings import ServiceBinding
 
         service = d.get("service")
         return cls(

@@ -16,10 +16,10 @@ from .errors import (
     ScriptFailed,
     SetupRequired,
 )
-from .events import Wait
 from .forms import parse_assignments
 from .hooks import hookimpl
 from .lifecycle import LifecycleEvent
+from .runtime.messaging import Wait
 from .services import INSTANCE_STATUSES, Handoff
 from .views import (
     AuditView,

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from storage import Database
     from storage.models import HumanTask, ProcessInstance
 
-    from . import runtime, service_tasks
+    from . import handlers, runtime
     from .clock import Clock
     from .lifecycle import LifecycleEvent
     from .services import _Batch, _Change
@@ -28,7 +28,7 @@ class ServicesCore:
     if TYPE_CHECKING:
         db: Database
         clock: Clock
-        services: service_tasks.ServiceRegistry
+        services: handlers.ServiceRegistry
         _batch: _Batch | None
 
         def _ready(self) -> None: ...

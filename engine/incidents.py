@@ -20,9 +20,10 @@ from bpmn import retry as retry_policies
 from storage import repository as repo
 from storage import subscriptions
 
-from . import runtime, service_tasks
+from . import runtime
 from .core import ServicesCore
 from .errors import Conflict
+from .runtime import service_calls
 from .views import InstanceView, iso
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class IncidentServices(ServicesCore):
         self, definition: runtime.LoadedDefinition, instance: ProcessInstance, change: _Change
     ) -> Iterator[None]:
         """Service tasks reached in this block call their handlers, told which instance and attempt."""
-        with service_tasks.calls(
+        with service_calls.calls(
             self.services,
             definition.model,
             process=definition.process_id,

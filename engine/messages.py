@@ -27,11 +27,12 @@ from storage import repository as repo
 from storage import subscriptions as subs
 from storage.models import ProcessInstance
 
-from . import events, forms, runtime
+from . import forms, runtime
 from .core import ServicesCore
 from .errors import Conflict, InvalidInput, NotFound, ScriptFailed
-from .events import MESSAGE, SIGNAL, Wait
 from .lifecycle import LifecycleEvent
+from .runtime import messaging as events
+from .runtime.messaging import MESSAGE, SIGNAL, Wait
 
 if TYPE_CHECKING:
     from .services import _Change

@@ -27,7 +27,7 @@ from storage import ConcurrentUpdate, Database, SchemaOutdated, StorageError
 from storage import repository as repo
 from storage.models import BoundaryCrossing, Delay, HandoffRecord, HumanTask, ProcessInstance
 
-from . import access, causality, events, forms, history, hooks, limits, payload, runtime, service_tasks
+from . import access, forms, handlers, history, hooks, limits, payload, runtime
 from .calls import CallServices
 from .clock import Clock, utc_now
 from .errors import (
@@ -44,6 +44,8 @@ from .lifecycle import LifecycleEvent
 from .messages import MessageServices
 from .people import UserServices
 from .report import Report
+from .runtime import causality, service_calls
+from .runtime import messaging as events
 from .scheduling import SchedulingServices
 from .views import (
     CrossingView,
@@ -108,7 +110,7 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices, 
         clock: Clock = utc_now,
         plugins: Iterable[object] = (),
         load_entry_points: bool = True,
-        services: Mapping[str, service_tasks.Handler] | None = None,
+        services: Mapping[str, handlers.Handler] | None = None,
     ) -> None:
         """`plugins` are hook objects registered beside the built-in recorders and the installed
         `handoff.hooks` entry points; `services` are service task handlers by name, beside the installed
@@ -117,7 +119,7 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices, 
         self.clock = clock
         self.definitions = runtime.DefinitionCache()
         self.hooks = hooks.plugin_manager(plugins, load_entry_points=load_entry_points)
-        self.services = service_tasks.ServiceRegistry(services, load_entry_points=load_entry_points)
+        self.services = handlers.ServiceRegistry(services, load_entry_points=load_entry_points)
         self._schema_checked = False
         self._sla_cache: tuple[float, dict[tuple[str, str], float]] | None = None
         self._batch: _Batch | None = None
@@ -912,7 +914,7 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices, 
                 )
                 message = (
                     f"service task {element.label} ({element.id}): no handler '{binding.handler}' is "
-                    f"installed here; {then} (entry-point group {service_tasks.ENTRY_POINT_GROUP})"
+                    f"installed here; {then} (entry-point group {handlers.ENTRY_POINT_GROUP})"
                 )
                 found.append(str(bpmn.Problem(file_name, element.line, message, "warning")))
         return tuple(found)
@@ -1052,7 +1054,7 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices, 
             try:
                 with runtime.clock_at(change.now), self._service_calls(definition, instance, change):
                     runtime.run_engine(
-                        workflow, log, model.event_subprocesses, dispatch=service_tasks.run_started
+                        workflow, log, model.event_subprocesses, dispatch=service_calls.run_started
                     )
             except Exception as exc:  # noqa: BLE001 - scripts are user code: any exception is an incident
                 change.failure = runtime.describe_failure(exc)

@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 from cli import main
 from conftest import DATA, ROOT, table_rows
 from engine import Conflict, Forbidden, Handoff, ManualClock, ScriptFailed
-from engine.service_tasks import ServiceCall
+from engine.handlers import ServiceCall
 from storage import Database
 
 

@@ -24,7 +24,8 @@ from click.testing import CliRunner
 
 from cli import main
 from conftest import DATA, ROOT, table_rows
-from engine import Forbidden, Handoff, ScriptFailed, sandbox
+from engine import Forbidden, Handoff, ScriptFailed
+from engine.runtime import sandbox
 from storage import Database
 
 ESCAPES = DATA / "sandbox_escapes.bpmn"

@@ -23,7 +23,7 @@ from bpmn import retry as retry_policies
 from bpmn import validate_files
 from conftest import DATA, ROOT, table_rows
 from engine import Handoff, ScriptFailed
-from engine.service_tasks import ServiceCall
+from engine.handlers import ServiceCall
 from storage import Database
 
 EXAMPLE_PACKAGE = ROOT / "examples" / "services"

@@ -1,28 +1,21 @@
-"""Service tasks run Python handlers that packages register under the entry-point group `handoff.services`.
+"""How service tasks reach their handlers (engine/handlers.py) inside SpiffWorkflow.
 
-A handler is a callable taking one `ServiceCall` and returning a dict (or None) that is merged into the
-task's data. It runs inside the operation that reaches the task, before that operation's transaction
-commits: if it raises, the task fails and the retry policy applies (engine/incidents.py); if the
-transaction later fails, nothing of the step is stored and the handler will be called again. Handlers
-must therefore be idempotent: `ServiceCall.key` is the same on every run of the same task.
-
-How the task reaches the handler depends on the dialect (bpmn/service_tasks.py names the handler):
+How the task reaches the handler depends on the dialect (bpmn/service_bindings.py names the handler):
 SpiffArena's `spiffworkflow:serviceTaskOperator` makes SpiffWorkflow call the script engine's
 `call_service`, which is routed here; Camunda and plain BPMN service tasks are left STARTED by
 SpiffWorkflow, and `run_started` runs their handlers between engine steps.
 """
 
+
 from __future__ import annotations
 
 import copy
 import json
-import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from importlib.metadata import EntryPoint, entry_points
 from types import MappingProxyType
 from typing import Any
 
@@ -34,93 +27,10 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from bpmn import ProcessModel
-from bpmn.service_tasks import ServiceBinding, variable_of
+from bpmn.service_bindings import ServiceBinding, variable_of
+from engine.handlers import ENTRY_POINT_GROUP, HandlerUnavailable, ServiceCall, ServiceRegistry
 
-from . import runtime
-
-ENTRY_POINT_GROUP = "handoff.services"
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ServiceCall:
-    """What a handler is given: the task, its instance, its parameters and a read-only copy of its data."""
-
-    handler: str
-    process: str
-    instance: int | None  # None while the instance is being started in this very transaction
-    business_key: str | None
-    element: str
-    name: str | None
-    lane: str | None
-    task_id: str  # SpiffWorkflow's id of this run of the task: the same on every retry of it
-    attempt: int  # 1 on the first run, 2 on the first retry, ...
-    now: datetime
-    params: Mapping[str, Any] = field(default_factory=dict)
-    data: Mapping[str, Any] = field(default_factory=dict)
-    properties: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        """An idempotency key for the outside system: one per run of this task, stable across retries."""
-        return f"handoff:{self.process}:{self.task_id}"
-
-
-Handler = Callable[[ServiceCall], Mapping[str, Any] | None]
-
-
-class HandlerUnavailable(Exception):
-    """An installed handler that cannot be loaded (its package is broken or missing a module)."""
-
-
-class ServiceRegistry:
-    """Handlers by name: those given explicitly, then the installed `handoff.services` entry points.
-
-    Entry points are looked up once and each loaded on first use, so a broken package fails only the
-    tasks that name it (as an incident that names the package), never every command.
-    """
-
-    def __init__(
-        self, handlers: Mapping[str, Handler] | None = None, *, load_entry_points: bool = True
-    ) -> None:
-        self._handlers: dict[str, Handler] = dict(handlers or {})
-        self._load_entry_points = load_entry_points
-        self._entry_points: dict[str, EntryPoint] | None = None
-
-    def register(self, name: str, handler: Handler) -> None:
-        self._handlers[name] = handler
-
-    def _installed(self) -> dict[str, EntryPoint]:
-        if self._entry_points is None:
-            found = entry_points(group=ENTRY_POINT_GROUP) if self._load_entry_points else ()
-            self._entry_points = {ep.name: ep for ep in found}
-        return self._entry_points
-
-    def names(self) -> list[str]:
-        return sorted(set(self._handlers) | set(self._installed()))
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._handlers or name in self._installed()
-
-    def get(self, name: str) -> Handler | None:
-        """The handler called `name`; None if none is registered; HandlerUnavailable if it cannot load."""
-        handler = self._handlers.get(name)
-        if handler is not None:
-            return handler
-        ep = self._installed().get(name)
-        if ep is None:
-            return None
-        package = ep.dist.name if ep.dist is not None else ep.value
-        try:
-            loaded = ep.load()
-        except Exception as exc:  # noqa: BLE001 - a broken package: report which, never crash the engine
-            raise HandlerUnavailable(
-                f"handler '{name}' of package {package} cannot be loaded ({ep.value}): {type(exc).__name__}: {exc}"
-            ) from exc
-        if not callable(loaded):
-            raise HandlerUnavailable(f"handler '{name}' of package {package} ({ep.value}) is not callable")
-        self._handlers[name] = loaded
-        return loaded  # type: ignore[no-any-return]
+from .tasks import all_tasks, element_of
 
 
 class ServiceTaskError(WorkflowTaskException):
@@ -174,7 +84,7 @@ def _label(element_id: str, name: str | None) -> str:
 
 def _call(context: _Calls, task: Task, binding: ServiceBinding, params: dict[str, Any]) -> dict[str, Any]:
     """Run the handler of `binding` for `task`; every failure becomes a ServiceTaskError naming the task."""
-    element = runtime.element_of(context.model, task)
+    element = element_of(context.model, task)
     label = _label(element.id, element.name)
     try:
         handler = context.registry.get(binding.handler)
@@ -230,16 +140,16 @@ def run_started(workflow: BpmnWorkflow) -> list[Task]:
     """Run the handlers of the service tasks SpiffWorkflow left STARTED (Camunda and plain BPMN).
 
     A task whose binding is not strict and whose handler is not installed stays STARTED: open work for an
-    outside worker or a person (runtime.is_external). Returns the tasks it completed, in order.
+    outside worker or a person (is_external). Returns the tasks it completed, in order.
     """
     context = _CURRENT.get()
     if context is None or not any(e.type == "serviceTask" for e in context.model.elements.values()):
         return []  # the common case: no service task to look for in the task tree
     completed: list[Task] = []
-    for task in list(runtime.all_tasks(workflow)):
+    for task in list(all_tasks(workflow)):
         if task.state != TaskState.STARTED or not isinstance(task.task_spec, ServiceTaskMixin):
             continue
-        binding = runtime.element_of(context.model, task).service
+        binding = element_of(context.model, task).service
         if binding is None or (not binding.strict and binding.handler not in context.registry):
             continue
         try:
@@ -268,5 +178,5 @@ def _call_spiff_service(
 
 
 # SpiffWorkflow routes SpiffArena service tasks through the script engine; every engine Handoff makes
-# (runtime.script_engine, restricted or not) derives from PythonScriptEngine, so they all dispatch here.
+# (workflow.script_engine, restricted or not) derives from PythonScriptEngine, so they all dispatch here.
 PythonScriptEngine.call_service = _call_spiff_service  # type: ignore[method-assign,assignment]

@@ -61,7 +61,7 @@ from RestrictedPython.PrintCollector import PrintCollector
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer
 from SpiffWorkflow.bpmn.script_engine import TaskDataEnvironment
 
-from .errors import SetupRequired
+from engine.errors import SetupRequired
 
 CPU_SECONDS_ENV = "HANDOFF_SCRIPT_CPU_SECONDS"
 MEMORY_MIB_ENV = "HANDOFF_SCRIPT_MEMORY_MIB"

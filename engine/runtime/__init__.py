@@ -1,0 +1,98 @@
+"""The SpiffWorkflow runtime: the only part of `engine` that imports SpiffWorkflow (DESIGN §2).
+
+Everything else in `engine` drives workflows through the names below and never touches SpiffWorkflow's
+objects beyond passing them back here. `Workflow` and `Task` name those objects for type hints.
+"""
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow as Workflow
+from SpiffWorkflow.task import Task
+
+from .engine_clock import clock_at, seeded_task_ids
+from .failures import Failure, describe_failure
+from .stepping import (
+    RunawayLoop,
+    StepLog,
+    caught_code_event,
+    has_unfinished,
+    is_finished,
+    run_engine,
+)
+from .tasks import (
+    all_tasks,
+    changed_data,
+    element_of,
+    error_tasks,
+    find_task,
+    instance_data,
+    is_activity,
+    is_external,
+    is_open_work,
+    ready_human_tasks,
+    retry_task,
+    run_user_task,
+    snapshot,
+)
+from .timers import (
+    TimerStart,
+    fire_due_timers,
+    fire_start_timer,
+    first_due,
+    is_cycle,
+    is_timer,
+    next_due_after,
+    next_timer_due,
+    timer_details,
+    timer_starts,
+)
+from .workflow import (
+    DefinitionCache,
+    LoadedDefinition,
+    dump_workflow,
+    load_workflow,
+    new_workflow,
+    script_engine,
+)
+
+__all__ = [
+    "DefinitionCache",
+    "Failure",
+    "LoadedDefinition",
+    "RunawayLoop",
+    "StepLog",
+    "Task",
+    "TimerStart",
+    "Workflow",
+    "all_tasks",
+    "caught_code_event",
+    "changed_data",
+    "clock_at",
+    "describe_failure",
+    "dump_workflow",
+    "element_of",
+    "error_tasks",
+    "find_task",
+    "fire_due_timers",
+    "fire_start_timer",
+    "first_due",
+    "has_unfinished",
+    "instance_data",
+    "is_activity",
+    "is_cycle",
+    "is_external",
+    "is_finished",
+    "is_open_work",
+    "is_timer",
+    "load_workflow",
+    "new_workflow",
+    "next_due_after",
+    "next_timer_due",
+    "ready_human_tasks",
+    "retry_task",
+    "run_engine",
+    "run_user_task",
+    "script_engine",
+    "seeded_task_ids",
+    "snapshot",
+    "timer_details",
+    "timer_starts",
+]
