@@ -1,10 +1,13 @@
 """Event subprocesses as BPMN means them, on SpiffWorkflow 3.2, which runs every event subprocess as if
 it were non-interrupting and keeps a process alive while one still waits for its start event.
 
-Two rules, applied after SpiffWorkflow's engine steps (never by re-implementing its events):
+Three rules, applied after SpiffWorkflow's engine steps (never by re-implementing its events):
 - an *interrupting* event subprocess whose start event fired cancels the rest of its parent (sub)process;
 - when nothing of a (sub)process is left but its end join and event subprocesses still waiting for their
-  start events, those event subprocesses are cancelled, so the (sub)process ends.
+  start events, those event subprocesses are cancelled, so the (sub)process ends;
+- an event subprocess that an event started (a message, signal, error or escalation: SpiffWorkflow adds
+  its task only then, without the path to the process's end join) goes on to that end join when it
+  completes, as one started with the process does, so the process ends where its diagram ends it.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ def settle(workflow: BpmnWorkflow, event_subprocesses: Mapping[str, bool]) -> bo
     for wf in [workflow, *list(workflow.subprocesses.values())]:
         if wf is not workflow and wf.is_completed():
             continue
+        changed = _lead_to_end(wf, event_subprocesses) or changed
         pending = list(_event_subprocess_tasks(wf, event_subprocesses))
         fired = [task for task, sub in pending if _started(sub)] + [
             t
@@ -90,6 +94,28 @@ def settle(workflow: BpmnWorkflow, event_subprocesses: Mapping[str, bool]) -> bo
             for t in list(wf.tasks.values()):
                 if isinstance(t.task_spec, _EndJoin) and t.state == TaskState.WAITING:
                     t.task_spec._update(t)
+    return changed
+
+
+_PREDICT = TaskState.FUTURE | TaskState.PREDICTED_MASK
+
+
+def _lead_to_end(workflow: BpmnWorkflow, event_subprocesses: Mapping[str, bool]) -> bool:
+    """Give each completed event subprocess task without a successor its outputs (the end join)."""
+    changed = False
+    for task in list(workflow.tasks.values()):
+        if (
+            task.state == TaskState.COMPLETED
+            and not task.children
+            and task.task_spec.outputs
+            and getattr(task.task_spec, "bpmn_id", None) in event_subprocesses
+        ):
+            task._sync_children(task.task_spec.outputs, TaskState.FUTURE)
+            for child in task.children:
+                # As SpiffWorkflow predicts a path when it starts: what follows the end join too.
+                child.task_spec._predict(child, mask=_PREDICT)
+                child.task_spec._update(child)
+            changed = True
     return changed
 
 

@@ -11,15 +11,18 @@ from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
 
 MESSAGE = "message"
 SIGNAL = "signal"
@@ -92,7 +95,8 @@ def waits(workflow: BpmnWorkflow) -> frozenset[Wait]:
     events, event-based gateways, start events of event subprocesses and of the process itself.
 
     SpiffWorkflow keeps every waiting catch event of an instance (subprocesses included) in its event
-    manager, so this is a walk over a handful of tasks, not over the task tree.
+    manager, so this is a walk over a handful of tasks, not over the task tree. The event subprocesses
+    that a message or signal starts have no task before their event comes: they come from the spec.
     """
     found = set()
     for task in workflow.event_manager.tasks.values():
@@ -102,17 +106,72 @@ def waits(workflow: BpmnWorkflow) -> frozenset[Wait]:
                 continue
             correlation = correlation_of(definition, task.workflow.correlations) if kind == MESSAGE else None
             found.add(Wait(kind, name_of(definition), correlation, _element_id(task)))
+    for start_event, _subprocess, definition in _triggers(workflow):
+        kind = kind_of(definition)
+        assert kind is not None
+        correlation = correlation_of(definition, workflow.correlations) if kind == MESSAGE else None
+        found.add(Wait(kind, name_of(definition), correlation, str(start_event.bpmn_id or start_event.name)))
     return frozenset(found)
 
 
 def catching(workflow: BpmnWorkflow, kind: str, name: str) -> tuple[Task, Any] | None:
     """The first waiting task of the instance that waits for message or signal `name`, with its event
-    definition (the one inside a multiple event)."""
+    definition (the one inside a multiple event).
+
+    An event subprocess that the event starts gets its task here, as SpiffWorkflow itself makes it
+    when it catches the event (`EventManager.update_collaboration`): its start event then waits, and
+    the delivery of the event finds and reuses it instead of making another.
+    """
     for task in sorted(workflow.event_manager.tasks.values(), key=lambda t: t.last_state_change):
         for definition in _definitions(task.task_spec.event_definition):
             if kind_of(definition) == kind and name_of(definition) == name:
                 return task, definition
+    for start_event, subprocess, definition in _triggers(workflow):
+        if kind_of(definition) == kind and name_of(definition) == name:
+            workflow.spec.start.trigger_wf(workflow.task_tree, subprocess)
+            for task in workflow.event_manager.tasks.values():
+                if task.task_spec is start_event and task.state == TaskState.WAITING:
+                    return task, definition
     return None
+
+
+def _triggers(workflow: BpmnWorkflow) -> Iterator[tuple[Any, str, Any]]:
+    """(start event spec, event subprocess name, message or signal definition) of each event subprocess
+    of the process that a message or signal starts, while the process's own flow runs.
+
+    SpiffWorkflow 3.2 makes such an event subprocess only when its event comes, so no task of it waits
+    before. Once the process's own flow is over (finished, or interrupted by an event subprocess) it
+    starts no more of them, as BPMN says: the scope they belong to is gone.
+    """
+    names = getattr(workflow.spec.start, "trigger_specs", None)
+    if not names or workflow.is_completed() or not _own_flow_runs(workflow):
+        return
+    for subprocess in names:
+        spec = workflow.subprocess_specs.get(subprocess)
+        for start_event in getattr(spec, "bpmn_start_events", None) or ():
+            for definition in _definitions(start_event.event_definition):
+                if kind_of(definition) is not None:
+                    yield start_event, subprocess, definition
+
+
+def _own_flow_runs(workflow: BpmnWorkflow) -> bool:
+    """Whether a task of the process's own flow (not of an event subprocess, not the end join that waits
+    for them) is unfinished. Only unfinished tasks are followed up the tree: a handful, whatever the
+    history."""
+    root = workflow.task_tree
+    for task in workflow.tasks.values():
+        if not task.state & TaskState.NOT_FINISHED_MASK:
+            continue
+        node = task
+        while node is not root and node is not None:
+            if isinstance(node.task_spec, _EndJoin):
+                break
+            if node.parent is root and isinstance(node.task_spec, SubWorkflowTask):
+                break  # an event subprocess: the start task's children besides the process's start
+            node = node.parent
+        else:
+            return True
+    return False
 
 
 def start_events(spec: Any) -> list[tuple[str, str, str]]:
