@@ -6,7 +6,16 @@ from collections import defaultdict
 
 from lxml import etree
 
-from .inspect import ACTIVITY_TAGS, CONTAINER_TAGS, FLOW_NODE_TAGS, NS, direct_lanes, is_bpmn, local
+from .inspect import (
+    ACTIVITY_TAGS,
+    CONTAINER_TAGS,
+    FLOW_NODE_TAGS,
+    NS,
+    direct_lanes,
+    is_bpmn,
+    local,
+    pool_names,
+)
 from .model import Problem
 
 # Refused by name: SpiffWorkflow 3.2 parses some of these but cannot run them faithfully.
@@ -137,6 +146,7 @@ def dangling_flows(tree: etree._ElementTree, filename: str) -> list[Problem]:
 def warnings(tree: etree._ElementTree, filename: str) -> list[Problem]:
     problems: list[Problem] = []
     root = tree.getroot()
+    pools = pool_names(tree)
     for process in root.iterfind("bpmn:process", NS):
         lanes = direct_lanes(process)
         for lane in process.iter("{{{}}}lane".format(NS["bpmn"])):
@@ -144,6 +154,8 @@ def warnings(tree: etree._ElementTree, filename: str) -> list[Problem]:
                 problems.append(
                     Problem(filename, lane.sourceline, f"lane '{lane.get('id')}' has no name", "warning")
                 )
+        if pools.get(process.get("id", "")):
+            continue  # a task outside the lanes belongs to the pool's department (DESIGN §3)
         for task in process.iter("{{{}}}userTask".format(NS["bpmn"])):
             if task.get("id") not in lanes and not _inside_laned_subprocess(task, lanes):
                 problems.append(

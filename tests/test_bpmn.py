@@ -63,6 +63,20 @@ def test_lint_warnings_name_file_and_line() -> None:
     ]
 
 
+def test_tasks_of_a_pool_without_lanes_belong_to_the_pool_and_are_not_warned_about() -> None:
+    report = bpmn.validate_files([DATA / "pool_without_lanes.bpmn"])
+    assert report.ok and report.problems == ()
+    model = report.processes[0].model
+    assert {model.elements[t].lane for t in ("check", "pay")} == {"Accounts payable"}
+    # Without a pool name nothing stands for a lane: the warning stays (no_lanes.bpmn has no pool).
+    assert [
+        str(p).split(": warning: ")[1] for p in bpmn.validate_files([DATA / "no_lanes.bpmn"]).problems
+    ] == [
+        "userTask 'First' is outside any lane: no department owns it",
+        "userTask 'Second' is outside any lane: no department owns it",
+    ]
+
+
 def test_refused_constructs_are_named() -> None:
     path = DATA / "refused_constructs.bpmn"
     report = bpmn.validate_files([path])

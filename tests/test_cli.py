@@ -167,6 +167,17 @@ def test_validate_prints_file_line_message(cli_db: str) -> None:
     assert as_json["ok"] is True and [p["line"] for p in as_json["problems"]] == [5, 13, 13]
 
 
+def test_a_pool_without_lanes_validates_without_warnings_and_names_its_tasks_lane(cli_db: str) -> None:
+    path = DATA / "pool_without_lanes.bpmn"
+    validated = invoke(cli_db, "validate", str(path))
+    assert (validated.exit_code, validated.stdout, validated.stderr) == (0, "ok: pay_invoice\n", "")
+    deployed = json.loads(invoke(cli_db, "--json", "deploy", str(path)).stdout)
+    assert deployed[0]["warnings"] == []
+    invoke(cli_db, "start", "pay_invoice")
+    [task] = json.loads(invoke(cli_db, "--json", "tasks").stdout)
+    assert (task["name"], task["lane"]) == ("Check invoice", "Accounts payable")
+
+
 def test_text_output_reads_well(cli_db: str) -> None:
     assert "deployed as version 1" in invoke(cli_db, "deploy", str(EXAMPLE)).stdout
     assert "unchanged, still version 1" in invoke(cli_db, "deploy", str(EXAMPLE)).stdout
