@@ -14,8 +14,13 @@ from .errors import InvalidInput
 from .limits import MAX_INT, MIN_INT
 from .payload import check_payload, load_json_object, show
 
-_TRUE = {"true", "yes", "y", "1", "on"}
-_FALSE = {"false", "no", "n", "0", "off"}
+# What a boolean field takes, as strictly as the other types take theirs (docs/hostile-input.md): JSON's
+# true and false, or those two words as text, whichever way the value came (`--data approved=true` or
+# `{"approved": "true"}`). "yes", "1" or "on" are refused like "maybe": nobody can tell what they meant.
+_BOOLEAN_TEXTS = {"true": True, "false": False}
+# A boolean field's default is the process designer's text: older Camunda models write "Yes"/"No".
+_DEFAULT_BOOLEAN_TEXTS = {**_BOOLEAN_TEXTS, "yes": True, "y": True, "1": True, "on": True}
+_DEFAULT_BOOLEAN_TEXTS.update({"no": False, "n": False, "0": False, "off": False})
 
 
 def parse_assignments(pairs: Iterable[str], data_json: str | None = None) -> dict[str, Any]:
@@ -38,8 +43,9 @@ _WHOLE = re.compile(r"[+-]?[0-9]+")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
-def _convert(field: FormField, value: Any, task_label: str) -> Any:
-    """`value` (already checked by `payload.check_payload`) as the field's type, or InvalidInput."""
+def _convert(field: FormField, value: Any, task_label: str, *, default: bool = False) -> Any:
+    """`value` (already checked by `payload.check_payload`) as the field's type, or InvalidInput.
+    `default`: the value is the field's default from the BPMN file, not a person's input."""
     where = f"field '{field.id}' of {task_label}"
     if value is None:
         return None
@@ -76,8 +82,9 @@ def _convert(field: FormField, value: Any, task_label: str) -> Any:
     if kind == "boolean":
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
+        texts = _DEFAULT_BOOLEAN_TEXTS if default else _BOOLEAN_TEXTS
+        if isinstance(value, str) and value.strip().lower() in texts:
+            return texts[value.strip().lower()]
         raise InvalidInput(f"{where} must be true or false, got {show(value)}")
     if kind == "date":
         if isinstance(value, str):
@@ -124,7 +131,9 @@ def check(form: Sequence[FormField], data: Mapping[str, Any], task_label: str) -
             out[field.id] = _convert(field, data[field.id], task_label)
         elif field.default is not None:
             out[field.id] = (
-                _convert(field, field.default, task_label) if field.type != "string" else field.default
+                _convert(field, field.default, task_label, default=True)
+                if field.type != "string"
+                else field.default
             )
         elif field.required:
             missing.append(field.id)

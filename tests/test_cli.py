@@ -94,13 +94,22 @@ def test_operators_drive_the_example_through_every_lane(db_url: str) -> None:
     )
 
     approve = only_task("Finance")
-    run(db_url, "complete", str(approve["id"]), "--data", "approved=no", "--data", "note=too big", user="fay")
+    run(
+        db_url,
+        "complete",
+        str(approve["id"]),
+        "--data",
+        "approved=false",
+        "--data",
+        "note=too big",
+        user="fay",
+    )
     revise = only_task("Sales")
     assert revise["name"] == "Revise order"
     run(db_url, "claim", str(revise["id"]), user="sam")
     run(db_url, "complete", str(revise["id"]), "--data", "amount=9000", user="sam")
     approve = only_task("Finance")
-    run(db_url, "complete", str(approve["id"]), "--data", "approved=yes", user="fay")
+    run(db_url, "complete", str(approve["id"]), "--data", "approved=true", user="fay")
     invoice = only_task("Finance")
     pick = only_task("Warehouse")
     run(db_url, "complete", str(invoice["id"]), "--data", "invoice_number=INV-77", user="fay")

@@ -22,6 +22,7 @@ from click.testing import CliRunner, Result
 
 from cli import main
 from conftest import DATA, EXAMPLE, ROOT, table_rows
+from engine import InvalidInput
 
 FORMS = DATA / "hostile_forms.bpmn"
 KIB = 1024
@@ -334,6 +335,27 @@ FORM_CASES: dict[str, tuple[list[str], list[str]]] = {
         ["--data", "title=x", "--data", "urgent=maybe"],
         ["field 'urgent'", "true or false"],
     ),
+    # As strict as the other types: only true and false, the same in --data and in JSON.
+    "yes_for_boolean": (
+        ["--data", "title=x", "--data", "urgent=yes"],
+        ["field 'urgent'", "true or false, got 'yes'"],
+    ),
+    "yes_for_boolean_json": (
+        ["--data-json", '{"title": "x", "urgent": "yes"}'],
+        ["field 'urgent'", "true or false, got 'yes'"],
+    ),
+    "one_for_boolean": (
+        ["--data", "title=x", "--data", "urgent=1"],
+        ["field 'urgent'", "true or false, got '1'"],
+    ),
+    "number_for_boolean_json": (
+        ["--data-json", '{"title": "x", "urgent": 0}'],
+        ["field 'urgent'", "true or false, got 0"],
+    ),
+    "off_for_boolean": (
+        ["--data", "title=x", "--data", "urgent=off"],
+        ["field 'urgent'", "true or false, got 'off'"],
+    ),
     "impossible_date": (["--data", "title=x", "--data", "spent_on=2026-02-30"], ["field 'spent_on'", "date"]),
     "number_for_date": (
         ["--data-json", '{"title": "x", "spent_on": 20260101}'],
@@ -388,6 +410,40 @@ def test_hostile_form_data_is_refused(claim: Claim, unchanged: Any) -> None:
         task_named = [f"task {claim.task} {ENTER}"] if name in FORM_CASES else []
         result = unchanged(lambda argv=argv: cli(claim.url, "complete", claim.task, *argv))
         one_error_line(result, 2, *task_named, *fragments)
+
+
+def test_booleans_take_true_and_false_alike_from_data_and_json(claim: Claim) -> None:
+    """What the form's type documents, whichever way it comes: true/false in JSON, the words as text."""
+    given = [
+        (["--data", "urgent=true"], True),
+        (["--data", "urgent= FALSE "], False),
+        (["--data-json", '{"urgent": true}'], True),
+        (["--data-json", '{"urgent": "false"}'], False),
+        (["--data-json", '{"urgent": "True"}'], True),
+        ([], False),  # the form's default (defaultValue="false")
+    ]
+    for argv, stored in given:
+        view = ok_json(claim.url, "start", "expense_claim")
+        (task,) = [t["id"] for t in view["tasks"]]
+        done = ok_json(claim.url, "complete", task, "--data", "title=x", *argv)
+        assert done["data"]["urgent"] is stored, argv
+
+
+def test_a_boolean_default_from_the_file_keeps_the_designers_words() -> None:
+    """A person's input is strict, but a default is the process designer's text: older Camunda models
+    write defaultValue="No" (the SpiffWorkflow corpus' lanes.bpmn), and a form left as it is submits it."""
+    from bpmn import FormField
+    from engine import forms
+
+    for text, value in (("No", False), ("yes", True), ("true", True), ("FALSE", False)):
+        field = FormField(id="clarify", label="Clarify?", type="boolean", default=text)
+        assert forms.check([field], {}, "task 1 (Ask)") == {"clarify": value}
+    with pytest.raises(
+        InvalidInput, match="field 'clarify' of task 1 \\(Ask\\) must be true or false, got 'No'"
+    ):
+        forms.check(
+            [FormField(id="clarify", label="Clarify?", type="boolean")], {"clarify": "No"}, "task 1 (Ask)"
+        )
 
 
 # Tasks without a form take any data, within the same limits; their field names become variables.

@@ -265,7 +265,9 @@ FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "amount": st.one_of(
         st.floats(), st.integers(), st.sampled_from(["12.5", "1e3", "nan", "inf", ".5", "-0"])
     ),
-    "urgent": st.one_of(st.booleans(), st.sampled_from(["yes", "No", " on ", "maybe", 1, 0])),
+    "urgent": st.one_of(
+        st.booleans(), st.sampled_from(["yes", "No", " on ", "maybe", 1, 0, "true", " FALSE ", "True"])
+    ),
     "spent_on": st.one_of(
         st.dates().map(date.isoformat), st.sampled_from(["2026-02-30", " 2026-03-01 ", 20260301])
     ),
@@ -285,8 +287,6 @@ form_payloads = st.builds(
     unknown_fields,
 )
 
-_TRUE = {"true", "yes", "y", "1", "on"}
-
 
 def stored_as(field: str, given: Any) -> Any:
     """What the form `hostile_forms.bpmn` should store for `given` (an oracle written from the docs)."""
@@ -297,7 +297,7 @@ def stored_as(field: str, given: Any) -> Any:
     if field == "amount":
         return float(given.strip()) if isinstance(given, str) else float(given)
     if field == "urgent":
-        return given if isinstance(given, bool) else given.strip().lower() in _TRUE
+        return given if isinstance(given, bool) else {"true": True, "false": False}[given.strip().lower()]
     assert field == "spent_on"
     return date.fromisoformat(given.strip()).isoformat()
 
