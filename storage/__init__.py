@@ -3,6 +3,6 @@
 Stores SpiffWorkflow's serialized state as text and knows nothing of SpiffWorkflow, click or the engine.
 """
 
-from .database import ConcurrentUpdate, Database, SchemaOutdated, StorageError
+from .database import ConcurrentUpdate, Database, DatabaseMissing, SchemaOutdated, StorageError
 
-__all__ = ["ConcurrentUpdate", "Database", "SchemaOutdated", "StorageError"]
+__all__ = ["ConcurrentUpdate", "Database", "DatabaseMissing", "SchemaOutdated", "StorageError"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +29,44 @@ class ConcurrentUpdate(StorageError):
     """Another transaction changed the same rows first (optimistic lock or SQLite write conflict)."""
 
 
-def _sqlite_setup(engine: Engine) -> None:
+class DatabaseMissing(SchemaOutdated):
+    """The SQLite file does not exist: no schema at all (`handoff init` and `demo` create it)."""
+
+
+def sqlite_file(url: Any) -> Path | None:
+    """The file of a SQLite URL; None for other databases and in-memory ones (`sqlite://`, `:memory:`,
+    URI filenames), which have no file to keep from being created."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    name = url.database
+    if not name or name == ":memory:" or name.startswith("file:") or url.query.get("uri"):
+        return None
+    return Path(name)
+
+
+def create_sqlite_file(path: Path) -> None:
+    """Create an empty SQLite file readable and writable by its owner only (0600). SQLite makes the
+    file's journal and WAL files with the file's own permissions, so the history in them stays private too;
+    it would otherwise create the file with the umask's mode, readable by every local user."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # created meanwhile (another `handoff init`): SQLite opens it as it is
+    except OSError as exc:
+        raise StorageError(f"cannot create database file {path}: {exc.strerror or exc}") from exc
+
+
+def _sqlite_setup(engine: Engine, path: Path | None) -> None:
+    @event.listens_for(engine, "do_connect")
+    def _refuse_missing_file(*_args: Any) -> None:
+        # sqlite3 would create an empty file for any mistyped --db and the command then fail with "no
+        # schema"; only `upgrade` (handoff init, handoff demo) creates the file, first, with mode 0600.
+        if path is not None and not path.exists():
+            raise DatabaseMissing(
+                f"database file {os.path.abspath(path)} does not exist (name another with --db or "
+                f"HANDOFF_DB); to create it, run 'handoff init' first"
+            )
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (SQLAlchemy docs,
@@ -80,8 +118,9 @@ class Database:
             raise StorageError(
                 f"cannot use database {parsed.render_as_string(hide_password=True)}: {exc}"
             ) from exc
+        self.sqlite_file = sqlite_file(parsed)
         if parsed.get_backend_name() == "sqlite":
-            _sqlite_setup(self.engine)
+            _sqlite_setup(self.engine, self.sqlite_file)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(
             self.engine.execution_options(handoff_write=True), expire_on_commit=False
@@ -127,6 +166,8 @@ class Database:
         """Create or upgrade the schema to the newest revision; returns (before, after)."""
         from alembic import command
 
+        if self.sqlite_file is not None and not self.sqlite_file.exists():
+            create_sqlite_file(self.sqlite_file)
         before = self.current_revision()
         command.upgrade(self._alembic_config(), "head")
         return before, self.head_revision()

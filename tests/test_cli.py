@@ -165,6 +165,43 @@ def test_commands_say_when_init_is_needed(db_url: str) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+COMMANDS_ON_A_DATABASE = [
+    ["processes"],
+    ["tasks"],
+    ["show", "1"],
+    ["users", "add", "root", "--role", "admin"],
+    ["deploy", str(EXAMPLE)],
+    ["start", "order_to_cash"],
+    ["report"],
+    ["worker", "--once"],
+    ["simulate", str(EXAMPLE), "-n", "2"],
+    ["message", "payment received", "--key", "K1"],
+]
+
+
+def test_a_missing_database_is_named_and_never_created(db_url: str, tmp_path: Path) -> None:
+    """Issue 14 item 14: a mistyped --db gives one line saying so and what creates it; only `init`
+    (and `demo`) create a database file."""
+    if db_url.startswith("sqlite"):
+        missing_path = tmp_path / "mistyped.db"
+        missing, says = f"sqlite:///{missing_path}", f"database file {missing_path} does not exist"
+    else:
+        missing, says = (
+            db_url + "_mistyped",
+            'database "' + db_url.rsplit("/", 1)[1] + '_mistyped" does not exist',
+        )
+    for argv in COMMANDS_ON_A_DATABASE:
+        result = invoke(missing, *argv)
+        assert result.exit_code == 7, (argv, result.output)
+        [line] = result.stderr.splitlines()
+        assert says in line, (argv, line)
+    if db_url.startswith("sqlite"):
+        assert line.endswith("to create it, run 'handoff init' first")
+        assert list(tmp_path.iterdir()) == []  # no empty file left behind
+        assert invoke(missing, "init").exit_code == 0
+        assert missing_path.is_file() and invoke(missing, "processes").exit_code == 0
+
+
 def test_validate_prints_file_line_message(cli_db: str) -> None:
     path = DATA / "refused_constructs.bpmn"
     result = invoke(cli_db, "validate", str(path))

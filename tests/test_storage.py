@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
+
 import pytest
 from alembic import command
 from sqlalchemy import text
 
-from storage import Database, SchemaOutdated
+from storage import Database, DatabaseMissing, SchemaOutdated
 
 
 def test_migrations_match_the_models(db_url: str) -> None:
@@ -31,7 +35,43 @@ def test_outdated_schema_is_refused_with_what_to_do(db_url: str) -> None:
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_url: str) -> None:
     db = Database(sqlite_url)
+    db.upgrade()  # creates the file: nothing else does (below)
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    db.dispose()
+
+
+def test_init_creates_the_sqlite_file_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """Issue 14 item 10: the history (names, amounts, who did what) is not for every local user."""
+    path = tmp_path / "handoff.db"
+    old_umask = os.umask(0o022)  # the usual umask, under which files are created world-readable
+    try:
+        db = Database(f"sqlite:///{path}")
+        db.upgrade()
+        with db.unit_of_work() as session:  # a write: SQLite's WAL and shared-memory files appear
+            session.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+        db.dispose()
+    finally:
+        os.umask(old_umask)
+    assert modes == {"handoff.db": 0o600, "handoff.db-wal": 0o600, "handoff.db-shm": 0o600}
+
+
+def test_nothing_but_upgrade_creates_a_missing_sqlite_file(tmp_path: Path) -> None:
+    """Issue 14 item 14: a mistyped --db is an error, not a new empty database."""
+    path = tmp_path / "handof.db"
+    db = Database(f"sqlite:///{path}")
+    expected = f"database file {path} does not exist (name another with --db or HANDOFF_DB); to create it, run 'handoff init' first"
+    for attempt in (db.current_revision, db.require_current_schema, lambda: db.engine.connect()):
+        with pytest.raises(DatabaseMissing) as caught:
+            attempt()
+        assert str(caught.value) == expected
+    with pytest.raises(DatabaseMissing), db.unit_of_work() as session:
+        session.execute(text("SELECT 1"))
+    assert list(tmp_path.iterdir()) == []
+    # In-memory databases have no file to keep from being created.
+    memory = Database("sqlite://")
+    assert memory.upgrade()[0] is None
+    memory.dispose()
     db.dispose()
