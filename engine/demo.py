@@ -7,19 +7,28 @@ headline: where work waits most, the busiest handoffs, the worst boundary, the S
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from bpmn.durations import format_duration
 from storage import Database
+from storage.models import ProcessInstance
+from storage.users import user_table
 
+from .errors import InvalidInput
 from .report import Report
 from .services import Handoff
-from .simulation import Scenario, SimulationResult, simulate
+from .simulation import NO_LANE, Scenario, SimulationResult, simulate
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLE_FILE = EXAMPLES / "order-to-cash.bpmn"
@@ -33,6 +42,27 @@ OPERATORS = {
 }
 ADMIN, DESIGNER, ANALYST, STARTER = "ada", "dan", "cleo", "web-shop"
 DEFAULT_INSTANCES = 2500  # about a quarter at the example's arrival rate (1.15 orders an hour)
+WHAT_IF_DB = "sqlite:///whatif.db"
+
+
+def invoked_as(argv0: str | None = None) -> str:
+    """How to write the `handoff` command so that a line the demo prints runs as printed: `handoff` when
+    that is the one on PATH, else the path it was run by (`.venv/bin/handoff` in a virtual environment
+    that is not activated)."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    if Path(argv0).name != "handoff":
+        return "handoff"  # run as `python cli.py`, `python -m ...` or from a test: say the usual name
+    on_path = shutil.which("handoff")
+    if on_path and os.path.realpath(on_path) == os.path.realpath(argv0):
+        return "handoff"
+    return argv0
+
+
+def _shown_path(path: Path) -> str:
+    """`path` relative to the working directory when it lies below it (`examples/order-to-cash.bpmn`
+    in a clone), else absolute."""
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
 
 
 @dataclass(frozen=True)
@@ -41,6 +71,40 @@ class DemoResult:
     report: Report
     report_path: Path | None
     seconds: float
+    program: str = field(default_factory=invoked_as)
+
+    def people(self) -> dict[str, Any]:
+        """Who the demo registered: `--user NAME` acts as one of them on the demo's database."""
+        return {
+            "admin": ADMIN,
+            "designer": DESIGNER,
+            "analyst": ANALYST,
+            "starter": STARTER,
+            "operators": {lane: list(names) for lane, names in OPERATORS.items()},
+        }
+
+    def what_if(self) -> dict[str, Any] | None:
+        """The same simulation with one more person in the lane where work waits most, everything else as
+        in the demo (the same orders, seed and staff elsewhere), as commands that run as printed."""
+        head = self.headline()["waits_most"]
+        sim = self.simulation
+        if not head or head["lane"] not in sim.lanes:
+            return None
+        lane = head["lane"]
+        staff = {name: len(f.operators) for name, f in sim.lanes.items() if name != NO_LANE}
+        before = staff[lane]
+        staff[lane] = before + 1
+        scenario = sim.scenario
+        simulate_args = [self.program, "--db", WHAT_IF_DB, "simulate", _shown_path(EXAMPLE_FILE)]
+        simulate_args += ["-n", str(scenario.instances), "--seed", str(scenario.seed)]
+        for name, count in staff.items():
+            simulate_args += ["--staff", f"{name}={count}"]
+        return {
+            "lane": lane,
+            "staff_before": before,
+            "staff": staff,
+            "commands": [shlex.join([self.program, "--db", WHAT_IF_DB, "init"]), shlex.join(simulate_args)],
+        }
 
     def headline(self) -> dict[str, Any]:
         r = self.report
@@ -77,6 +141,8 @@ class DemoResult:
             "headline": self.headline(),
             "report": str(self.report_path) if self.report_path else None,
             "seconds": round(self.seconds, 2),
+            "people": self.people(),
+            "what_if": self.what_if(),
         }
 
     def text(self) -> str:
@@ -117,14 +183,25 @@ class DemoResult:
             f"SLA breaches:           {s['task_waits']:,} task waits" + (f" ({by_lane})" if by_lane else "")
             + f", {s['cycle_times']:,} cycle times"
         )  # fmt: skip
-        if w:
-            lane, more = w["lane"], len(sim.lanes[w["lane"]].operators) + 1 if w["lane"] in sim.lanes else 2
+        lines += [f"Warning: {warning}" for warning in sim.warnings()]
+        what_if = self.what_if()
+        if what_if:
+            lane, before, after = what_if["lane"], what_if["staff_before"], what_if["staff"][what_if["lane"]]
             lines += [
                 "",
-                f"Bottleneck: {lane}. What if it had {more} people? (docs/what-if.md)",
-                f"  handoff --db sqlite:///whatif.db simulate examples/order-to-cash.bpmn -n {sim.started} "
-                f"--staff '{lane}={more}'",
+                f"Bottleneck: {lane}. What if it had {after} people instead of {before}? The same orders, "
+                f"everything else as here (docs/what-if.md):",
+                *(f"  {command}" for command in what_if["commands"]),
             ]
+        people = self.people()
+        operators = " · ".join(f"{lane} {', '.join(names)}" for lane, names in people["operators"].items())
+        lines += [
+            "",
+            "People the demo registered (act as one with --user NAME on its database):",
+            f"  admin {people['admin']} · designer {people['designer']} · analyst {people['analyst']} · "
+            f"{people['starter']} starts the orders",
+            f"  operators: {operators}",
+        ]
         if self.report_path:
             lines += ["", f"Report: {self.report_path}"]
         return "\n".join(lines)
@@ -144,6 +221,27 @@ def register_people(app: Handoff) -> None:
             app.add_user(name, lanes=[lane], role="operator", actor=ADMIN)
 
 
+def refuse_used_database(app: Handoff) -> None:
+    """The demo's figures are its own: run again on a database that holds instances, it would add to them
+    (a third run counted 600 orders for "200 orders"), and on one with other people it would simulate
+    into someone's real work. Nothing is changed when it refuses."""
+    with app.db.reader() as session:
+        instances = session.scalar(select(func.count()).select_from(ProcessInstance)) or 0
+        users = user_table(session)
+    where = app.db.display_url()
+    if instances:
+        raise InvalidInput(
+            f"database {where} already holds {instances:,} instance{'s' if instances != 1 else ''} (an earlier "
+            f"demo?): the demo starts from an empty database so that its figures are its own; name a new one "
+            f"with --db, or leave --db out for a temporary one"
+        )
+    if users and users.get(ADMIN, ("",))[0] != "admin":
+        raise InvalidInput(
+            f"database {where} has users of its own: the demo registers its own people on an empty database; "
+            f"name a new one with --db, or leave --db out for a temporary one"
+        )
+
+
 def _d(seconds: float | None) -> str:
     return "-" if seconds is None else format_duration(timedelta(seconds=round(seconds)))
 
@@ -160,6 +258,7 @@ def run_demo(
     app = Handoff(Database(db_url))
     try:
         app.init()
+        refuse_used_database(app)
         register_people(app)
         app.deploy(sorted(EXAMPLES.glob("*.bpmn")), actor=DESIGNER)
     finally:

@@ -8,6 +8,7 @@ a missing server fails them, so that a skipped PostgreSQL test never passes for 
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,6 +22,19 @@ DATA = Path(__file__).resolve().parent / "data"
 CORPUS = ROOT.parent / "shared" / "corpus"
 PG_ENV = "HANDOFF_TEST_PG"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def handoff_executable() -> str | None:
+    """The `handoff` script installed with the interpreter that runs the tests (beside it in its virtual
+    environment's bin/), never another one that comes first on PATH; None when it is not installed."""
+    exe = Path(sys.executable).parent / ("handoff.exe" if os.name == "nt" else "handoff")
+    return str(exe) if exe.is_file() else None
+
+
+def handoff_command() -> list[str]:
+    """How tests run `handoff` as its own process: the installed script, else this checkout's cli.py."""
+    exe = handoff_executable()
+    return [exe] if exe else [sys.executable, str(ROOT / "cli.py")]
 
 
 def _pg_admin_url() -> str | None:

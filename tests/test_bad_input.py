@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -26,7 +25,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli import main
-from conftest import DATA, EXAMPLE, ROOT, table_rows
+from conftest import DATA, EXAMPLE, ROOT, handoff_executable, table_rows
 
 # --- helpers -----------------------------------------------------------------------------------------
 
@@ -447,7 +446,7 @@ def test_script_that_raises_after_a_completed_task(db_url: str) -> None:
 
 def _commands() -> list[list[str]]:
     commands = [[sys.executable, str(ROOT / "cli.py")]]
-    exe = shutil.which("handoff")
+    exe = handoff_executable()
     if exe:
         commands.append([exe])
     return commands

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from conftest import DATA, EXAMPLE, ROOT
+from conftest import DATA, EXAMPLE, ROOT, handoff_command, table_rows
 
 
 def handoff_exe() -> list[str]:
-    exe = shutil.which("handoff")
-    return [exe] if exe else [sys.executable, str(ROOT / "cli.py")]
+    return handoff_command()
 
 
 def run(db_url: str, *args: str, user: str = "ann", check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -275,3 +273,55 @@ def test_demo_on_a_chosen_database_keeps_its_history(db_url: str, tmp_path: Path
     # The demo registered its people: reading the instances now needs one of them.
     listed = invoke(db_url, "--json", "instances", user="cleo")
     assert len(json.loads(listed.stdout)) == 8
+
+
+def test_demo_names_its_people_and_refuses_a_database_in_use(db_url: str, tmp_path: Path) -> None:
+    """Issue 14 item 22: a second demo on the same database would silently add to the first one's figures
+    (and on a database with people of its own, into their work); it refuses and changes nothing."""
+    first = invoke(db_url, "demo", "--instances", "5", "--out", str(tmp_path / "r.html"))
+    assert first.exit_code == 0, first.output
+    assert "admin ada · designer dan · analyst cleo · web-shop starts the orders" in first.stdout
+    assert (
+        "operators: Customer Service ann · Sales sam · Finance fay, fred · Warehouse wes, wyn" in first.stdout
+    )
+    as_json = json.loads(invoke(db_url, "--user", "ada", "--json", "users", "list").stdout)
+    assert {u["name"]: u["role"] for u in as_json}["ada"] == "admin"
+
+    before = table_rows(db_url)
+    again = invoke(db_url, "demo", "--instances", "5", "--out", str(tmp_path / "r2.html"))
+    assert again.exit_code == 2
+    assert again.stderr.splitlines() == [
+        f"error: database {again_url(db_url)} already holds 5 instances (an earlier demo?): the demo starts "
+        "from an empty database so that its figures are its own; name a new one with --db, or leave --db "
+        "out for a temporary one"
+    ]
+    assert table_rows(db_url) == before and not (tmp_path / "r2.html").exists()
+
+
+def test_demo_refuses_a_database_with_people_of_its_own(cli_db: str, tmp_path: Path) -> None:
+    assert invoke(cli_db, "users", "add", "root", "--role", "admin").exit_code == 0
+    before = table_rows(cli_db)
+    refused = invoke(cli_db, "demo", "--instances", "5", "--out", str(tmp_path / "r.html"))
+    assert refused.exit_code == 2 and "has users of its own" in refused.stderr
+    assert table_rows(cli_db) == before
+
+
+def again_url(db_url: str) -> str:
+    """The URL as Handoff shows it (the PostgreSQL driver named, no password)."""
+    return db_url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def test_tests_run_the_handoff_of_the_interpreter_running_them(tmp_path: Path, monkeypatch) -> None:
+    """Issue 14 item 20: a `handoff` first on PATH (another checkout's, an old install) is not the one under
+    test; the one installed beside `sys.executable` is, else this checkout's cli.py."""
+    impostor = tmp_path / "bin" / "handoff"
+    impostor.parent.mkdir()
+    impostor.write_text(f"#!/bin/sh\ntouch {tmp_path / 'impostor-ran'}\nexit 99\n")
+    impostor.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{impostor.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    command = handoff_exe()
+    beside = Path(sys.executable).parent / "handoff"
+    assert command == ([str(beside)] if beside.is_file() else [sys.executable, str(ROOT / "cli.py")])
+    result = subprocess.run([*command, "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "Handoff runs BPMN processes" in result.stdout
+    assert not (tmp_path / "impostor-ran").exists()

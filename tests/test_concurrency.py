@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from conftest import EXAMPLE, ROOT
+from conftest import EXAMPLE, handoff_command
 from engine import Conflict, Handoff, InstanceView
 from storage import Database
 
@@ -321,8 +319,7 @@ def test_loser_reading_between_the_winners_writes_is_told_why(
 
 
 def _command() -> list[str]:
-    exe = shutil.which("handoff")
-    return [exe] if exe else [sys.executable, str(ROOT / "cli.py")]
+    return handoff_command()
 
 
 def _spawn(url: str, user: str, *args: object, cwd: Path) -> subprocess.Popen[str]:

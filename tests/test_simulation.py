@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shlex
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
-from tests.conftest import DATA, EXAMPLE, ROOT, table_rows
+from tests.conftest import DATA, EXAMPLE, ROOT, handoff_command, table_rows
 
 HISTORY_TABLES = ("process_instance", "human_task", "event", "handoff", "boundary_crossing", "delay")
 
@@ -343,3 +344,86 @@ def test_demo_names_the_bottleneck_and_writes_the_report(tmp_path: Path) -> None
     assert f"Report: {out}" in proc.stdout
     assert "Finance" in out.read_text(encoding="utf-8")
     assert not list(tmp_path.glob("handoff-demo-*")), "the temporary database is cleaned up"
+
+
+def test_simulate_warns_when_a_lane_is_at_or_beyond_its_capacity(tmp_path: Path) -> None:
+    """Issue 14 item 21: at a load of 100% or more a queue never settles; the waits then tell the length
+    of the run, not the process. The M/M/1 example: 48 minutes of work per arrival at 1/h is 80%."""
+    from cli import main
+
+    url = f"sqlite:///{tmp_path / 'sim.db'}"
+    _fresh(url, DATA / "mm1.bpmn")
+    runner = CliRunner()
+    stable = json.loads(runner.invoke(main, ["--db", url, "--json", "simulate", "mm1", "-n", "400"]).output)
+    [desk] = stable["lanes"]
+    assert 0.7 < desk["load"] < 0.9 and stable["warnings"] == []
+    overloaded = runner.invoke(main, ["--db", url, "simulate", "mm1", "-n", "400", "--arrivals", "1.5/h"])
+    assert overloaded.exit_code == 0, overloaded.output
+    [warning] = [line for line in overloaded.output.splitlines() if line.startswith("warning:")]
+    assert warning.startswith("warning: Desk is loaded at 1") and "% of its capacity (1 operator)" in warning
+    assert "unstable queue" in warning and "--staff 'Desk=2'" in warning
+    # Working hours are capacity too: 45 hours a week against arrivals round the clock.
+    office = json.loads(
+        runner.invoke(
+            main, ["--db", url, "--json", "simulate", "mm1", "-n", "200", "--hours", "mon-fri 08:00-17:00"]
+        ).output
+    )
+    assert office["lanes"][0]["load"] > 2.5 and "Desk is loaded at" in office["warnings"][0]
+
+
+def _demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`handoff demo` as the user runs it: the installed script of this interpreter, this checkout's code."""
+    env = {k: v for k, v in os.environ.items() if k != "HANDOFF_DB"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return subprocess.run(
+        [*handoff_command(), *args, "demo", "--instances", "60", "--out", str(tmp_path / "r.html")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_the_demos_what_if_runs_as_printed_and_changes_one_lane_only(tmp_path: Path) -> None:
+    """Issue 14 item 21: the printed commands work as printed (a fresh database needs `init`), and they
+    simulate the demo's own orders with the demo's staffing, one more person in the bottleneck aside."""
+    demo = _demo(tmp_path, "--json")
+    assert demo.returncode == 0, demo.stderr
+    ran = json.loads(demo.stdout)
+    what_if = ran["what_if"]
+    demo_lanes = {lane["lane"]: lane for lane in ran["simulation"]["lanes"]}
+    assert what_if["lane"] == "Finance" and what_if["staff_before"] == demo_lanes["Finance"]["staff"]
+    expected = {lane: figures["staff"] for lane, figures in demo_lanes.items()} | {
+        "Finance": what_if["staff_before"] + 1
+    }
+    assert what_if["staff"] == expected
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    outputs = []
+    for command in what_if["commands"]:  # pasted into a shell, in the folder the demo ran in
+        done = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, (command, done.stderr)
+        outputs.append(done.stdout)
+    table = outputs[1].split("LANE", 1)[1].splitlines()[1:]
+    staffed = {
+        line[:20].strip(): int(line[20:26])
+        for line in table
+        if line.strip() and line[20:26].strip().isdigit()
+    }
+    assert staffed == expected
+
+    # With the bottleneck's staff put back, the same command is the demo again, lane for lane: the only
+    # difference between the demo and the what-if is the one lane.
+    argv = shlex.split(what_if["commands"][1])
+    at = argv.index(f"Finance={expected['Finance']}")
+    argv[at] = f"Finance={what_if['staff_before']}"
+    argv[argv.index("sqlite:///whatif.db")] = "sqlite:///same.db"
+    for step in (argv[:1] + ["--db", "sqlite:///same.db", "init"], argv[:1] + ["--json"] + argv[1:]):
+        again = subprocess.run(step, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert again.returncode == 0, again.stderr
+    same = {lane["lane"]: lane for lane in json.loads(again.stdout)["lanes"]}
+    keys = ("staff", "tasks_done", "mean_wait_seconds", "p90_wait_seconds")
+    assert {k: {f: v[f] for f in keys} for k, v in same.items()} == {
+        k: {f: v[f] for f in keys} for k, v in demo_lanes.items()
+    }

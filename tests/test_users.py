@@ -13,7 +13,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -24,7 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli import main
-from conftest import DATA, EXAMPLE, ROOT, table_rows
+from conftest import DATA, EXAMPLE, ROOT, handoff_executable, table_rows
 from engine import Conflict, Forbidden, Handoff, HandoffError, InvalidInput, NotFound, ScriptFailed
 
 CS, FINANCE = "Customer Service", "Finance"
@@ -523,7 +522,7 @@ def failed_id(result: Result) -> int:
 
 def _commands() -> list[list[str]]:
     commands = [[sys.executable, str(ROOT / "cli.py")]]
-    exe = shutil.which("handoff")
+    exe = handoff_executable()
     if exe:
         commands.append([exe])
     return commands

@@ -21,7 +21,7 @@ class LaneFigures:
     waits: list[float] = field(default_factory=list)
     busy_seconds: float = 0.0
 
-    def to_json(self, span: float) -> dict[str, Any]:
+    def to_json(self, span: float, load: float | None = None) -> dict[str, Any]:
         waits = sorted(self.waits)
         return {
             "lane": self.lane,
@@ -33,6 +33,7 @@ class LaneFigures:
             "utilisation": round(self.busy_seconds / (span * len(self.operators)), 3)
             if span > 0 and self.operators
             else None,
+            "load": None if load is None else round(load, 3),
         }
 
 
@@ -61,6 +62,34 @@ class SimulationResult:
             return None
         return max(self.lanes.values(), key=lambda f: (sum(f.waits) / len(f.waits)) if f.waits else 0.0).lane
 
+    def load(self, figures: LaneFigures) -> float | None:
+        """The lane's offered load: the work that arrives per hour (arrival rate x the lane's work per
+        instance, as this run drew it) over the work its operators can do per hour (within working
+        hours). At 1 or more the queue is unstable: it grows for as long as instances arrive."""
+        if not self.started or not figures.operators:
+            return None
+        share = self.scenario.hours.weekly_share() if self.scenario.hours else 1.0
+        work_per_hour = self.arrivals_per_hour * figures.busy_seconds / self.started
+        return work_per_hour / (3600 * len(figures.operators) * share)
+
+    def warnings(self) -> list[str]:
+        """One line per lane at or beyond its capacity, with what to change."""
+        out = []
+        for figures in self.lanes.values():
+            load = self.load(figures)
+            if load is None or load < 1:
+                continue
+            staff = len(figures.operators)
+            enough = math.floor(load * staff) + 1
+            out.append(
+                f"{figures.lane} is loaded at {100 * load:.0f}% of its capacity ({staff} operator"
+                f"{'s' if staff != 1 else ''}): work arrives faster than it is done, so its queue keeps "
+                f"growing while instances arrive (an unstable queue) and its waits tell the length of the "
+                f"run more than the process; give it at least {enough} (--staff '{figures.lane}={enough}') "
+                f"or lower --arrivals"
+            )
+        return out
+
     def to_json(self) -> dict[str, Any]:
         s = self.scenario
         cycle = sorted(self.cycle_seconds)
@@ -83,8 +112,9 @@ class SimulationResult:
             "cycle_time_p90_seconds": round(cycle[max(0, math.ceil(0.9 * len(cycle)) - 1)], 1)
             if cycle
             else None,
-            "lanes": [f.to_json(self.span_seconds) for f in self.lanes.values()],
+            "lanes": [f.to_json(self.span_seconds, self.load(f)) for f in self.lanes.values()],
             "bottleneck": self.bottleneck(),
+            "warnings": self.warnings(),
         }
 
     def text(self) -> str:
@@ -113,6 +143,8 @@ class SimulationResult:
             )
         if data["bottleneck"]:
             lines += ["", f"bottleneck: {data['bottleneck']} — work waits there longest"]
+        if data["warnings"]:
+            lines += [""] + [f"warning: {w}" for w in data["warnings"]]
         return "\n".join(lines)
 
 

@@ -41,6 +41,15 @@ class WorkingHours:
         closes = time(23, 59, 59, 999999) if h2 == 24 else time(h2, m2)
         return cls(days, time(h1, m1), closes)
 
+    def weekly_share(self) -> float:
+        """The share of a week's hours in which operators work (their capacity against round the clock)."""
+        opens = timedelta(hours=self.opens.hour, minutes=self.opens.minute)
+        closes = timedelta(
+            hours=self.closes.hour, minutes=self.closes.minute, seconds=self.closes.second,
+            microseconds=self.closes.microsecond,
+        )  # fmt: skip
+        return len(self.days) * (closes - opens) / timedelta(days=7)
+
     def _window(self, day: datetime) -> tuple[datetime, datetime]:
         base = day.replace(hour=0, minute=0, second=0, microsecond=0)
         opens = base.replace(hour=self.opens.hour, minute=self.opens.minute)
