@@ -117,3 +117,37 @@ def test_hook_from_an_installed_package_sees_every_event(db_url: str, tmp_path: 
         "task_claimed",
         "task_completed",
     }
+
+
+def test_the_hooks_example_installs_offline_with_the_documented_commands(db_url: str, tmp_path: Path) -> None:
+    """Issue 14 item 27: docs/hooks.md's commands, run in a fresh virtual environment with pip's index
+    and configuration switched off. The environment sees the test interpreter's packages (Handoff and the
+    build tools of the test extra), as Handoff's own environment holds them."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    source = tmp_path / "hooks"  # a copy: a build leaves build/ and *.egg-info beside the sources
+    source.mkdir()
+    for name in ("pyproject.toml", "jsonl_hook.py"):
+        (source / name).write_text((ROOT / "examples" / "hooks" / name).read_text())
+    offline = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    offline |= {"PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    documented = [
+        ["install", "setuptools>=61", "wheel", "--no-index"],  # already there: nothing to fetch
+        ["install", "--no-build-isolation", "--no-index", "./hooks"],
+    ]
+    for argv in documented:
+        done = subprocess.run(
+            [str(python), "-m", "pip", *argv], cwd=tmp_path, env=offline, capture_output=True, text=True
+        )
+        assert done.returncode == 0, (argv, done.stdout, done.stderr)
+
+    events_file = tmp_path / "events.jsonl"
+    env = dict(offline, HANDOFF_DB=db_url, HANDOFF_EVENTS_FILE=str(events_file), PYTHONPATH=str(ROOT))
+    for argv in (["init"], ["deploy", str(EXAMPLE)], ["start", "order_to_cash"]):
+        run = subprocess.run(
+            [str(python), str(ROOT / "cli.py"), *argv], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+    kinds = [json.loads(line)["kind"] for line in events_file.read_text().splitlines()]
+    assert kinds[:2] == ["instance_started", "task_ready"]
