@@ -1353,8 +1353,8 @@ def simulate(
 
     \b
     Example:
-      handoff --db sqlite:///whatif.db simulate examples/order-to-cash.bpmn -n 2000 --seed 7
-      handoff --db sqlite:///whatif3.db simulate examples/order-to-cash.bpmn -n 2000 --seed 7 --staff Finance=3
+      handoff --db sqlite:///whatif.db init
+      handoff --db sqlite:///whatif.db simulate examples/order-to-cash.bpmn -n 2000 --seed 7 --staff Finance=3
     """
     from engine.simulation import Scenario, WorkingHours, parse_rate
     from engine.simulation import simulate as run_simulation
