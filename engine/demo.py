@@ -26,8 +26,8 @@ from storage.models import ProcessInstance
 from storage.users import user_table
 
 from .errors import InvalidInput
+from .facade import Handoff
 from .report import Report
-from .services import Handoff
 from .simulation import NO_LANE, Scenario, SimulationResult, simulate
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -11,7 +11,6 @@ from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
-from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
@@ -114,6 +113,18 @@ def waits(workflow: BpmnWorkflow) -> frozenset[Wait]:
     return frozenset(found)
 
 
+_WAITS = "_handoff_waits"  # on a workflow object: its waits as last written to the subscription table
+
+
+def remembered_waits(workflow: BpmnWorkflow) -> frozenset[Wait] | None:
+    """What the workflow waited for when the subscription table was last written for it (None: unknown)."""
+    return getattr(workflow, _WAITS, None)
+
+
+def remember_waits(workflow: BpmnWorkflow, waits: frozenset[Wait]) -> None:
+    setattr(workflow, _WAITS, waits)
+
+
 def catching(workflow: BpmnWorkflow, kind: str, name: str) -> tuple[Task, Any] | None:
     """The first waiting task of the instance that waits for message or signal `name`, with its event
     definition (the one inside a multiple event).
@@ -158,13 +169,13 @@ def _own_flow_runs(workflow: BpmnWorkflow) -> bool:
     """Whether a task of the process's own flow (not of an event subprocess, not the end join that waits
     for them) is unfinished. Only unfinished tasks are followed up the tree: a handful, whatever the
     history."""
-    root = workflow.task_tree
+    root, end_join = workflow.task_tree, workflow.spec.end.name  # by name, as event_subprocesses does
     for task in workflow.tasks.values():
         if not task.state & TaskState.NOT_FINISHED_MASK:
             continue
         node = task
         while node is not root and node is not None:
-            if isinstance(node.task_spec, _EndJoin):
+            if node.task_spec.name == end_join:
                 break
             if node.parent is root and isinstance(node.task_spec, SubWorkflowTask):
                 break  # an event subprocess: the start task's children besides the process's start
@@ -185,10 +196,6 @@ def start_events(spec: Any) -> list[tuple[str, str, str]]:
                 if kind is not None:
                     found.append((kind, name_of(definition), str(task_spec.bpmn_id or task_spec.name)))
     return found
-
-
-class PayloadError(Exception):
-    """The data of a message from outside does not give what its correlation properties read."""
 
 
 def from_outside(task: Task, definition: Any, data: dict[str, Any], key: str | None) -> BpmnEvent:
