@@ -3,8 +3,9 @@
 The same travel booking in both dialects (`tests/data/event_subprocess_message_camunda.bpmn`, as
 Camunda Modeler writes it, and `..._spiff.bpmn`, as SpiffArena does): while Travel books the trip, the
 message 'cancel' starts an interrupting event subprocess (refund, the booking stops) and the signal
-'fare change' a non-interrupting one (re-check the price, the booking goes on). Through the CLI a user
-types, on SQLite and PostgreSQL.
+'fare change' a non-interrupting one (re-check the price, the booking goes on). And one inside an
+embedded subprocess, in plain BPMN (`..._nested.bpmn`). Through the CLI a user types, on SQLite and
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -125,3 +126,30 @@ def test_signal_starts_the_non_interrupting_event_subprocess(db_url: str, dialec
     for task in ok(db_url, "show", str(booking))["tasks"]:
         last = ok(db_url, "complete", str(task["id"]))
     assert last["status"] == "completed"
+
+
+def test_message_starts_the_event_subprocess_of_an_embedded_subprocess(db_url: str) -> None:
+    """The event subprocess interrupts its own scope only: the embedded subprocess ends after it, and the
+    process goes on as after any end of that subprocess."""
+    assert cli(db_url, "init").exit_code == 0
+    assert cli(db_url, "deploy", str(DATA / "event_subprocess_message_nested.bpmn")).exit_code == 0
+    stopped = ok(db_url, "start", "shipment", "--key", "S1")["id"]
+    shipped = ok(db_url, "start", "shipment", "--key", "S2")["id"]
+    stop = {"kind": "message", "name": "stop shipment", "key": None, "element": "stop_received"}
+    assert ok(db_url, "show", str(stopped))["waits_for"] == [stop]
+
+    assert cli(db_url, "message", "stop shipment", "--key", "S1").exit_code == 0
+    [unpack] = ok(db_url, "show", str(stopped))["tasks"]
+    assert (unpack["name"], unpack["lane"]) == ("Unpack goods", "Warehouse")
+    assert ok(db_url, "show", str(stopped))["waits_for"] == []
+    after = ok(db_url, "complete", str(unpack["id"]))
+    assert [(t["name"], t["lane"]) for t in after["tasks"]] == [("Notify customer", "Sales")]
+
+    # Packed as usual: once the subprocess is over, its event subprocess waits no more.
+    [pack] = ok(db_url, "show", str(shipped))["tasks"]
+    assert ok(db_url, "complete", str(pack["id"]))["tasks"][0]["name"] == "Notify customer"
+    assert ok(db_url, "show", str(shipped))["waits_for"] == []
+    assert cli(db_url, "message", "stop shipment", "--key", "S2").exit_code == 4
+    for instance in (stopped, shipped):
+        [notify] = ok(db_url, "show", str(instance))["tasks"]
+        assert ok(db_url, "complete", str(notify["id"]))["status"] == "completed"

@@ -51,9 +51,11 @@ def settle(workflow: BpmnWorkflow, event_subprocesses: Mapping[str, bool]) -> bo
     then runs engine steps again)."""
     changed = False
     for wf in [workflow, *list(workflow.subprocesses.values())]:
+        # Before the check below: a subprocess whose event subprocess just ended has nothing unfinished
+        # (SpiffWorkflow would call it completed) but has not reached its end, so its parent waits.
+        changed = _lead_to_end(wf, event_subprocesses) or changed
         if wf is not workflow and wf.is_completed():
             continue
-        changed = _lead_to_end(wf, event_subprocesses) or changed
         pending = list(_event_subprocess_tasks(wf, event_subprocesses))
         fired = [task for task, sub in pending if _started(sub)] + [
             t

@@ -105,10 +105,10 @@ def waits(workflow: BpmnWorkflow) -> frozenset[Wait]:
                 continue
             correlation = correlation_of(definition, task.workflow.correlations) if kind == MESSAGE else None
             found.add(Wait(kind, name_of(definition), correlation, _element_id(task)))
-    for start_event, _subprocess, definition in _triggers(workflow):
+    for scope, start_event, _subprocess, definition in _triggers(workflow):
         kind = kind_of(definition)
         assert kind is not None
-        correlation = correlation_of(definition, workflow.correlations) if kind == MESSAGE else None
+        correlation = correlation_of(definition, scope.correlations) if kind == MESSAGE else None
         found.add(Wait(kind, name_of(definition), correlation, str(start_event.bpmn_id or start_event.name)))
     return frozenset(found)
 
@@ -137,32 +137,34 @@ def catching(workflow: BpmnWorkflow, kind: str, name: str) -> tuple[Task, Any] |
         for definition in _definitions(task.task_spec.event_definition):
             if kind_of(definition) == kind and name_of(definition) == name:
                 return task, definition
-    for start_event, subprocess, definition in _triggers(workflow):
+    for scope, start_event, subprocess, definition in _triggers(workflow):
         if kind_of(definition) == kind and name_of(definition) == name:
-            workflow.spec.start.trigger_wf(workflow.task_tree, subprocess)
+            scope.spec.start.trigger_wf(scope.task_tree, subprocess)
             for task in workflow.event_manager.tasks.values():
                 if task.task_spec is start_event and task.state == TaskState.WAITING:
                     return task, definition
     return None
 
 
-def _triggers(workflow: BpmnWorkflow) -> Iterator[tuple[Any, str, Any]]:
-    """(start event spec, event subprocess name, message or signal definition) of each event subprocess
-    of the process that a message or signal starts, while the process's own flow runs.
+def _triggers(workflow: BpmnWorkflow) -> Iterator[tuple[BpmnWorkflow, Any, str, Any]]:
+    """(scope, start event spec, event subprocess name, message or signal definition) of each event
+    subprocess that a message or signal starts, of the process and of its running subprocesses (each
+    such subprocess is the scope), while the scope's own flow runs.
 
-    SpiffWorkflow 3.2 makes such an event subprocess only when its event comes, so no task of it waits
-    before. Once the process's own flow is over (finished, or interrupted by an event subprocess) it
-    starts no more of them, as BPMN says: the scope they belong to is gone.
+    SpiffWorkflow 3.2 makes such an event subprocess only when its event comes (and from outside, only
+    the process's own), so no task of it waits before. Once the scope's own flow is over (finished, or
+    interrupted by an event subprocess) it starts no more of them, as BPMN says: their scope is gone.
     """
-    names = getattr(workflow.spec.start, "trigger_specs", None)
-    if not names or workflow.is_completed() or not _own_flow_runs(workflow):
-        return
-    for subprocess in names:
-        spec = workflow.subprocess_specs.get(subprocess)
-        for start_event in getattr(spec, "bpmn_start_events", None) or ():
-            for definition in _definitions(start_event.event_definition):
-                if kind_of(definition) is not None:
-                    yield start_event, subprocess, definition
+    for scope in (workflow, *workflow.subprocesses.values()):
+        names = getattr(scope.spec.start, "trigger_specs", None)
+        if not names or scope.is_completed() or not _own_flow_runs(scope):
+            continue
+        for subprocess in names:
+            spec = workflow.subprocess_specs.get(subprocess)
+            for start_event in getattr(spec, "bpmn_start_events", None) or ():
+                for definition in _definitions(start_event.event_definition):
+                    if kind_of(definition) is not None:
+                        yield scope, start_event, subprocess, definition
 
 
 def _own_flow_runs(workflow: BpmnWorkflow) -> bool:
