@@ -18,14 +18,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 from bpmn.durations import format_duration
 from storage import Database
-from storage.models import ProcessInstance
-from storage.users import user_table
 
-from .errors import InvalidInput
+from .errors import Forbidden, InvalidInput
 from .facade import Handoff
 from .report import Report
 from .simulation import NO_LANE, Scenario, SimulationResult, simulate
@@ -225,20 +221,23 @@ def refuse_used_database(app: Handoff) -> None:
     """The demo's figures are its own: run again on a database that holds instances, it would add to them
     (a third run counted 600 orders for "200 orders"), and on one with other people it would simulate
     into someone's real work. Nothing is changed when it refuses."""
-    with app.db.reader() as session:
-        instances = session.scalar(select(func.count()).select_from(ProcessInstance)) or 0
-        users = user_table(session)
     where = app.db.display_url()
+    if not app.single_user_mode():
+        try:
+            roles = {user.name: user.role for user in app.users(actor=ADMIN)}
+        except Forbidden:
+            roles = {}
+        if roles.get(ADMIN) != "admin":
+            raise InvalidInput(
+                f"database {where} has users of its own: the demo registers its own people on an empty "
+                f"database; name a new one with --db, or leave --db out for a temporary one"
+            )
+    instances = sum(sum(p.instances.values()) for p in app.processes(actor=ADMIN))
     if instances:
         raise InvalidInput(
             f"database {where} already holds {instances:,} instance{'s' if instances != 1 else ''} (an earlier "
             f"demo?): the demo starts from an empty database so that its figures are its own; name a new one "
             f"with --db, or leave --db out for a temporary one"
-        )
-    if users and users.get(ADMIN, ("",))[0] != "admin":
-        raise InvalidInput(
-            f"database {where} has users of its own: the demo registers its own people on an empty database; "
-            f"name a new one with --db, or leave --db out for a temporary one"
         )
 
 
