@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -121,11 +122,23 @@ def test_hook_from_an_installed_package_sees_every_event(db_url: str, tmp_path: 
 
 def test_the_hooks_example_installs_offline_with_the_documented_commands(db_url: str, tmp_path: Path) -> None:
     """Issue 14 item 27: docs/hooks.md's commands, run in a fresh virtual environment with pip's index
-    and configuration switched off. The environment sees the test interpreter's packages (Handoff and the
-    build tools of the test extra), as Handoff's own environment holds them."""
+    and configuration switched off. The environment also sees the packages of the one running the tests
+    (Handoff and the build tools of the test extra), as Handoff's own environment holds them: a `.pth`
+    file adds its site directories (`--system-site-packages` would add the base interpreter's instead
+    when the tests run in a virtual environment themselves, as the README's test command does)."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
+    venv_site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    ours = [p for p in site.getsitepackages() if Path(p).is_dir()]
+    (Path(venv_site) / "tests_environment.pth").write_text(
+        "".join(f"import site; site.addsitedir({p!r})\n" for p in ours)
+    )
     source = tmp_path / "hooks"  # a copy: a build leaves build/ and *.egg-info beside the sources
     source.mkdir()
     for name in ("pyproject.toml", "jsonl_hook.py"):
