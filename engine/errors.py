@@ -62,3 +62,9 @@ class Forbidden(HandoffError):
     lane. Nothing was changed."""
 
     exit_code = 9
+
+
+class CannotWrite(HandoffError):
+    """An output file (a report, an export) could not be written; an older file stays as it was."""
+
+    exit_code = 1
