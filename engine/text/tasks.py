@@ -52,3 +52,11 @@ def form_field(field: dict[str, Any]) -> str:
     named = f' "{label}"' if label and label != field["id"] else ""
     kind = field.get("type", "string") + (f"({values})" if values else "")
     return f"{field['id']}{'*' if field.get('required') else ''}:{kind}{named}"
+
+
+def claimed(view: TaskView) -> str:
+    return f"task {view.id} ({view.label}) claimed by {view.assignee}"
+
+
+def released(view: TaskView) -> str:
+    return f"task {view.id} ({view.label}) released to {view.lane or 'its lane'}"
