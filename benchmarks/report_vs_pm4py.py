@@ -734,7 +734,11 @@ def run(cmd: list[str], stdout_path: str | None = None) -> tuple[float, float, s
     """Run a subprocess; wall seconds, its own peak RSS (MB, from wait4) and its stdout."""
     with open(stdout_path, "w+") if stdout_path else tempfile.TemporaryFile("w+") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        # This checkout's code first, whatever `handoff` an editable install elsewhere put on the PATH.
+        env = dict(
+            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        )
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -775,7 +779,7 @@ def main() -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_file}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{db_file}"
-    handoff = [sys.executable, "-m", "cli"] if not shutil.which("handoff") else ["handoff"]
+    handoff = [sys.executable, "-m", "cli"]  # this checkout's CLI (cwd and PYTHONPATH are ROOT)
     try:
         say(f"generating ~{args.events:,} events into {db_file} ...")
         _, gen_rss, gen_out = run(

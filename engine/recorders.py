@@ -20,6 +20,7 @@ from storage.models import BoundaryCrossing, Delay, HandoffRecord
 
 from .hooks import RecordContext, hookimpl
 from .lifecycle import HUMAN_TYPES, LifecycleEvent
+from .report_numbers import TaskTimesRecorder
 
 MAX_TRAIL = 100_000  # a causal path longer than this is a corrupt history, not a process
 
@@ -320,4 +321,5 @@ BUILT_IN: list[tuple[str, object]] = [
     ("handoff.handoffs", HandoffRecorder()),
     ("handoff.crossings", CrossingRecorder()),
     ("handoff.delays", DelayRecorder()),
+    ("handoff.task_times", TaskTimesRecorder()),
 ]

@@ -1,0 +1,234 @@
+"""The report's SQL building blocks: the scope, dialect-aware functions, percentiles by index walk.
+
+Scope (the *window rule*, docs/report.md): a report covers the process instances STARTED in
+[since, until), optionally of one process; every figure is taken from those instances only. A report of
+everything needs no filter on the child tables (every task, handoff and crossing belongs to an instance),
+so their covering indexes answer it directly; a filtered one adds `instance_id IN (scoped instances)`.
+
+Percentiles use the nearest-rank method: of n values sorted ascending, the p-th percentile is the value
+of rank ceil(p * n / 100). Once a group's n is known (from its aggregate row), that value is read by
+walking an index in order: `ORDER BY x LIMIT 1 OFFSET rank - 1`, the same statement on SQLite and
+PostgreSQL, with no sort of the group (storage/models.py has the indexes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    insert,
+    select,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import FunctionElement
+
+from .models import ProcessInstance
+
+PI = cast(Table, ProcessInstance.__table__)
+PERCENTILES = (50, 90, 99)
+
+
+# --- dialect-aware functions ----------------------------------------------------------------------------
+
+
+class seconds_between(FunctionElement[float]):  # noqa: N801 - an SQL function, named like one
+    """Seconds from the first timestamp to the second, as a float: EXTRACT(EPOCH ...) or julianday()."""
+
+    type = Float()
+    name = "seconds_between"
+    inherit_cache = True
+
+
+@compiles(seconds_between)
+def _seconds_between_default(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(EXTRACT(EPOCH FROM ({end} - {start})) AS DOUBLE PRECISION)"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    # SQLite keeps datetimes as ISO text; julianday() is fractional days (rounded to the millisecond).
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"ROUND((julianday({end}) - julianday({start})) * 86400.0, 3)"
+
+
+class week_start(FunctionElement[str]):  # noqa: N801
+    """The Monday (UTC) of a timestamp's ISO week, as 'YYYY-MM-DD' text."""
+
+    type = String()
+    name = "week_start"
+    inherit_cache = True
+
+
+@compiles(week_start)
+def _week_start_default(element: week_start, compiler: Any, **kw: Any) -> str:
+    (value,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"to_char(date_trunc('week', ({value}) AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+
+
+@compiles(week_start, "sqlite")
+def _week_start_sqlite(element: week_start, compiler: Any, **kw: Any) -> str:
+    # 'weekday 0' moves forward to the next Sunday (or stays on one); six days back is that week's Monday.
+    (value,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"date({value}, 'weekday 0', '-6 days')"
+
+
+class bucket_of(FunctionElement[int]):  # noqa: N801
+    """floor(x / width) for x >= 0: the histogram bucket of a value."""
+
+    type = Integer()
+    name = "bucket_of"
+    inherit_cache = True
+
+
+@compiles(bucket_of)
+def _bucket_default(element: bucket_of, compiler: Any, **kw: Any) -> str:
+    value, width = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(FLOOR(({value}) / ({width})) AS INTEGER)"  # PostgreSQL's CAST alone would round
+
+
+@compiles(bucket_of, "sqlite")
+def _bucket_sqlite(element: bucket_of, compiler: Any, **kw: Any) -> str:
+    value, width = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(({value}) / ({width}) AS INTEGER)"  # truncates: floor for x >= 0 (FLOOR is optional)
+
+
+# --- the scope ------------------------------------------------------------------------------------------
+
+
+def rank(p: int, n: int) -> int:
+    """The nearest rank (1-based) of the p-th percentile of n values: ceil(p * n / 100)."""
+    return (p * n + 99) // 100
+
+
+class Scope:
+    """The instances one report covers, and the temporary table of their cycle times.
+
+    Use as a context manager around the report's queries: the temporary table lives on the session's
+    connection and is dropped at the end.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        process_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> None:
+        self.session = session
+        self.process_id, self.since, self.until = process_id, since, until
+        self.filtered = bool(process_id) or since is not None or until is not None
+        self.cycles: Table | None = None
+
+    def instance_conditions(self) -> list[ColumnElement[bool]]:
+        out: list[ColumnElement[bool]] = []
+        if self.process_id:
+            out.append(PI.c.process_id == self.process_id)
+        if self.since is not None:
+            out.append(PI.c.created_at >= self.since)
+        if self.until is not None:
+            out.append(PI.c.created_at < self.until)
+        return out
+
+    def of(self, instance_id: Any) -> list[ColumnElement[bool]]:
+        """Conditions that keep rows of a child table (its `instance_id` column) to the scope."""
+        if not self.filtered:
+            return []
+        return [instance_id.in_(select(PI.c.id).where(*self.instance_conditions()))]
+
+    def __enter__(self) -> Scope:
+        # Cycle times of the completed instances, computed once: percentiles per process and overall,
+        # the histogram and the totals all read this table through its indexes.
+        metadata = MetaData()
+        name = f"report_cycles_{id(self):x}"
+        table = Table(
+            name,
+            metadata,
+            Column("process_id", String(255)),
+            Column("cycle", Float),
+            prefixes=["TEMPORARY"],
+        )
+        conn = self.session.connection()
+        table.create(conn)
+        source = select(PI.c.process_id, seconds_between(PI.c.created_at, PI.c.completed_at)).where(
+            PI.c.status == "completed", PI.c.completed_at.is_not(None), *self.instance_conditions()
+        )
+        conn.execute(insert(table).from_select(["process_id", "cycle"], source))
+        # Indexed once the rows are in: one sort per index instead of a b-tree insert per row.
+        Index(f"{name}_all", table.c.cycle).create(conn)
+        Index(f"{name}_process", table.c.process_id, table.c.cycle).create(conn)
+        self.cycles = table
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.cycles is not None:
+            self.cycles.drop(self.session.connection(), checkfirst=True)
+            self.cycles = None
+
+
+# --- aggregates and percentiles -------------------------------------------------------------------------
+
+
+def nth(session: Session, column: Any, conditions: Sequence[Any], position: int) -> float | None:
+    """The value at 1-based `position` of `column` in ascending order among rows meeting `conditions`."""
+    if position < 1:
+        return None
+    value = session.execute(
+        select(column).where(*conditions).order_by(column).limit(1).offset(position - 1)
+    ).scalar()
+    return None if value is None else float(value)
+
+
+def group_is(column: Any, value: Any) -> ColumnElement[bool]:
+    """`column = value`, or `column IS NULL` for None: the rows of one group of a GROUP BY."""
+    return column.is_(None) if value is None else column == value
+
+
+def stats(
+    session: Session,
+    column: Any,
+    conditions: Sequence[Any],
+    n: int,
+    total: float | None,
+    mean: float | None,
+    ps: Sequence[int] = PERCENTILES,
+) -> dict[str, Any]:
+    """The documented stats object of one group whose count, sum and mean are known: percentiles by walk."""
+    out: dict[str, Any] = {
+        "count": int(n or 0),
+        "mean": None if mean is None else float(mean),
+        "total": float(total or 0.0),
+    }
+    for p in ps:
+        out[f"p{p}"] = nth(session, column, conditions, rank(p, n)) if n else None
+    return out
+
+
+def empty_stats(ps: Sequence[int] = PERCENTILES) -> dict[str, Any]:
+    return {"count": 0, "mean": None, "total": 0.0, **{f"p{p}": None for p in ps}}
+
+
+__all__ = [
+    "PERCENTILES",
+    "PI",
+    "Scope",
+    "bucket_of",
+    "empty_stats",
+    "group_is",
+    "nth",
+    "rank",
+    "seconds_between",
+    "stats",
+    "week_start",
+]
