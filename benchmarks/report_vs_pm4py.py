@@ -292,6 +292,9 @@ def generate(url: str, db_file: str, events_target: int, seed: int) -> dict:
                         actor if finished else None,
                         _ts(ready + sla * 1_000_000),
                         "{}" if finished else None,
+                        # what engine/report_numbers.py writes when the task completes
+                        (taken - ready) / 1e6 if finished else None,
+                        (done - taken) / 1e6 if finished else None,
                     )
                 )
                 # SLA breach: waited (ready -> taken, or -> now while open) beyond the activity's SLA
@@ -456,8 +459,8 @@ def generate(url: str, db_file: str, events_target: int, seed: int) -> dict:
         )
         con.executemany(
             "INSERT INTO human_task (id, instance_id, spiff_task_id, element_id, name, type, lane, form, state,"
-            " assignee, created_at, claimed_at, completed_at, completed_by, due_at, data)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " assignee, created_at, claimed_at, completed_at, completed_by, due_at, data, wait_seconds,"
+            " processing_seconds) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             ht_rows,
         )
         con.executemany(
@@ -635,7 +638,8 @@ def compute(df, with_handover_network: bool = True) -> tuple[dict, dict]:
         "per_instance_mean": float(per_case.mean()),
         "per_instance_max": int(per_case.max()),
     }
-    rw = a.groupby([case, "activity"]).size()
+    # Rework: human tasks executed again in a case (docs/report.md), like Handoff's task rows.
+    rw = a[a["etype"].isin(["userTask", "manualTask"])].groupby([case, "activity"]).size()
     rework = (rw[rw > 1] - 1).groupby(level="activity").agg(["sum", "count"])
     steps["crossings_rework"] = time.perf_counter() - t
 
@@ -847,6 +851,8 @@ def main() -> None:
             "crossings": (report["crossings"]["total"], f["crossings"]["total"]),
             "ping_pong": (sum(p["count"] for p in report["crossings"]["ping_pong"]), f["ping_pong"]),
             "sla_task_waits": (report["delays"]["task_waits"], f["sla_task_waits"]),
+            "rework": (sum(r["count"] for r in report["rework"]), f["rework"]),
+            "flow_efficiency": (report["flow_efficiency"], f["flow_efficiency"]),
             "tasks_done": (
                 sum(x["tasks_done"] for x in report["lanes"]),
                 sum(x["tasks_done"] for x in f["lanes"]),

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Index, Table, func, select
 from sqlalchemy.orm import Session
 
 from .analytics_flow import crossings, delays, handoff_matrix, slowest_pairs
@@ -27,11 +27,10 @@ from .report_sql import (
     PERCENTILES,
     PI,
     Scope,
+    Walker,
     bucket_of,
     empty_stats,
-    group_is,
     rank,
-    stats,
     week_start,
 )
 
@@ -86,11 +85,13 @@ def cycle_time(session: Session, scope: Scope) -> tuple[dict[str, Any], dict[str
     c = table.c
     aggregate = [func.count().label("n"), func.sum(c.cycle).label("total"), func.avg(c.cycle).label("mean")]
     row = session.execute(select(*aggregate)).one()
-    overall = stats(session, c.cycle, [], row.n, row.total, row.mean) if row.n else empty_stats()
-    per_process = {
-        r.process_id: stats(session, c.cycle, [c.process_id == r.process_id], r.n, r.total, r.mean)
-        for r in session.execute(select(c.process_id, *aggregate).group_by(c.process_id)).all()
-    }
+    overall = Walker(session, c.cycle, []).stats((), row.n, row.total, row.mean) if row.n else empty_stats()
+    groups = session.execute(select(c.process_id, *aggregate).group_by(c.process_id)).all()
+    if len(groups) == 1:  # one process: its figures are the overall ones
+        return overall, {groups[0].process_id: dict(overall)}
+    Index(f"{table.name}_process", c.process_id, c.cycle).create(session.connection())
+    walker = Walker(session, c.cycle, [], [c.process_id])
+    per_process = {r.process_id: walker.stats((r.process_id,), r.n, r.total, r.mean) for r in groups}
     return overall, per_process
 
 
@@ -179,18 +180,17 @@ def lanes(session: Session, scope: Scope) -> list[dict[str, Any]]:
             .group_by(HT.c.lane)
         )
     }
+    waits = Walker(session, HT.c.wait_seconds, where, [HT.c.lane])
+    procs = Walker(session, HT.c.processing_seconds, where, [HT.c.lane])
     out = []
     for r in sorted(rows, key=lambda r: r.lane or ""):
-        group = [*where, group_is(HT.c.lane, r.lane)]
         open_wait, open_proc = still_open.get(r.lane, (0.0, 0.0))
         out.append(
             {
                 "lane": r.lane or None,
                 "tasks_done": int(r.n),
-                "waiting": stats(session, HT.c.wait_seconds, group, r.n, r.wait_total, r.wait_mean, (50, 90)),
-                "processing": stats(
-                    session, HT.c.processing_seconds, group, r.n, r.proc_total, r.proc_mean, (50, 90)
-                ),
+                "waiting": waits.stats((r.lane,), r.n, r.wait_total, r.wait_mean, (50, 90)),
+                "processing": procs.stats((r.lane,), r.n, r.proc_total, r.proc_mean, (50, 90)),
                 "waiting_in_completed_instances": float(r.wait_total or 0.0) - open_wait,
                 "processing_in_completed_instances": float(r.proc_total or 0.0) - open_proc,
             }

@@ -14,7 +14,7 @@ from sqlalchemy import Table, and_, case, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from .models import BoundaryCrossing, Delay, Event, HandoffRecord
-from .report_sql import PI, Scope, group_is, nth, rank
+from .report_sql import PI, Scope, Walker, rank
 
 HO = cast(Table, HandoffRecord.__table__)
 BC = cast(Table, BoundaryCrossing.__table__)
@@ -39,10 +39,10 @@ def _latency_groups(
     if len(rows) > MAX_PAIR_WALKS:
         medians = _medians_by_sort(session, scope, keys)
         return [(r[0], r[1], int(r.n), float(r.mean), medians[(r[0], r[1])]) for r in rows]
+    walker = Walker(session, HO.c.latency_seconds, where, [a, b])
     out = []
     for r in rows:
-        group = [*where, group_is(a, r[0]), group_is(b, r[1])]
-        median = nth(session, HO.c.latency_seconds, group, rank(50, r.n))
+        median = walker.value((r[0], r[1]), rank(50, r.n), r.n)
         out.append((r[0], r[1], int(r.n), float(r.mean), float(median or 0.0)))
     return out
 

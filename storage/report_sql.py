@@ -26,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     insert,
     select,
 )
@@ -167,7 +168,6 @@ class Scope:
         conn.execute(insert(table).from_select(["process_id", "cycle"], source))
         # Indexed once the rows are in: one sort per index instead of a b-tree insert per row.
         Index(f"{name}_all", table.c.cycle).create(conn)
-        Index(f"{name}_process", table.c.process_id, table.c.cycle).create(conn)
         self.cycles = table
         return self
 
@@ -180,39 +180,63 @@ class Scope:
 # --- aggregates and percentiles -------------------------------------------------------------------------
 
 
-def nth(session: Session, column: Any, conditions: Sequence[Any], position: int) -> float | None:
-    """The value at 1-based `position` of `column` in ascending order among rows meeting `conditions`."""
-    if position < 1:
-        return None
-    value = session.execute(
-        select(column).where(*conditions).order_by(column).limit(1).offset(position - 1)
-    ).scalar()
-    return None if value is None else float(value)
+class Walker:
+    """Nearest-rank percentiles of `column` per group, each read by one walk of an index in order.
 
+    The walk starts from the nearer end (`ORDER BY x DESC` for ranks past the middle), so a p90 steps
+    over a tenth of the group, not nine tenths. One statement per pattern of NULL group keys and
+    direction, built once and run with bound values (SQLAlchemy's compiled cache does the rest).
+    """
 
-def group_is(column: Any, value: Any) -> ColumnElement[bool]:
-    """`column = value`, or `column IS NULL` for None: the rows of one group of a GROUP BY."""
-    return column.is_(None) if value is None else column == value
+    def __init__(
+        self, session: Session, column: Any, conditions: Sequence[Any], keys: Sequence[Any] = ()
+    ) -> None:
+        self.session, self.column, self.conditions, self.keys = session, column, list(conditions), list(keys)
+        self._statements: dict[tuple[tuple[bool, ...], bool], Any] = {}
 
+    def value(self, group: Sequence[Any], position: int, n: int) -> float | None:
+        """The value of 1-based rank `position` (ascending) among the `n` rows of `group`."""
+        if position < 1 or position > n:
+            return None
+        descending = position > (n + 1) // 2
+        nulls = tuple(v is None for v in group)
+        statement = self._statements.get((nulls, descending))
+        if statement is None:
+            where = [
+                key.is_(None) if null else key == bindparam(f"g{i}")
+                for i, (key, null) in enumerate(zip(self.keys, nulls, strict=True))
+            ]
+            order = self.column.desc() if descending else self.column
+            statement = (
+                select(self.column)
+                .where(*self.conditions, *where)
+                .order_by(order)
+                .limit(1)
+                .offset(bindparam("offset", type_=Integer()))
+            )
+            self._statements[(nulls, descending)] = statement
+        params = {f"g{i}": v for i, v in enumerate(group) if v is not None}
+        params["offset"] = n - position if descending else position - 1
+        value = self.session.execute(statement, params).scalar()
+        return None if value is None else float(value)
 
-def stats(
-    session: Session,
-    column: Any,
-    conditions: Sequence[Any],
-    n: int,
-    total: float | None,
-    mean: float | None,
-    ps: Sequence[int] = PERCENTILES,
-) -> dict[str, Any]:
-    """The documented stats object of one group whose count, sum and mean are known: percentiles by walk."""
-    out: dict[str, Any] = {
-        "count": int(n or 0),
-        "mean": None if mean is None else float(mean),
-        "total": float(total or 0.0),
-    }
-    for p in ps:
-        out[f"p{p}"] = nth(session, column, conditions, rank(p, n)) if n else None
-    return out
+    def stats(
+        self,
+        group: Sequence[Any],
+        n: int,
+        total: float | None,
+        mean: float | None,
+        ps: Sequence[int] = PERCENTILES,
+    ) -> dict[str, Any]:
+        """The documented stats object of one group whose count, sum and mean are known."""
+        out: dict[str, Any] = {
+            "count": int(n or 0),
+            "mean": None if mean is None else float(mean),
+            "total": float(total or 0.0),
+        }
+        for p in ps:
+            out[f"p{p}"] = self.value(group, rank(p, n), n) if n else None
+        return out
 
 
 def empty_stats(ps: Sequence[int] = PERCENTILES) -> dict[str, Any]:
@@ -225,10 +249,8 @@ __all__ = [
     "Scope",
     "bucket_of",
     "empty_stats",
-    "group_is",
-    "nth",
     "rank",
     "seconds_between",
-    "stats",
+    "Walker",
     "week_start",
 ]
