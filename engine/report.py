@@ -108,6 +108,7 @@ def _build(
     for pid, entry in processes.items():
         entry["cycle_time"] = cycle_by_process.get(pid, an.empty_stats())
         entry["cycle_histogram"] = an.cycle_histogram(session, scope, pid, entry["cycle_time"]["p99"])
+        entry["longest"] = an.longest(session, scope, pid)
 
     cycle_total = cycle["total"]
     lanes = an.lanes(session, scope)

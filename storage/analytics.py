@@ -95,6 +95,19 @@ def cycle_time(session: Session, scope: Scope) -> tuple[dict[str, Any], dict[str
     return overall, per_process
 
 
+def longest(session: Session, scope: Scope, process_id: str) -> dict[str, Any] | None:
+    """The completed instance of a process with the longest cycle time: {instance, cycle_time}."""
+    table = scope.cycles
+    assert table is not None, "use the scope as a context manager"
+    row = session.execute(
+        select(table.c.instance_id, table.c.cycle)
+        .where(table.c.process_id == process_id)
+        .order_by(table.c.cycle.desc(), table.c.instance_id)
+        .limit(1)
+    ).first()
+    return None if row is None else {"instance": int(row.instance_id), "cycle_time": float(row.cycle)}
+
+
 # A histogram bin is a round duration: the first of these at least (p99 / TARGET_BINS) wide.
 NICE_WIDTHS = [
     s * unit
@@ -281,6 +294,7 @@ __all__ = [
     "instance_counts",
     "lanes",
     "last_change",
+    "longest",
     "rank",
     "rework",
     "scoped_instances",

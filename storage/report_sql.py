@@ -156,16 +156,17 @@ class Scope:
         table = Table(
             name,
             metadata,
+            Column("instance_id", Integer),
             Column("process_id", String(255)),
             Column("cycle", Float),
             prefixes=["TEMPORARY"],
         )
         conn = self.session.connection()
         table.create(conn)
-        source = select(PI.c.process_id, seconds_between(PI.c.created_at, PI.c.completed_at)).where(
+        source = select(PI.c.id, PI.c.process_id, seconds_between(PI.c.created_at, PI.c.completed_at)).where(
             PI.c.status == "completed", PI.c.completed_at.is_not(None), *self.instance_conditions()
         )
-        conn.execute(insert(table).from_select(["process_id", "cycle"], source))
+        conn.execute(insert(table).from_select(["instance_id", "process_id", "cycle"], source))
         # Indexed once the rows are in: one sort per index instead of a b-tree insert per row.
         Index(f"{name}_all", table.c.cycle).create(conn)
         self.cycles = table
