@@ -5,6 +5,8 @@ Schema, window rule and percentile method: docs/report.md. Definitions: DESIGN Â
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -156,6 +158,37 @@ def week_is_partial(week_start: str, history_end: str | None) -> bool:
     return datetime.fromisoformat(history_end.replace("Z", "+00:00")) < monday + timedelta(days=7)
 
 
+def when(iso: str | None) -> str:
+    """'2026-03-02T09:00:00Z' as a person reads it: 'Mon 2 Mar 2026 09:00'."""
+    if not iso:
+        return "-"
+    at = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return f"{at:%a} {at.day} {at:%b %Y %H:%M}"
+
+
+def window_sentence(window: Mapping[str, Any], total: int) -> str:
+    """The report's scope in words (docs/report.md, window rule)."""
+    since, until = window.get("since"), window.get("until")
+    if not (since or until or total):
+        return "No instances to report on yet."
+    if since and until:
+        text = f"Instances started between {when(since)} and {when(until)} UTC (the end not included)"
+    elif since:
+        text = f"Instances started from {when(since)} UTC on"
+    elif until:
+        text = f"Instances started before {when(until)} UTC"
+    else:
+        text = f"Instances started between {when(window.get('first_start'))} and {when(window.get('last_start'))} UTC"
+    count = f"{total} instance{'' if total == 1 else 's'}"
+    if not (since or until):
+        count = f"all {count}"
+    process = window.get("process")
+    text += f": {count} of {f'process {process}' if process else 'all processes'}."
+    if total:
+        text += f" Their history up to {when(window.get('history_end'))} UTC."
+    return text
+
+
 # --- text --------------------------------------------------------------------------------------------
 
 
@@ -190,9 +223,9 @@ def _section(title: str, body: str) -> str:
 
 def render_text(report: Report) -> str:
     w = report.window
-    scope = w["process"] or "all processes"
-    span = f"started {w['since'] or 'any time'} .. {w['until'] or 'now'}"
-    out = [f"Handoff report: {scope}, instances {span}", "=" * min(WIDTH, 72), ""]
+    out = [f"Handoff report: {w['process'] or 'all processes'}"]
+    out += textwrap.wrap(window_sentence(w, report.instances["total"]), WIDTH)
+    out += ["=" * min(WIDTH, 72), ""]
     inst = report.instances
     statuses = ", ".join(f"{k} {v}" for k, v in inst["by_status"].items()) or "none"
     out.append(f"Instances: {inst['total']} ({statuses})")
@@ -311,4 +344,4 @@ def render_text(report: Report) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-__all__ = ["Report", "build_report", "dur", "render_text", "week_is_partial"]
+__all__ = ["Report", "build_report", "dur", "render_text", "week_is_partial", "when", "window_sentence"]

@@ -11,49 +11,17 @@ parameter may be None (tasks outside any lane). Every text from the database or 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from bpmn.diagram import Diagram
 
-from .report import Report, dur, week_is_partial
+from .report import Report, dur, week_is_partial, when, window_sentence
 from .report_charts import HistogramBin, bins_of, lane_name, render_histogram, render_legend, render_matrix
 from .report_svg import Link, activity_figures, e, render_svg
 
 NO_LAYOUT = "this diagram has no BPMNDI layout"
 
 Cell = str | int | tuple[str, str | None]  # a text, or (text, href) for a linked one
-
-
-def when(iso: str | None) -> str:
-    """'2026-03-02T09:00:00Z' as a person reads it: 'Mon 2 Mar 2026 09:00'."""
-    if not iso:
-        return "-"
-    at = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return f"{at:%a} {at.day} {at:%b %Y %H:%M}"
-
-
-def window_sentence(window: Mapping[str, Any], total: int) -> str:
-    """The report's scope in words (docs/report.md, window rule)."""
-    since, until = window.get("since"), window.get("until")
-    if not (since or until or total):
-        return "No instances to report on yet."
-    if since and until:
-        text = f"Instances started between {when(since)} and {when(until)} UTC (the end not included)"
-    elif since:
-        text = f"Instances started from {when(since)} UTC on"
-    elif until:
-        text = f"Instances started before {when(until)} UTC"
-    else:
-        text = f"Instances started between {when(window.get('first_start'))} and {when(window.get('last_start'))} UTC"
-    count = f"{total} instance{'' if total == 1 else 's'}"
-    if not (since or until):
-        count = f"all {count}"
-    process = window.get("process")
-    text += f": {count} of {f'process {process}' if process else 'all processes'}."
-    if total:
-        text += f" Their history up to {when(window.get('history_end'))} UTC."
-    return text
 
 
 def _pct(value: float | None) -> str:
@@ -388,4 +356,4 @@ def render_report_body(
     return "".join(body)
 
 
-__all__ = ["NO_LAYOUT", "Cell", "render_report_body", "when", "window_sentence"]
+__all__ = ["NO_LAYOUT", "Cell", "render_report_body"]
