@@ -172,10 +172,12 @@ class Scope:
         self.cycles = table
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self.cycles is not None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        # After a failure the caller's rollback takes the table away (its CREATE is transactional on
+        # SQLite and PostgreSQL alike); a DROP in an aborted PostgreSQL transaction would hide the error.
+        if self.cycles is not None and exc_type is None:
             self.cycles.drop(self.session.connection(), checkfirst=True)
-            self.cycles = None
+        self.cycles = None
 
 
 # --- aggregates and percentiles -------------------------------------------------------------------------
