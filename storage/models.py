@@ -193,7 +193,7 @@ class HumanTask(Base):
     completed_by: Mapped[str | None] = mapped_column(String(255))
     due_at: Mapped[datetime | None]
     data: Mapped[dict[str, Any] | None]  # the form data it was completed with
-    # Set when the task completes (engine/report_numbers.py), NULL before and for cancelled tasks:
+    # Set when the task completes (engine/hooks/task_times.py), NULL before and for cancelled tasks:
     # ready -> claimed (or -> completed if never claimed), and claimed -> completed (0 if never claimed).
     wait_seconds: Mapped[float | None] = mapped_column(Float)
     processing_seconds: Mapped[float | None] = mapped_column(Float)

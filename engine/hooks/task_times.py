@@ -1,6 +1,6 @@
 """The report's numbers, stored when they happen: a human task's waiting and processing seconds.
 
-A record hook, registered like the built-in recorders (engine/recorders.py `BUILT_IN`): in the
+A record hook, registered with the built-in recorders (engine/hooks/recorders.py `BUILT_IN`): in the
 transaction of each completion it writes the two durations onto the task's row, so that the CPO report
 reads numbers through an index instead of subtracting timestamps over every task of the history
 (storage/analytics.py, docs/report.md). A handoff's latency is stored by the handoff recorder the same way.
@@ -14,8 +14,8 @@ from typing import Any
 
 from storage import repository as repo
 
-from .hooks import RecordContext, hookimpl
-from .lifecycle import LifecycleEvent
+from ..lifecycle import LifecycleEvent
+from .specs import RecordContext, hookimpl
 
 
 def task_numbers(ready: datetime, claimed: datetime | None, completed: datetime) -> dict[str, float]:
