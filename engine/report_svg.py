@@ -179,9 +179,10 @@ def fit_block(
         name_lines = name_lines[:keep_name]
         name_lines[-1] = name_lines[-1].rstrip(" -") + "…"
     fig_room = max(0, int((height - keep_name * NAME_SIZE * LINE) // (FIG_SIZE * LINE)))
-    return [Line("name", t, NAME_SIZE, True) for t in name_lines] + [
-        Line("fig", t, FIG_SIZE) for t in fig_lines[:fig_room]
-    ]
+    kept = fig_lines[:fig_room]
+    if kept and len(kept) < len(fig_lines):
+        kept[-1] = kept[-1].removesuffix(" ·")  # what followed is left to the tooltip
+    return [Line("name", t, NAME_SIZE, True) for t in name_lines] + [Line("fig", t, FIG_SIZE) for t in kept]
 
 
 def render_lines(lines: Sequence[Line], cx: float, top: float, width: float) -> str:
