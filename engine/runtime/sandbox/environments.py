@@ -1,0 +1,204 @@
+"""The script environments SpiffWorkflow evaluates every script, condition and expression through."""
+
+from __future__ import annotations
+
+import decimal
+from types import ModuleType
+from typing import Any
+
+from RestrictedPython.Guards import full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence
+from RestrictedPython.PrintCollector import PrintCollector
+from SpiffWorkflow.bpmn.script_engine import TaskDataEnvironment
+
+from engine.errors import SetupRequired
+
+from ..script_output import check_variables
+from .guards import Guards, guarded_getattr
+from .limits import Budget, Limits, on_main_thread, run_limited
+from .names import GUARD_NAMES, SCRIPT_MARK, script_builtins
+from .policy import compiled
+
+# Every sandboxed evaluation computes with Python's default decimal context, whatever another thread's
+# code or a trusted script did to the thread's own (a precision of millions of digits makes each
+# operation slow).
+_DECIMAL_CONTEXT = decimal.Context()
+
+
+def _apply(func: Any, *args: Any, **kwargs: Any) -> Any:
+    return func(*args, **kwargs)
+
+
+def _getitem(obj: Any, key: Any) -> Any:
+    return obj[key]
+
+
+def _cut_message(exc: Exception) -> None:
+    """What uploaded code raised, its message cut to a bound (SpiffWorkflow copies it into its own error,
+    and a message that is not text would make that copy fail)."""
+    from engine.text import MAX_MESSAGE_CHARS, printable
+
+    args = exc.args
+    if args and (not isinstance(args[0], str) or len(args[0]) > MAX_MESSAGE_CHARS):
+        try:
+            text = str(args[0]) if len(args) == 1 else str(exc)
+        except Exception:  # noqa: BLE001 - a message that cannot even be shown
+            text = "(a message that cannot be shown)"
+        exc.args = (printable(text, MAX_MESSAGE_CHARS),)
+
+
+class SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
+    """Scripts and expressions through RestrictedPython, under the limits (the default)."""
+
+    def __init__(self, limits: Limits) -> None:
+        super().__init__({})
+        self.limits = limits
+        guards = Guards(limits)
+        self._static = {
+            "__builtins__": script_builtins(guards),
+            "_getattr_": guarded_getattr,
+            "_getitem_": _getitem,
+            "_getiter_": iter,
+            "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+            "_unpack_sequence_": guarded_unpack_sequence,
+            "_write_": full_write_guard,
+            "_inplacevar_": guards.inplace,
+            "_apply_": _apply,
+            "_print_": PrintCollector,
+            "_mul_": guards.mul,
+            "_pow_": guards.pow,
+            "_lshift_": guards.lshift,
+            "_floordiv_": guards.floordiv,
+            "_mod_": guards.mod,
+            "_sandbox_": SCRIPT_MARK,
+        }
+
+    def _namespace(self, base: dict[str, Any], budget: Budget, thread: bool) -> dict[str, Any]:
+        base.update(self._static)
+        base["_check_"] = budget.check
+        if thread:
+            base["_tick_"] = budget.tick
+            base["_getiter_"] = budget.ticking_iter
+        return base
+
+    def _run(self, code: Any, names: dict[str, Any], thread: bool, mode: str) -> Any:
+        def run(budget: Budget) -> Any:
+            saved = decimal.getcontext()
+            decimal.setcontext(_DECIMAL_CONTEXT.copy())
+            try:
+                if mode == "eval":
+                    return eval(code, self._namespace(names, budget, thread))
+                exec(code, self._namespace(names, budget, thread))
+                return names
+            except Exception as exc:
+                _cut_message(exc)
+                raise
+            finally:
+                decimal.setcontext(saved)
+
+        return run_limited(self.limits, run)
+
+    def evaluate(
+        self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None
+    ) -> Any:
+        thread = not on_main_thread()
+        code = compiled(expression, "eval", thread)
+        names = dict(external_context) if external_context else {}
+        names.update(context)
+        return self._run(code, names, thread, "eval")
+
+    def execute(
+        self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None
+    ) -> bool:
+        external = external_context or {}
+        self.check_for_overwrite(context, external)
+        thread = not on_main_thread()
+        code = compiled(script, "exec", thread)
+        names = dict(context)
+        names.update(external)
+        self._run(code, names, thread, "exec")
+        changed = {
+            key: value
+            for key, value in names.items()
+            if key not in GUARD_NAMES
+            and key not in external
+            and (key not in context or context[key] is not value)
+        }
+        # Only a script that finished, with data that can be stored, changes the data: a failed one
+        # leaves it as it was (no half-written variables, no memory bomb kept and saved with the instance).
+        check_variables(changed)
+        for key in [k for k in context if k not in names]:
+            del context[key]
+        for key, value in changed.items():
+            if callable(value):  # as SpiffWorkflow: functions a script defines do not stay in the data
+                context.pop(key, None)
+            else:
+                context[key] = value
+        return True
+
+
+class TrustedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
+    """SpiffWorkflow's full Python for trusted deployments, under the CPU limit and the operation's
+    budget (no memory cap: native libraries a trusted script imports may reserve address space far
+    beyond what they use)."""
+
+    def __init__(self, limits: Limits) -> None:
+        super().__init__({})
+        self.limits = limits
+
+    def _guarded(self, run: Any) -> Any:
+        def limited(_budget: Budget) -> Any:
+            try:
+                return run()
+            except Exception as exc:
+                _cut_message(exc)
+                raise
+
+        return run_limited(self.limits, limited, memory=False)
+
+    def evaluate(
+        self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None
+    ) -> Any:
+        return self._guarded(
+            lambda: super(TrustedEnvironment, self).evaluate(expression, context, external_context)
+        )
+
+    def execute(
+        self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None
+    ) -> bool:
+        self._guarded(lambda: super(TrustedEnvironment, self).execute(script, context, external_context))
+        # Imported modules are not data: they would stop the instance's state from serializing.
+        for key in [k for k, v in context.items() if isinstance(v, ModuleType)]:
+            del context[key]
+        return True
+
+
+_limits: Limits | None = None
+_environments: dict[bool, TaskDataEnvironment] = {}
+
+
+def configure(limits: Limits | None) -> None:
+    """Set the limits for this process (None: from the environment again); applies to workflows loaded
+    afterwards."""
+    global _limits
+    _limits = limits
+    _environments.clear()
+
+
+def current_limits() -> Limits:
+    global _limits
+    if _limits is None:
+        try:
+            _limits = Limits.from_env()
+        except ValueError as exc:
+            raise SetupRequired(f"script limits: {exc}") from None
+    return _limits
+
+
+def environment(trusted: bool) -> TaskDataEnvironment:
+    """The process-wide environment for sandboxed or trusted scripts (stateless between runs)."""
+    env = _environments.get(trusted)
+    if env is None:
+        limits = current_limits()
+        env = TrustedEnvironment(limits) if trusted else SandboxEnvironment(limits)
+        _environments[trusted] = env
+    return env

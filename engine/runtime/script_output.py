@@ -1,0 +1,214 @@
+"""What scripts leave in the data is held to the rules of people's input (docs/hostile-input.md).
+
+Task data is stored as JSON with the instance, copied from task to task, shown by `show` and exported.
+A script can put there what JSON cannot say (a set, a generator, a complex number, an exception, a
+function in a list, the sandbox's `datetime` helper), data that refers to itself, data nested 200,000
+deep, or a string of 200 MiB; each used to end as a traceback, a value silently stored as its `repr`, or
+a database and a process grown by gigabytes. Here the same limits as for people's data apply: JSON types
+(plus the date and money types the sandbox offers, which the stored state keeps exactly), 64 KiB per
+string, 20 levels, 64-bit whole numbers, finite numbers, no control characters, and 1 MiB for what one
+script (or one task of an operation) changed. A violation fails the task: an incident naming it.
+
+Two checks: `check_variables` on what each sandboxed script assigned, before the data takes it (so that a
+bomb never reaches the next task), and `check_script_output` after the engine steps of every operation,
+on everything the operation's tasks changed however they changed it (in place, trusted scripts, DMN,
+multi-instance collections).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task
+
+from engine.limits import (
+    MAX_DEPTH,
+    MAX_INT,
+    MAX_KEY_CHARS,
+    MAX_PAYLOAD_BYTES,
+    MAX_STRING_BYTES,
+    MIN_INT,
+    human_size,
+)
+
+# Beyond JSON: the helpers' types, which the serializer registry stores and restores exactly.
+_HELPER_TYPES = (Decimal, datetime, date, timedelta)
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_MISSING = object()
+
+
+class ScriptOutputInvalid(Exception):
+    """A task left data that cannot be stored: not JSON, too large, too deep, or referring to itself."""
+
+    def __init__(self, message: str, task: Task | None = None) -> None:
+        super().__init__(message)
+        self.task = task
+
+
+def _path(parts: Iterable[str | int]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _kind(value: Any) -> str:
+    kind = type(value).__name__
+    if kind == "Namespace":  # engine/runtime/sandbox/names.py (which imports this module)
+        return "the sandbox's date and time helper"
+    if isinstance(value, BaseException):
+        return f"an exception ({kind})"
+    if callable(value):
+        return f"a function or callable ({kind})"
+    if isinstance(value, (complex, time)):
+        return f"a {kind} number" if kind == "complex" else "a time of day"
+    return f"a {kind}" if kind[0] not in "aeiou" else f"an {kind}"
+
+
+def _scalar_size(value: Any, field: str) -> tuple[int, int]:
+    """Lower and upper bounds of a scalar's JSON size, or ScriptOutputInvalid."""
+    kind = type(value)
+    if kind is str:
+        size = len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
+        if size > MAX_STRING_BYTES:
+            raise ScriptOutputInvalid(
+                f"{field} is a string of {size:,} bytes, more than the limit of {human_size(MAX_STRING_BYTES)}"
+            )
+        bad = _CONTROL.search(value)
+        if bad:
+            raise ScriptOutputInvalid(
+                f"{field} contains a control character or a lone surrogate (U+{ord(bad.group()):04X})"
+            )
+        return size + 2, 2 * size + 2
+    if kind is bool or value is None:
+        return 4, 5
+    if kind is int:
+        if not MIN_INT <= value <= MAX_INT:
+            raise ScriptOutputInvalid(f"{field} is a whole number beyond 64 bits")
+        return 1, 20
+    if kind is float:
+        if not math.isfinite(value):
+            raise ScriptOutputInvalid(
+                f"{field} is {value!r}, not a finite number (NaN and Infinity are not JSON)"
+            )
+        return 1, 24
+    if isinstance(value, _HELPER_TYPES):
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise ScriptOutputInvalid(f"{field} is Decimal {value}, not a finite number")
+        if isinstance(value, Decimal) and len(value.as_tuple()[1]) > 1000:
+            raise ScriptOutputInvalid(f"{field} is a Decimal of more than 1,000 digits")
+        return 10, 80
+    raise ScriptOutputInvalid(
+        f"{field} is {_kind(value)}, which cannot be stored as task data "
+        "(JSON values, dates, datetimes, timedeltas and Decimals only)"
+    )
+
+
+def _check(values: Mapping[str, Any], what: str) -> tuple[int, int]:
+    """Walk `values` (name -> value) without recursion: Python's stack and memory stay bounded whatever
+    the depth, size or cycles of the data. Returns lower and upper bounds of its JSON size; stops early
+    once the lower bound passes the limit."""
+    low = high = 0
+    # (value, path, depth, ids of the containers above it)
+    stack: list[tuple[Any, tuple[str | int, ...], int, tuple[int, ...]]] = [
+        (value, (name,), 1, ()) for name, value in values.items()
+    ]
+    while stack and low <= MAX_PAYLOAD_BYTES:
+        value, parts, depth, above = stack.pop()
+        is_dict = isinstance(value, dict)
+        if not is_dict and not isinstance(value, list):
+            more_low, more_high = _scalar_size(value, f"{what} '{_path(parts)}'")
+            low, high = low + more_low, high + more_high
+            continue
+        field = f"{what} '{_path(parts)}'"
+        if id(value) in above:
+            raise ScriptOutputInvalid(f"{field} refers to itself (it contains itself), which JSON cannot say")
+        if depth > MAX_DEPTH:
+            raise ScriptOutputInvalid(f"{field} is nested deeper than {MAX_DEPTH} levels")
+        inner = (*above, id(value))
+        if is_dict:
+            low, high = low + 2, high + 2
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise ScriptOutputInvalid(
+                        f"{field} has a key that is not text ({type(key).__name__} {key!r:.40})"
+                    )
+                if not key or len(key) > MAX_KEY_CHARS or _CONTROL.search(key):
+                    raise ScriptOutputInvalid(
+                        f"{field} has a key {key[:40]!r} that is empty, longer than {MAX_KEY_CHARS} characters "
+                        "or holds a control character"
+                    )
+                low, high = low + len(key) + 3, high + 2 * len(key) + 4
+                stack.append((item, (*parts, key), depth + 1, inner))
+        else:
+            low, high = low + len(value) + 1, high + len(value) + 2
+            stack.extend((item, (*parts, i), depth + 1, inner) for i, item in enumerate(value))
+    return low, high
+
+
+def _check_size(values: Mapping[str, Any], bounds: tuple[int, int], what: str) -> None:
+    low, high = bounds
+    limit = human_size(MAX_PAYLOAD_BYTES)
+    if low > MAX_PAYLOAD_BYTES:
+        raise ScriptOutputInvalid(f"{what} is more than the limit of {limit} as JSON")
+    if high <= MAX_PAYLOAD_BYTES:
+        return
+    # Between the bounds: what counts is the compact JSON that will be stored.
+    size = len(json.dumps(values, ensure_ascii=False, separators=(",", ":"), default=str).encode())
+    if size > MAX_PAYLOAD_BYTES:
+        raise ScriptOutputInvalid(f"{what} is {size:,} bytes as JSON, more than the limit of {limit}")
+
+
+def check_variables(variables: Mapping[str, Any]) -> None:
+    """What a script assigned (name -> value), before the task data takes it. Functions at the top level
+    are dropped from the data as SpiffWorkflow drops them; anywhere else they cannot be stored."""
+    kept = {k: v for k, v in variables.items() if not callable(v)}
+    if not kept:
+        return
+    if all(type(v) in _SCALARS and (type(v) is not str or len(v) < 1024) for v in kept.values()):
+        # The common case: a few short plain values.
+        for name, value in kept.items():
+            _scalar_size(value, f"variable '{name}'")
+        return
+    _check_size(kept, _check(kept, "variable"), "what the script assigned")
+
+
+def _changed(task: Task) -> dict[str, Any]:
+    """What `task` changed in its data, compared with its parent's (deep copies compare equal)."""
+    parent = task.parent.data if task.parent is not None else {}
+    changed = {}
+    for key, value in task.data.items():
+        before = parent.get(key, _MISSING)
+        if before is value:
+            continue
+        if before is not _MISSING and type(before) is type(value):
+            try:
+                if before == value:
+                    continue
+            except (RecursionError, TypeError, ValueError):  # data that cannot even be compared
+                pass
+        changed[key] = value
+    return changed
+
+
+def check_script_output(workflow: BpmnWorkflow, completed: Iterable[Task]) -> None:
+    """After the engine steps of an operation: the data each task of `completed` changed must be data
+    Handoff can store. Raises ScriptOutputInvalid naming the first task that left something else."""
+    del workflow  # the tasks are enough today; kept so that callers need not change when it is not
+    for task in completed:
+        changed = _changed(task)
+        if not changed:
+            continue
+        kept = {k: v for k, v in changed.items() if not callable(v)}
+        try:
+            _check_size(kept, _check(kept, "variable"), "what the task changed")
+        except ScriptOutputInvalid as exc:
+            raise ScriptOutputInvalid(str(exc), task) from None
