@@ -1056,6 +1056,7 @@ class Handoff(UserServices, SchedulingServices, CallServices, IncidentServices, 
                     runtime.run_engine(
                         workflow, log, model.event_subprocesses, dispatch=service_calls.run_started
                     )
+                    runtime.check_script_output(workflow, log.completed)  # engine/runtime/script_output.py
             except Exception as exc:  # noqa: BLE001 - scripts are user code: any exception is an incident
                 change.failure = runtime.describe_failure(exc)
         outbox = events.outgoing(workflow)  # taken before the state is saved: SpiffWorkflow keeps it there

@@ -18,9 +18,9 @@ from SpiffWorkflow.task import Task
 from bpmn import ProcessModel
 from engine.text import MAX_MESSAGE_CHARS, printable
 
+from .bounds import RunawayLoop
 from .sandbox import OperationTimeout
 from .script_output import ScriptOutputInvalid
-from .stepping import RunawayLoop
 from .tasks import element_of
 
 

@@ -43,6 +43,9 @@ _HELPER_TYPES = (Decimal, datetime, date, timedelta)
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _MISSING = object()
+# All the data one script has in reach: the data of several calls (1 MiB each) and what scripts added,
+# but not a store that grows script after script (each script may use 256 MiB while it runs).
+MAX_DATA_BYTES = 16 * MAX_PAYLOAD_BYTES
 
 
 class ScriptOutputInvalid(Exception):
@@ -112,16 +115,16 @@ def _scalar_size(value: Any, field: str) -> tuple[int, int]:
     )
 
 
-def _check(values: Mapping[str, Any], what: str) -> tuple[int, int]:
+def _check(values: Mapping[str, Any], what: str, limit: int = MAX_PAYLOAD_BYTES) -> tuple[int, int]:
     """Walk `values` (name -> value) without recursion: Python's stack and memory stay bounded whatever
     the depth, size or cycles of the data. Returns lower and upper bounds of its JSON size; stops early
-    once the lower bound passes the limit."""
+    once the lower bound passes `limit`."""
     low = high = 0
     # (value, path, depth, ids of the containers above it)
     stack: list[tuple[Any, tuple[str | int, ...], int, tuple[int, ...]]] = [
         (value, (name,), 1, ()) for name, value in values.items()
     ]
-    while stack and low <= MAX_PAYLOAD_BYTES:
+    while stack and low <= limit:
         value, parts, depth, above = stack.pop()
         is_dict = isinstance(value, dict)
         if not is_dict and not isinstance(value, list):
@@ -154,31 +157,45 @@ def _check(values: Mapping[str, Any], what: str) -> tuple[int, int]:
     return low, high
 
 
-def _check_size(values: Mapping[str, Any], bounds: tuple[int, int], what: str) -> None:
+def _check_size(
+    values: Mapping[str, Any], bounds: tuple[int, int], what: str, limit: int = MAX_PAYLOAD_BYTES
+) -> None:
     low, high = bounds
-    limit = human_size(MAX_PAYLOAD_BYTES)
-    if low > MAX_PAYLOAD_BYTES:
-        raise ScriptOutputInvalid(f"{what} is more than the limit of {limit} as JSON")
-    if high <= MAX_PAYLOAD_BYTES:
+    if low > limit:
+        raise ScriptOutputInvalid(f"{what} is more than the limit of {human_size(limit)} as JSON")
+    if high <= limit:
         return
     # Between the bounds: what counts is the compact JSON that will be stored.
     size = len(json.dumps(values, ensure_ascii=False, separators=(",", ":"), default=str).encode())
-    if size > MAX_PAYLOAD_BYTES:
-        raise ScriptOutputInvalid(f"{what} is {size:,} bytes as JSON, more than the limit of {limit}")
+    if size > limit:
+        raise ScriptOutputInvalid(
+            f"{what} is {size:,} bytes as JSON, more than the limit of {human_size(limit)}"
+        )
 
 
-def check_variables(variables: Mapping[str, Any]) -> None:
-    """What a script assigned (name -> value), before the task data takes it. Functions at the top level
-    are dropped from the data as SpiffWorkflow drops them; anywhere else they cannot be stored."""
-    kept = {k: v for k, v in variables.items() if not callable(v)}
-    if not kept:
-        return
-    if all(type(v) in _SCALARS and (type(v) is not str or len(v) < 1024) for v in kept.values()):
-        # The common case: a few short plain values.
-        for name, value in kept.items():
-            _scalar_size(value, f"variable '{name}'")
-        return
-    _check_size(kept, _check(kept, "variable"), "what the script assigned")
+def check_variables(assigned: Mapping[str, Any], kept: Mapping[str, Any]) -> None:
+    """After a script ran, before the task data takes what it assigned: `assigned` (name -> value) holds
+    what it assigned, at most 1 MiB; `kept` the lists and dicts it had in reach and may have changed in
+    place, at most `MAX_DATA_BYTES` with what it assigned, so that data cannot grow script after script.
+    Functions at the top level are dropped from the data as SpiffWorkflow drops them; anywhere else they
+    cannot be stored."""
+    values = {k: v for k, v in assigned.items() if not callable(v)}
+    if values:
+        if all(type(v) in _SCALARS and (type(v) is not str or len(v) < 1024) for v in values.values()):
+            for name, value in values.items():  # the common case: a few short plain values
+                _scalar_size(value, f"variable '{name}'")
+            low, high = len(values) * 4, len(values) * 2050
+        else:
+            low, high = _check(values, "variable")
+            _check_size(values, (low, high), "what the script assigned")
+    else:
+        low = high = 0
+    if kept:
+        kept_low, kept_high = _check(kept, "variable", MAX_DATA_BYTES - low)
+        if low + kept_low > MAX_DATA_BYTES or high + kept_high > MAX_DATA_BYTES:
+            _check_size(
+                {**kept, **values}, (low + kept_low, high + kept_high), "the task data", MAX_DATA_BYTES
+            )
 
 
 def _changed(task: Task) -> dict[str, Any]:
@@ -201,8 +218,9 @@ def _changed(task: Task) -> dict[str, Any]:
 
 def check_script_output(workflow: BpmnWorkflow, completed: Iterable[Task]) -> None:
     """After the engine steps of an operation: the data each task of `completed` changed must be data
-    Handoff can store. Raises ScriptOutputInvalid naming the first task that left something else."""
-    del workflow  # the tasks are enough today; kept so that callers need not change when it is not
+    Handoff can store. Otherwise raises ScriptOutputInvalid naming the first task that left something
+    else, after taking that task back (SpiffWorkflow's reset, then ERROR): the state saved with the
+    incident holds nothing that cannot be stored, and `handoff retry` runs the task again."""
     for task in completed:
         changed = _changed(task)
         if not changed:
@@ -211,4 +229,6 @@ def check_script_output(workflow: BpmnWorkflow, completed: Iterable[Task]) -> No
         try:
             _check_size(kept, _check(kept, "variable"), "what the task changed")
         except ScriptOutputInvalid as exc:
+            workflow.reset_from_task_id(task.id)
+            task.error()
             raise ScriptOutputInvalid(str(exc), task) from None

@@ -116,16 +116,18 @@ class SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
         names = dict(context)
         names.update(external)
         self._run(code, names, thread, "exec")
-        changed = {
-            key: value
-            for key, value in names.items()
-            if key not in GUARD_NAMES
-            and key not in external
-            and (key not in context or context[key] is not value)
-        }
+        changed: dict[str, Any] = {}
+        kept: dict[str, Any] = {}
+        for key, value in names.items():
+            if key in GUARD_NAMES or key in external:
+                continue
+            if key not in context or context[key] is not value:
+                changed[key] = value
+            elif type(value) is list or type(value) is dict:
+                kept[key] = value  # it may have been changed in place
         # Only a script that finished, with data that can be stored, changes the data: a failed one
         # leaves it as it was (no half-written variables, no memory bomb kept and saved with the instance).
-        check_variables(changed)
+        check_variables(changed, kept)
         for key in [k for k in context if k not in names]:
             del context[key]
         for key, value in changed.items():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ScriptNotAllowed(SyntaxError):
     """The sandbox does not compile this script: a construct, name or attribute it does not allow. A
@@ -24,7 +26,11 @@ class ScriptStopped(Exception):
 
 class OperationTimeout(Exception):
     """A whole operation (start, complete, a timer firing, ...) ran past its wall-clock budget: the engine
-    stopped at the next step it could stop at safely."""
+    stopped at the next step it could stop at safely (`task`: the last one it completed, if known)."""
+
+    def __init__(self, message: str, task: Any = None) -> None:
+        super().__init__(message)
+        self.task = task
 
 
 class LimitInterrupt(BaseException):  # noqa: N818 - it is not an error of the code it interrupts
