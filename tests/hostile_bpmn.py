@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -203,16 +203,27 @@ def write(directory: Path, name: str, text: str) -> Path:
     return path
 
 
-def _outer_ceiling() -> None:
-    import resource
+def _ceiling(size: int) -> Callable[[], None]:
+    def set_ceiling() -> None:
+        import resource
 
-    resource.setrlimit(resource.RLIMIT_AS, (OUTER_ADDRESS_SPACE, OUTER_ADDRESS_SPACE))
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+
+    return set_ceiling
+
+
+_outer_ceiling = _ceiling(OUTER_ADDRESS_SPACE)
 
 
 def handoff(
-    url: str, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120
+    url: str,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+    address_space: int = OUTER_ADDRESS_SPACE,
 ) -> subprocess.CompletedProcess[str]:
-    """The real `handoff` command in a child process (raises subprocess.TimeoutExpired past `timeout`)."""
+    """The real `handoff` command in a child process (raises subprocess.TimeoutExpired past `timeout`),
+    its address space at most `address_space` bytes."""
     environment = dict(os.environ, HANDOFF_DB=url, HANDOFF_USER="ops", **(env or {}))
     return subprocess.run(
         [sys.executable, str(ROOT / "cli.py"), *args],
@@ -221,7 +232,7 @@ def handoff(
         env=environment,
         cwd=ROOT,
         timeout=timeout,
-        preexec_fn=_outer_ceiling,
+        preexec_fn=_ceiling(address_space),
         check=False,
     )
 

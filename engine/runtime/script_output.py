@@ -63,6 +63,10 @@ def _path(parts: Iterable[str | int]) -> str:
     return out
 
 
+def _field(what: str, parts: Iterable[str | int]) -> str:
+    return f"{what} '{_path(parts)}'" if what else _path(parts)
+
+
 def _kind(value: Any) -> str:
     kind = type(value).__name__
     if kind == "Namespace":  # engine/runtime/sandbox/names.py (which imports this module)
@@ -128,10 +132,10 @@ def _check(values: Mapping[str, Any], what: str, limit: int = MAX_PAYLOAD_BYTES)
         value, parts, depth, above = stack.pop()
         is_dict = isinstance(value, dict)
         if not is_dict and not isinstance(value, list):
-            more_low, more_high = _scalar_size(value, f"{what} '{_path(parts)}'")
+            more_low, more_high = _scalar_size(value, _field(what, parts))
             low, high = low + more_low, high + more_high
             continue
-        field = f"{what} '{_path(parts)}'"
+        field = _field(what, parts)
         if id(value) in above:
             raise ScriptOutputInvalid(f"{field} refers to itself (it contains itself), which JSON cannot say")
         if depth > MAX_DEPTH:
@@ -175,8 +179,8 @@ def _check_size(
 
 def check_variables(assigned: Mapping[str, Any], kept: Mapping[str, Any]) -> None:
     """After a script ran, before the task data takes what it assigned: `assigned` (name -> value) holds
-    what it assigned, at most 1 MiB; `kept` the lists and dicts it had in reach and may have changed in
-    place, at most `MAX_DATA_BYTES` with what it assigned, so that data cannot grow script after script.
+    what it assigned or changed in place, at most 1 MiB; `kept` the lists and dicts of the data it left
+    as they were, at most `MAX_DATA_BYTES` with the rest, so that data cannot grow script after script.
     Functions at the top level are dropped from the data as SpiffWorkflow drops them; anywhere else they
     cannot be stored."""
     values = {k: v for k, v in assigned.items() if not callable(v)}
@@ -187,7 +191,7 @@ def check_variables(assigned: Mapping[str, Any], kept: Mapping[str, Any]) -> Non
             low, high = len(values) * 4, len(values) * 2050
         else:
             low, high = _check(values, "variable")
-            _check_size(values, (low, high), "what the script assigned")
+            _check_size(values, (low, high), "what the script assigned or changed")
     else:
         low = high = 0
     if kept:
@@ -196,6 +200,19 @@ def check_variables(assigned: Mapping[str, Any], kept: Mapping[str, Any]) -> Non
             _check_size(
                 {**kept, **values}, (low + kept_low, high + kept_high), "the task data", MAX_DATA_BYTES
             )
+
+
+def check_expression_value(value: Any) -> Any:
+    """The value of an expression (a condition, a cardinality, a timer, a DMN cell) may become task data
+    (a decision's result does): it is held to the same rules. Returns it."""
+    kind = type(value)
+    if kind is bool or kind is int or value is None:  # conditions and cardinalities: the common case
+        if kind is int and not MIN_INT <= value <= MAX_INT:
+            raise ScriptOutputInvalid("the expression's value is a whole number beyond 64 bits")
+        return value
+    named = {"the expression's value": value}
+    _check_size(named, _check(named, ""), "the expression's value")
+    return value
 
 
 def _changed(task: Task) -> dict[str, Any]:
@@ -229,6 +246,20 @@ def check_script_output(workflow: BpmnWorkflow, completed: Iterable[Task]) -> No
         try:
             _check_size(kept, _check(kept, "variable"), "what the task changed")
         except ScriptOutputInvalid as exc:
-            workflow.reset_from_task_id(task.id)
-            task.error()
+            _take_back(workflow, task)
             raise ScriptOutputInvalid(str(exc), task) from None
+
+
+def _take_back(workflow: BpmnWorkflow, task: Task) -> None:
+    """Undo `task` and what followed it (SpiffWorkflow's reset), and mark it failed. If the workflow
+    completed meanwhile, SpiffWorkflow copied the last task's data into the workflow's own: undo that
+    too, keeping only what can be stored."""
+    workflow.reset_from_task_id(task.id)
+    task.error()
+    if workflow.completed:
+        workflow.completed = False
+        for key in list(workflow.data):
+            try:
+                _check({key: workflow.data[key]}, "variable")
+            except ScriptOutputInvalid:
+                del workflow.data[key]

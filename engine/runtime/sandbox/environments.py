@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import decimal
+from collections.abc import Callable
+from copy import deepcopy
 from types import ModuleType
 from typing import Any
 
@@ -12,7 +14,7 @@ from SpiffWorkflow.bpmn.script_engine import TaskDataEnvironment
 
 from engine.errors import SetupRequired
 
-from ..script_output import check_variables
+from ..script_output import check_expression_value, check_variables
 from .guards import Guards, guarded_getattr
 from .limits import Budget, Limits, on_main_thread, run_limited
 from .names import GUARD_NAMES, SCRIPT_MARK, script_builtins
@@ -22,6 +24,13 @@ from .policy import compiled
 # code or a trusted script did to the thread's own (a precision of millions of digits makes each
 # operation slow).
 _DECIMAL_CONTEXT = decimal.Context()
+
+
+def _unchanged(copy: Any, original: Any) -> bool:
+    try:
+        return bool(copy == original)
+    except (RecursionError, TypeError, ValueError):  # data that cannot even be compared: look at it
+        return False
 
 
 def _apply(func: Any, *args: Any, **kwargs: Any) -> Any:
@@ -44,6 +53,40 @@ def _cut_message(exc: Exception) -> None:
         except Exception:  # noqa: BLE001 - a message that cannot even be shown
             text = "(a message that cannot be shown)"
         exc.args = (printable(text, MAX_MESSAGE_CHARS),)
+
+
+def run_on_copies(context: dict[str, Any], run: Callable[[dict[str, Any]], None]) -> None:
+    """Run a script (`run(names)`, which leaves in `names` what the task data should hold) on a copy of
+    the task data `context`, and write back only what it changed, once it is known to be data Handoff
+    can store (engine/runtime/script_output.py).
+
+    Lists and dicts reach the script as copies (one deepcopy, so that values shared between names stay
+    shared): a script that fails, or leaves what cannot be stored, changes nothing, not even in place;
+    what it changed in place is checked like what it assigned.
+    """
+    names = dict(context)
+    originals = {k: v for k, v in context.items() if type(v) is list or type(v) is dict}
+    copies = deepcopy(originals) if originals else {}
+    names.update(copies)
+    run(names)
+    changed: dict[str, Any] = {}
+    kept: dict[str, Any] = {}
+    for key, value in names.items():
+        if key in copies and value is copies[key]:
+            if _unchanged(value, originals[key]):
+                kept[key] = value  # counts towards the size of all data, like the original
+                continue
+        elif key in context and context[key] is value:
+            continue
+        changed[key] = value
+    check_variables(changed, kept)
+    for key in [k for k in context if k not in names]:
+        del context[key]
+    for key, value in changed.items():
+        if callable(value):  # as SpiffWorkflow: functions a script defines do not stay in the data
+            context.pop(key, None)
+        else:
+            context[key] = value
 
 
 class SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
@@ -104,7 +147,7 @@ class SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
         code = compiled(expression, "eval", thread)
         names = dict(external_context) if external_context else {}
         names.update(context)
-        return self._run(code, names, thread, "eval")
+        return check_expression_value(self._run(code, names, thread, "eval"))
 
     def execute(
         self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None
@@ -113,28 +156,16 @@ class SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
         self.check_for_overwrite(context, external)
         thread = not on_main_thread()
         code = compiled(script, "exec", thread)
-        names = dict(context)
-        names.update(external)
-        self._run(code, names, thread, "exec")
-        changed: dict[str, Any] = {}
-        kept: dict[str, Any] = {}
-        for key, value in names.items():
-            if key in GUARD_NAMES or key in external:
-                continue
-            if key not in context or context[key] is not value:
-                changed[key] = value
-            elif type(value) is list or type(value) is dict:
-                kept[key] = value  # it may have been changed in place
-        # Only a script that finished, with data that can be stored, changes the data: a failed one
-        # leaves it as it was (no half-written variables, no memory bomb kept and saved with the instance).
-        check_variables(changed, kept)
-        for key in [k for k in context if k not in names]:
-            del context[key]
-        for key, value in changed.items():
-            if callable(value):  # as SpiffWorkflow: functions a script defines do not stay in the data
-                context.pop(key, None)
-            else:
-                context[key] = value
+
+        def run(names: dict[str, Any]) -> None:
+            names.update(external)
+            self._run(code, names, thread, "exec")
+            for key in GUARD_NAMES.intersection(names):
+                del names[key]
+            for key in external:
+                names.pop(key, None)
+
+        run_on_copies(context, run)
         return True
 
 
@@ -160,17 +191,22 @@ class TrustedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
     def evaluate(
         self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None
     ) -> Any:
-        return self._guarded(
-            lambda: super(TrustedEnvironment, self).evaluate(expression, context, external_context)
+        return check_expression_value(
+            self._guarded(
+                lambda: super(TrustedEnvironment, self).evaluate(expression, context, external_context)
+            )
         )
 
     def execute(
         self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None
     ) -> bool:
-        self._guarded(lambda: super(TrustedEnvironment, self).execute(script, context, external_context))
-        # Imported modules are not data: they would stop the instance's state from serializing.
-        for key in [k for k, v in context.items() if isinstance(v, ModuleType)]:
-            del context[key]
+        def run(names: dict[str, Any]) -> None:
+            self._guarded(lambda: super(TrustedEnvironment, self).execute(script, names, external_context))
+            # Imported modules are not data: they would stop the instance's state from serializing.
+            for key in [k for k, v in names.items() if isinstance(v, ModuleType)]:
+                del names[key]
+
+        run_on_copies(context, run)
         return True
 
 
