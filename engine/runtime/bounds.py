@@ -1,4 +1,4 @@
-"""Bounds on the work one operation can grow into (bpmn/limits.py says why and holds the settings).
+"""Bounds on the work one operation can grow into (bpmn/definition_limits.py says why and holds the settings).
 
 Validation refuses what a file states outright (a literal cardinality, too many branches); these hold at
 run time for what only data decides: a multi-instance activity over a collection or an expression, and
@@ -13,7 +13,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.task import Task
 
-from bpmn.limits import CALL_DEPTH_ENV, MULTI_INSTANCE_ENV, WorkBounds, work_bounds
+from bpmn.definition_limits import CALL_DEPTH_ENV, MULTI_INSTANCE_ENV, WorkBounds, work_bounds
 
 
 class RunawayLoop(Exception):

@@ -28,7 +28,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 
-from engine.limits import (
+from engine.input_limits import (
     MAX_DEPTH,
     MAX_INT,
     MAX_KEY_CHARS,
