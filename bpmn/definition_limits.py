@@ -162,15 +162,6 @@ def upload_problems(trees: dict[str, etree._ElementTree]) -> list[Problem]:
                         )
                     )
     where = ", ".join(trees)[:200]
-    if elements > bounds.elements:
-        problems.append(
-            Problem(
-                where,
-                None,
-                f"the upload holds {elements:,} BPMN elements, more than the limit of {bounds.elements:,} "
-                f"({ELEMENTS_ENV})",
-            )
-        )
     if processes > bounds.processes:
         problems.append(
             Problem(
@@ -178,6 +169,15 @@ def upload_problems(trees: dict[str, etree._ElementTree]) -> list[Problem]:
                 None,
                 f"the upload holds {processes:,} processes, more than the limit of {bounds.processes:,} "
                 f"({PROCESSES_ENV}); deploy them in several uploads",
+            )
+        )
+    if elements > bounds.elements:
+        problems.append(
+            Problem(
+                where,
+                None,
+                f"the upload holds {elements:,} BPMN elements, more than the limit of {bounds.elements:,} "
+                f"({ELEMENTS_ENV})",
             )
         )
     return problems

@@ -47,18 +47,28 @@ def bound_multi_instance(specs: Any) -> None:
     for spec in specs:
         for task_spec in spec.task_specs.values():
             if isinstance(task_spec, MultiInstanceTask) and "create_child" not in vars(task_spec):
-                task_spec.create_child = _bounded(task_spec.create_child)
+                task_spec.create_child = _bounded(task_spec.create_child, task_spec.task_spec)
 
 
-def _bounded(create_child: Any) -> Any:
+_MADE = "handoff_instances_made"
+
+
+def _bounded(create_child: Any, instance_spec: str) -> Any:
     def create_child_within_bound(my_task: Task, *args: Any, **kwargs: Any) -> Any:
         limit = current_bounds().multi_instance
-        if len(my_task.children) >= limit:
+        # Counted once per loaded task (its children are its instances and the predicted task after it),
+        # then kept on the task object, which is not serialized: counting every time is quadratic.
+        made = getattr(my_task, _MADE, None)
+        if made is None:
+            made = sum(1 for child in my_task.children if child.task_spec.name == instance_spec)
+        if made >= limit:
             raise RunawayLoop(
                 my_task,
                 f"the multi-instance activity would run more than {limit:,} instances ({MULTI_INSTANCE_ENV})",
             )
-        return create_child(my_task, *args, **kwargs)
+        child = create_child(my_task, *args, **kwargs)
+        setattr(my_task, _MADE, made + 1)
+        return child
 
     return create_child_within_bound
 
