@@ -1,5 +1,4 @@
-"""Text for terminals: bounded and harmless, and the plain-text tables the CLI's listings and the text
-report share.
+"""Text from strangers made safe to print: bounded, and harmless to the terminal that shows it.
 
 Whatever reaches a terminal may come from strangers: an exception message a script raised, a BPMN name,
 a value. Terminals obey escape sequences (ESC/CSI `\\x1b[...`, OSC `\\x1b]...` that can set the title or
@@ -11,7 +10,6 @@ escape (`\\x1b`, `\\u202e`) and cuts the text to a bound, so that a 100 MiB mess
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 # How much of an exception message Handoff stores with an incident and prints: enough for any honest
@@ -51,26 +49,3 @@ def printable(text: Any, limit: int | None = MAX_MESSAGE_CHARS, *, lines: bool =
         note = f"... ({total:,} characters in all)"
         text = text[: max(0, limit - len(note))] + note
     return text
-
-
-def cut(value: Any, width: int) -> str:
-    text = "" if value is None else printable(value, None)
-    return text if len(text) <= width else text[: width - 1] + "~"
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], limits: Sequence[int] | None = None) -> str:
-    """Left-aligned columns under a dashed rule; `limits` caps each column's width (cut with ~). Every
-    cell is printable (engine.text.printable): a name from an upload cannot drive the terminal."""
-    if limits is None:
-        cells = [["" if c is None else printable(c, None) for c in row] for row in rows]
-    else:
-        cells = [[cut(c, limits[i]) for i, c in enumerate(row)] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        for i, c in enumerate(row):
-            widths[i] = max(widths[i], len(c))
-    lines = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in cells:
-        lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
-    return "\n".join(lines)
