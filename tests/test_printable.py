@@ -15,7 +15,8 @@ import pytest
 from hostile_bpmn import BPMN_HEAD, handoff, routed_scripts, write
 
 from engine import Handoff
-from engine.text import MAX_MESSAGE_CHARS, printable, table
+from engine.terminal import MAX_MESSAGE_CHARS, printable
+from engine.text import table
 from storage import Database
 
 # What a terminal would obey: CSI (colour, clear screen), OSC (window title; OSC 52 writes the

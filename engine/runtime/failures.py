@@ -3,7 +3,7 @@
 The message comes from uploaded code (an exception a script raised) or quotes it, so it is bounded and
 made printable here, once, before it is stored with the instance, written to history, or printed:
 `raise ValueError('x' * 100 MiB)` is a short line, and escape sequences or bidirectional overrides in it
-reach no terminal (engine/text.py).
+reach no terminal (engine/terminal.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.task import Task
 
 from bpmn import ProcessModel
-from engine.text import MAX_MESSAGE_CHARS, printable
+from engine.terminal import MAX_MESSAGE_CHARS, printable
 
 from .bounds import RunawayLoop
 from .sandbox import OperationTimeout

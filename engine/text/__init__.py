@@ -2,7 +2,7 @@
 
 `engine.text.instances`, `.tasks`, `.records`, `.people` and `.definitions` render the views of
 engine/views as the lines the CLI prints; this module holds what they share. Text from strangers (a BPMN
-name, an exception message a script raised, a value) goes through `printable()` (engine/text/safe.py):
+name, an exception message a script raised, a value) goes through `printable()` (engine/terminal.py):
 every table cell does.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from bpmn.durations import format_duration
 
-from .safe import MAX_MESSAGE_CHARS, printable
+from ..terminal import MAX_MESSAGE_CHARS, printable
 
 __all__ = ["MAX_MESSAGE_CHARS", "cut", "duration", "plural", "printable", "table", "when"]
 

@@ -13,6 +13,7 @@ from RestrictedPython.PrintCollector import PrintCollector
 from SpiffWorkflow.bpmn.script_engine import TaskDataEnvironment
 
 from engine.errors import SetupRequired
+from engine.terminal import MAX_MESSAGE_CHARS, printable
 
 from ..script_output import check_expression_value, check_variables
 from .guards import Guards, guarded_getattr
@@ -44,8 +45,6 @@ def _getitem(obj: Any, key: Any) -> Any:
 def _cut_message(exc: Exception) -> None:
     """What uploaded code raised, its message cut to a bound (SpiffWorkflow copies it into its own error,
     and a message that is not text would make that copy fail)."""
-    from engine.text import MAX_MESSAGE_CHARS, printable
-
     args = exc.args
     if args and (not isinstance(args[0], str) or len(args[0]) > MAX_MESSAGE_CHARS):
         try:
