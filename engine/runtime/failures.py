@@ -37,7 +37,8 @@ class Failure:
         element = element_of(model, self.task) if self.task is not None else None
         return {
             "task": element.id if element else None,
-            "task_name": element.name if element else None,
+            # The name comes from the upload and is printed with the failure: made printable like the message.
+            "task_name": printable(element.name, 300) if element and element.name else None,
             "lane": element.lane if element else None,
             "line": self.line,
             "type": self.error_type,
