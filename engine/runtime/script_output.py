@@ -187,6 +187,9 @@ def check_variables(assigned: Mapping[str, Any], kept: Mapping[str, Any]) -> Non
     if values:
         if all(type(v) in _SCALARS and (type(v) is not str or len(v) < 1024) for v in values.values()):
             for name, value in values.items():  # the common case: a few short plain values
+                kind = type(value)
+                if (kind is int and MIN_INT <= value <= MAX_INT) or kind is bool or value is None:
+                    continue
                 _scalar_size(value, f"variable '{name}'")
             low, high = len(values) * 4, len(values) * 2050
         else:

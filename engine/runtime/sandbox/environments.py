@@ -23,7 +23,7 @@ from .policy import compiled
 
 # Every sandboxed evaluation computes with Python's default decimal context, whatever another thread's
 # code or a trusted script did to the thread's own (a precision of millions of digits makes each
-# operation slow).
+# operation slow). Shared, not copied: scripts cannot reach a context object to change it.
 _DECIMAL_CONTEXT = decimal.Context()
 
 
@@ -54,10 +54,12 @@ def _cut_message(exc: Exception) -> None:
         exc.args = (printable(text, MAX_MESSAGE_CHARS),)
 
 
-def run_on_copies(context: dict[str, Any], run: Callable[[dict[str, Any]], None]) -> None:
-    """Run a script (`run(names)`, which leaves in `names` what the task data should hold) on a copy of
-    the task data `context`, and write back only what it changed, once it is known to be data Handoff
-    can store (engine/runtime/script_output.py).
+def run_on_copies(
+    context: dict[str, Any], run: Callable[[dict[str, Any]], None], skip: frozenset[str] = frozenset()
+) -> None:
+    """Run a script (`run(names)`, which leaves in `names` what the task data should hold, and the names
+    in `skip`) on a copy of the task data `context`, and write back only what it changed, once it is
+    known to be data Handoff can store (engine/runtime/script_output.py).
 
     Lists and dicts reach the script as copies (one deepcopy, so that values shared between names stay
     shared): a script that fails, or leaves what cannot be stored, changes nothing, not even in place;
@@ -65,21 +67,24 @@ def run_on_copies(context: dict[str, Any], run: Callable[[dict[str, Any]], None]
     """
     names = dict(context)
     originals = {k: v for k, v in context.items() if type(v) is list or type(v) is dict}
-    copies = deepcopy(originals) if originals else {}
-    names.update(copies)
+    copies = deepcopy(originals) if originals else originals
+    if copies:
+        names.update(copies)
     run(names)
     changed: dict[str, Any] = {}
     kept: dict[str, Any] = {}
     for key, value in names.items():
-        if key in copies and value is copies[key]:
+        if key in skip:
+            continue
+        if copies and key in copies and value is copies[key]:
             if _unchanged(value, originals[key]):
                 kept[key] = value  # counts towards the size of all data, like the original
                 continue
-        elif key in context and context[key] is value:
+        elif context.get(key, names) is value:
             continue
         changed[key] = value
     check_variables(changed, kept)
-    for key in [k for k in context if k not in names]:
+    for key in [k for k in context if k not in names]:  # names the script deleted
         del context[key]
     for key, value in changed.items():
         if callable(value):  # as SpiffWorkflow: functions a script defines do not stay in the data
@@ -95,27 +100,33 @@ class SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
         super().__init__({})
         self.limits = limits
         guards = Guards(limits)
-        self._static = {
-            "__builtins__": script_builtins(guards),
-            "_getattr_": guarded_getattr,
-            "_getitem_": _getitem,
-            "_getiter_": iter,
-            "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
-            "_unpack_sequence_": guarded_unpack_sequence,
-            "_write_": full_write_guard,
-            "_inplacevar_": guards.inplace,
-            "_apply_": _apply,
-            "_print_": PrintCollector,
-            "_mul_": guards.mul,
-            "_pow_": guards.pow,
-            "_lshift_": guards.lshift,
-            "_floordiv_": guards.floordiv,
-            "_mod_": guards.mod,
-            "_sandbox_": SCRIPT_MARK,
-        }
+        # The guards RestrictedPython's compiled code calls live with the builtins, where a global name
+        # falls back to: a script cannot name them (they start with `_`), and each evaluation's namespace
+        # holds only the data and the three names that belong to the evaluation.
+        builtins = script_builtins(guards)
+        builtins.update(
+            {
+                "_getattr_": guarded_getattr,
+                "_getitem_": _getitem,
+                "_getiter_": iter,
+                "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+                "_unpack_sequence_": guarded_unpack_sequence,
+                "_write_": full_write_guard,
+                "_inplacevar_": guards.inplace,
+                "_apply_": _apply,
+                "_print_": PrintCollector,
+                "_mul_": guards.mul,
+                "_pow_": guards.pow,
+                "_lshift_": guards.lshift,
+                "_floordiv_": guards.floordiv,
+                "_mod_": guards.mod,
+            }
+        )
+        self._builtins = builtins
 
     def _namespace(self, base: dict[str, Any], budget: Budget, thread: bool) -> dict[str, Any]:
-        base.update(self._static)
+        base["__builtins__"] = self._builtins
+        base["_sandbox_"] = SCRIPT_MARK
         base["_check_"] = budget.check
         if thread:
             base["_tick_"] = budget.tick
@@ -125,7 +136,7 @@ class SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
     def _run(self, code: Any, names: dict[str, Any], thread: bool, mode: str) -> Any:
         def run(budget: Budget) -> Any:
             saved = decimal.getcontext()
-            decimal.setcontext(_DECIMAL_CONTEXT.copy())
+            decimal.setcontext(_DECIMAL_CONTEXT)
             try:
                 if mode == "eval":
                     return eval(code, self._namespace(names, budget, thread))
@@ -157,14 +168,13 @@ class SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
         code = compiled(script, "exec", thread)
 
         def run(names: dict[str, Any]) -> None:
-            names.update(external)
+            if external:
+                names.update(external)
             self._run(code, names, thread, "exec")
-            for key in GUARD_NAMES.intersection(names):
-                del names[key]
             for key in external:
                 names.pop(key, None)
 
-        run_on_copies(context, run)
+        run_on_copies(context, run, GUARD_NAMES)
         return True
 
 

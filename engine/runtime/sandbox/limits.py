@@ -190,7 +190,7 @@ class Budget:
         self.active = True
         self.expired = False
         self.limits = limits
-        self.reason = limits.cpu_text()
+        self.reason = ""  # what struck, once a limit did
         self.count = 0
         self.operation = operation
         self.deadline = time.thread_time() + limits.cpu_seconds if thread else 0.0
@@ -205,7 +205,7 @@ class Budget:
         """Off the main thread: compiled into loops and functions; reads the clocks every 256 calls."""
         self.count += 1
         if self.expired:
-            raise LimitInterrupt(self.reason)
+            raise LimitInterrupt(self.reason or self.limits.cpu_text())
         if self.count & 255 == 0:
             if time.thread_time() > self.deadline:
                 raise self._strike(self.limits.cpu_text())
@@ -217,7 +217,7 @@ class Budget:
         script cannot catch it and go on. Code of a script that runs after its evaluation ended (a
         function it left in mutable data, called by a later script) may not catch anything either."""
         if self.expired or not self.active:
-            raise LimitInterrupt(self.reason)
+            raise LimitInterrupt(self.reason or self.limits.cpu_text())
 
     def ticking_iter(self, obj: Any) -> Iterator[Any]:
         for item in obj:
