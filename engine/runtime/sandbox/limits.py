@@ -216,8 +216,10 @@ class Budget:
         """At the top of every exception handler and `finally` block of a script: once a limit struck, the
         script cannot catch it and go on. Code of a script that runs after its evaluation ended (a
         function it left in mutable data, called by a later script) may not catch anything either."""
-        if self.expired or not self.active:
+        if self.expired:
             raise LimitInterrupt(self.reason or self.limits.cpu_text())
+        if not self.active:
+            raise LimitInterrupt("code of a script that has ended may not catch exceptions")
 
     def ticking_iter(self, obj: Any) -> Iterator[Any]:
         for item in obj:
