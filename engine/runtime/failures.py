@@ -47,7 +47,10 @@ class Failure:
 
 
 def _failure(task: Task | None, message: str, line: int | None, error_type: str) -> Failure:
-    return Failure(task, printable(message.strip(), MAX_MESSAGE_CHARS), line, printable(error_type, 100))
+    # Line feeds and tabs stay (a traceback-like message keeps its shape in `show --json`; one-line
+    # outputs join the lines); every other control character is escaped.
+    text = printable(message.strip(), MAX_MESSAGE_CHARS, lines=True)
+    return Failure(task, text, line, printable(error_type, 100))
 
 
 def describe_failure(exc: Exception) -> Failure:
