@@ -238,7 +238,8 @@ def handoff(
 
 
 def popen_handoff(url: str, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
-    """The real `handoff` command running in the background (a worker), its output in pipes."""
+    """The real `handoff` command running in the background (a worker), its output in pipes, in a
+    session of its own so that `kill_all` ends its worker children too."""
     environment = dict(os.environ, HANDOFF_DB=url, HANDOFF_USER="ops", **(env or {}))
     return subprocess.Popen(
         [sys.executable, str(ROOT / "cli.py"), *args],
@@ -248,4 +249,17 @@ def popen_handoff(url: str, *args: str, env: Mapping[str, str] | None = None) ->
         env=environment,
         cwd=ROOT,
         preexec_fn=_outer_ceiling,
+        start_new_session=True,
     )
+
+
+def kill_all(child: subprocess.Popen[str]) -> None:
+    """End a background `handoff` and every process it started (a worker's children would otherwise
+    keep running, and keep its output pipes open)."""
+    import signal
+
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    child.communicate(timeout=60)

@@ -26,6 +26,7 @@ from hostile_bpmn import (
     hostile_decision,
     hostile_dmn,
     hostile_timer,
+    kill_all,
     popen_handoff,
     routed_scripts,
     write,
@@ -270,8 +271,8 @@ def test_a_real_ctrl_c_stops_the_command_and_stores_nothing(tmp_path: Path, sqli
         child.send_signal(signal.SIGINT)
         _out, err = child.communicate(timeout=60)
     finally:
-        if child.poll() is None:
-            child.kill()
+        if child.returncode is None:
+            kill_all(child)
     assert child.returncode != 0 and "Traceback" not in err, err
     listed = handoff(sqlite_url, "--json", "instances", timeout=60)
     assert json.loads(listed.stdout) == [], listed.stdout

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hostile_bpmn import BPMN_HEAD, handoff, popen_handoff, write
+from hostile_bpmn import BPMN_HEAD, handoff, kill_all, popen_handoff, write
 
 from engine import Handoff
 from storage import Database
@@ -79,9 +79,8 @@ def test_worker_keeps_working_past_hostile_scripts_and_stops_on_sigterm(tmp_path
         worker.send_signal(signal.SIGTERM)
         out, err = worker.communicate(timeout=60)  # stops, instead of hanging on a script
     finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.communicate()
+        if worker.returncode is None:  # not stopped by SIGTERM: end it and its children
+            kill_all(worker)
     assert worker.returncode == 0, err[-3000:]
     assert "Traceback" not in err and "database is locked" not in err, err[-3000:]
     for instance, attempt in ids.items():
