@@ -256,10 +256,9 @@ def popen_handoff(url: str, *args: str, env: Mapping[str, str] | None = None) ->
 def kill_all(child: subprocess.Popen[str]) -> None:
     """End a background `handoff` and every process it started (a worker's children would otherwise
     keep running, and keep its output pipes open)."""
+    import contextlib
     import signal
 
-    try:
+    with contextlib.suppress(ProcessLookupError):  # already gone
         os.killpg(child.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     child.communicate(timeout=60)
