@@ -98,6 +98,10 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
         return ValidationReport((), tuple(Problem(name, None, message) for name in dmn_trees))
     if not bpmn_trees:
         return ValidationReport((), (Problem(", ".join(trees) or "(no file)", None, "no BPMN file given"),))
+    # Before anything else reads them: an upload beyond the work bounds is refused in linear time.
+    oversized = definition_limits.upload_problems(bpmn_trees)
+    if oversized:
+        return ValidationReport((), tuple(oversized))
     decisions = {
         d.get("id") for t in dmn_trees.values() for d in t.getroot().iter() if local(d.tag) == "decision"
     }

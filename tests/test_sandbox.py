@@ -47,8 +47,9 @@ REFUSED = {
     "exec_string": "Exec calls are not allowed",
     "eval_string": "Eval calls are not allowed",
     # A size guard, cheap to cross here (~40 ms of division without it); at a few million bits one C
-    # division would run for minutes, past the CPU limit's signal.
-    "huge_division": "divided integers of more than 262144 bits",
+    # division would run for minutes, past the CPU limit's signal. `int.from_bytes` is now refused
+    # beyond the bound itself, before any division (engine/runtime/sandbox/guards.py).
+    "huge_division": "an integer of more than 262144 bits",
 }
 # Variables the attempts would have set, had they worked.
 LEAKS = ("classes", "os", "cwd", "leaked", "numbers", "frame", "secret", "value", "big", "quotient")

@@ -96,6 +96,7 @@ def _run_steps(
                 runtime.run_engine(
                     workflow, log, model.event_subprocesses, dispatch=service_calls.run_started
                 )
+                runtime.check_script_output(workflow, log.completed)  # engine/runtime/script_output.py
         except Exception as exc:  # noqa: BLE001 - scripts are user code: any exception is an incident
             op.failure = runtime.describe_failure(exc)
     outbox = messaging.outgoing(workflow)

@@ -9,6 +9,7 @@ from SpiffWorkflow.task import Task
 
 from .engine_clock import clock_at, seeded_task_ids
 from .failures import Failure, describe_failure
+from .script_output import ScriptOutputInvalid, check_script_output
 from .stepping import (
     RunawayLoop,
     StepLog,
@@ -58,6 +59,7 @@ __all__ = [
     "Failure",
     "LoadedDefinition",
     "RunawayLoop",
+    "ScriptOutputInvalid",
     "StepLog",
     "Task",
     "TimerStart",
@@ -65,6 +67,7 @@ __all__ = [
     "all_tasks",
     "caught_code_event",
     "changed_data",
+    "check_script_output",
     "clock_at",
     "describe_failure",
     "dump_workflow",

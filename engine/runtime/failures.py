@@ -1,4 +1,10 @@
-"""Why an automated task failed, as an incident records it."""
+"""Why an automated task failed, as an incident records it.
+
+The message comes from uploaded code (an exception a script raised) or quotes it, so it is bounded and
+made printable here, once, before it is stored with the instance, written to history, or printed:
+`raise ValueError('x' * 100 MiB)` is a short line, and escape sequences or bidirectional overrides in it
+reach no terminal (engine/terminal.py).
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,17 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.task import Task
 
 from bpmn import ProcessModel
+from engine.terminal import MAX_MESSAGE_CHARS, printable
 
-from .stepping import RunawayLoop
+from .bounds import RunawayLoop
+from .sandbox import OperationTimeout
+from .script_output import ScriptOutputInvalid
 from .tasks import element_of
 
 
 @dataclass(frozen=True)
 class Failure:
-    """Why an automated task failed: what the incident records."""
+    """Why an automated task failed: what the incident records (`message` bounded and printable)."""
 
     task: Task | None
     message: str
@@ -28,7 +37,8 @@ class Failure:
         element = element_of(model, self.task) if self.task is not None else None
         return {
             "task": element.id if element else None,
-            "task_name": element.name if element else None,
+            # The name comes from the upload and is printed with the failure: made printable like the message.
+            "task_name": printable(element.name, 300) if element and element.name else None,
             "lane": element.lane if element else None,
             "line": self.line,
             "type": self.error_type,
@@ -36,21 +46,46 @@ class Failure:
         }
 
 
+def _failure(task: Task | None, message: str, line: int | None, error_type: str) -> Failure:
+    # Line feeds and tabs stay (a traceback-like message keeps its shape in `show --json`; one-line
+    # outputs join the lines); every other control character is escaped.
+    text = printable(message.strip(), MAX_MESSAGE_CHARS, lines=True)
+    return Failure(task, text, line, printable(error_type, 100))
+
+
 def describe_failure(exc: Exception) -> Failure:
     if isinstance(exc, RunawayLoop):
-        return Failure(exc.task, str(exc), None, "RunawayLoop")
+        return _failure(exc.task, str(exc), None, "RunawayLoop")
+    if isinstance(exc, ScriptOutputInvalid):
+        return _failure(exc.task, str(exc), None, "ScriptOutputInvalid")
+    if isinstance(exc, OperationTimeout):
+        return _failure(getattr(exc, "task", None), str(exc), None, "OperationTimeout")
     if isinstance(exc, WorkflowTaskException):
         inner = getattr(exc, "error_type", "") or type(exc).__name__
-        message = str(exc.error_msg if hasattr(exc, "error_msg") else exc).strip()
+        message = _text(exc.error_msg if hasattr(exc, "error_msg") else exc)
         cause = _user_cause(exc)
-        if cause is not None and str(cause.args[0] if cause.args else cause) not in message:
-            # "Error evaluating expression '...'" alone hides why (a sandbox limit, a NameError)
-            message = f"{message.rstrip('.')}: {type(cause).__name__}: {cause}"
-        return Failure(exc.task, message, exc.line_number or None, inner)
+        if cause is not None:
+            said = _text(cause.args[0] if cause.args else cause)
+            if said not in message:
+                # "Error evaluating expression '...'" alone hides why (a sandbox limit, a NameError)
+                message = f"{message.rstrip('.')}: {type(cause).__name__}: {said}"
+        return _failure(exc.task, message, exc.line_number or None, inner)
     if isinstance(exc, WorkflowException):
-        task = getattr(exc, "task", None)
-        return Failure(task, str(exc).strip(), None, type(exc).__name__)
-    return Failure(getattr(exc, "task", None), f"{type(exc).__name__}: {exc}", None, type(exc).__name__)
+        return _failure(getattr(exc, "task", None), _text(exc), None, type(exc).__name__)
+    return _failure(
+        getattr(exc, "task", None), f"{type(exc).__name__}: {_text(exc)}", None, type(exc).__name__
+    )
+
+
+def _text(value: Any) -> str:
+    """A message, cut before it is copied further (str() of a 100 MiB message is the only full copy)."""
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except Exception:  # noqa: BLE001 - an exception whose message cannot be made: say so
+        return "(a message that cannot be shown)"
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return text
+    return text[: MAX_MESSAGE_CHARS - 40] + f"... ({len(text):,} characters in all)"
 
 
 def _user_cause(exc: BaseException) -> BaseException | None:

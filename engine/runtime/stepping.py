@@ -19,7 +19,11 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from . import event_subprocesses as event_subprocess_rules
+from . import sandbox
+from .bounds import RunawayLoop, check_call_depth
 from .tasks import all_tasks
+
+__all__ = ["RunawayLoop", "StepLog", "caught_code_event", "has_unfinished", "is_finished", "run_engine"]
 
 # (DESIGN §4). Stop well before that, and stop a loop of automated tasks that would never wait.
 MAX_TREE_DEPTH = 900
@@ -34,12 +38,6 @@ def caught_code_event(task: Task) -> tuple[str, dict[str, Any]] | None:
         return None
     kind = "error_caught" if isinstance(definition, ErrorEventDefinition) else "escalation_caught"
     return kind, {"name": definition.name, "code": definition.code}
-
-
-class RunawayLoop(Exception):
-    def __init__(self, task: Task, message: str) -> None:
-        super().__init__(message)
-        self.task = task
 
 
 @dataclass
@@ -61,8 +59,20 @@ def run_engine(
     `event_subprocesses`: the process's event subprocesses, id -> interrupting (engine/event_subprocesses.py).
     `dispatch` runs work SpiffWorkflow leaves STARTED (service task handlers) and returns the tasks it
     completed; while either makes progress, the engine steps on.
-    """
 
+    The steps run within the operation's wall-clock budget (engine/runtime/sandbox/limits.py): past it,
+    the engine stops after the step in hand, where the workflow is consistent (OperationTimeout).
+    """
+    with sandbox.operation_budget(sandbox.current_limits()):
+        _run_engine(workflow, log, event_subprocesses, dispatch)
+
+
+def _run_engine(
+    workflow: BpmnWorkflow,
+    log: StepLog,
+    event_subprocesses: Mapping[str, bool] | None,
+    dispatch: Callable[[BpmnWorkflow], list[Task]] | None,
+) -> None:
     def did_complete(task: Task) -> None:
         if task.state == TaskState.STARTED and isinstance(task.task_spec, ServiceTaskMixin):
             return  # SpiffWorkflow calls this for every task it ran: this one waits for its handler or a person
@@ -72,6 +82,11 @@ def run_engine(
             raise RunawayLoop(task, f"more than {MAX_STEPS_PER_OPERATION} automated steps without waiting")
         if log.count % 64 == 0 and task.depth > MAX_TREE_DEPTH:
             raise RunawayLoop(task, f"the process looped more than {MAX_TREE_DEPTH} steps deep")
+        check_call_depth(task)
+        try:
+            sandbox.check_operation()
+        except sandbox.OperationTimeout as exc:
+            raise sandbox.OperationTimeout(str(exc), task) from None
 
     checkpoint = time.time()  # SpiffWorkflow stamps last_state_change with time.time()
     workflow.do_engine_steps(did_complete_task=did_complete)

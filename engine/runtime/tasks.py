@@ -15,6 +15,8 @@ from SpiffWorkflow.util.task import TaskState
 from bpmn import Element, ProcessModel
 from bpmn.inspect import ACTIVITY_TAGS
 
+from .script_output import check_script_output
+
 
 def all_tasks(workflow: BpmnWorkflow) -> Iterator[Task]:
     """Every task of the instance, subprocesses included, without the iterator's depth limit."""
@@ -103,9 +105,11 @@ def run_user_task(task: Task, data: dict[str, Any]) -> None:
 
 
 def retry_task(task: Task, data: dict[str, Any]) -> None:
-    """Run a failed task again after its data was fixed (SpiffWorkflow recovers an ERROR task so)."""
+    """Run a failed task again after its data was fixed (SpiffWorkflow recovers an ERROR task so). What
+    it leaves must be storable (engine/runtime/script_output.py): it ran outside the engine steps."""
     task.data.update(data)
     task.run()
+    check_script_output(getattr(task.workflow, "top_workflow", task.workflow), [task])
 
 
 def instance_data(workflow: BpmnWorkflow) -> dict[str, Any]:

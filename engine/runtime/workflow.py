@@ -17,6 +17,7 @@ from bpmn import Element, ProcessModel
 from bpmn.serializer import codec
 
 from . import sandbox
+from .bounds import bound_multi_instance
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class DefinitionCache:
         process_id, version, model_json, spec_json, *rest = load()
         model = ProcessModel.from_json(model_json)
         spec, subs = codec(model.dialect).spec_from_dict(json.loads(spec_json))
+        bound_multi_instance([spec, *subs.values()])
         trusted = bool(rest[0]) if rest else False
         loaded = LoadedDefinition(definition_id, process_id, version, model, spec, subs, trusted)
         with self._lock:

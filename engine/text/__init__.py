@@ -1,7 +1,9 @@
 """Plain text for terminals: the CLI's tables and how each view reads (the text report shares the layout).
 
 `engine.text.instances`, `.tasks`, `.records`, `.people` and `.definitions` render the views of
-engine/views as the lines the CLI prints; this module holds what they share.
+engine/views as the lines the CLI prints; this module holds what they share. Text from strangers (a BPMN
+name, an exception message a script raised, a value) goes through `printable()` (engine/terminal.py):
+every table cell does.
 """
 
 from __future__ import annotations
@@ -12,16 +14,21 @@ from typing import Any
 
 from bpmn.durations import format_duration
 
+from ..terminal import MAX_MESSAGE_CHARS, printable
+
+__all__ = ["MAX_MESSAGE_CHARS", "cut", "duration", "plural", "printable", "table", "when"]
+
 
 def cut(value: Any, width: int) -> str:
-    text = "" if value is None else str(value)
+    text = "" if value is None else printable(value, None)
     return text if len(text) <= width else text[: width - 1] + "~"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], limits: Sequence[int] | None = None) -> str:
-    """Left-aligned columns under a dashed rule; `limits` caps each column's width (cut with ~)."""
+    """Left-aligned columns under a dashed rule; `limits` caps each column's width (cut with ~). Every
+    cell is printable (engine.text.printable): a name from an upload cannot drive the terminal."""
     if limits is None:
-        cells = [["" if c is None else str(c) for c in row] for row in rows]
+        cells = [["" if c is None else printable(c, None) for c in row] for row in rows]
     else:
         cells = [[cut(c, limits[i]) for i, c in enumerate(row)] for row in rows]
     widths = [len(h) for h in headers]
