@@ -10,9 +10,14 @@ class HandoffError(Exception):
 
 
 class InvalidInput(HandoffError):
-    """Bad form data, options or values."""
+    """Bad form data, options or values. `fields` names the form fields at fault (when known), so that
+    a form can show the error beside them."""
 
     exit_code = 2
+
+    def __init__(self, message: str, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class DefinitionInvalid(HandoffError):

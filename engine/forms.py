@@ -39,7 +39,37 @@ _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def _convert(field: FormField, value: Any, task_label: str) -> Any:
-    """`value` (already checked by `payload.check_payload`) as the field's type, or InvalidInput."""
+    """`value` (already checked by `payload.check_payload`) as the field's type within its limits, or
+    InvalidInput naming the field."""
+    try:
+        return _within(field, _typed(field, value, task_label), task_label)
+    except InvalidInput as exc:
+        raise InvalidInput(str(exc), (field.id,)) from None
+
+
+def _within(field: FormField, value: Any, task_label: str) -> Any:
+    """The form's limits (Camunda's min/max/minlength/maxlength constraints, JSON Schema's
+    minimum/maximum/minLength/maxLength)."""
+    where = f"field '{field.id}' of {task_label}"
+    limits = field.constraints
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if "min" in limits and value < limits["min"]:
+            raise InvalidInput(f"{where} must be at least {_number(limits['min'])}, got {show(value)}")
+        if "max" in limits and value > limits["max"]:
+            raise InvalidInput(f"{where} must be at most {_number(limits['max'])}, got {show(value)}")
+    if isinstance(value, str) and field.type in ("string", "text"):
+        if "minlength" in limits and len(value) < limits["minlength"]:
+            raise InvalidInput(f"{where} must have at least {_number(limits['minlength'])} characters")
+        if "maxlength" in limits and len(value) > limits["maxlength"]:
+            raise InvalidInput(f"{where} must have at most {_number(limits['maxlength'])} characters")
+    return value
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _typed(field: FormField, value: Any, task_label: str) -> Any:
     where = f"field '{field.id}' of {task_label}"
     if value is None:
         return None
@@ -115,7 +145,8 @@ def check(form: Sequence[FormField], data: Mapping[str, Any], task_label: str) -
     if unknown:
         raise InvalidInput(
             f"{task_label} has no field {_listing([show(k) for k in unknown], 5)}; its fields are "
-            f"{_listing(list(fields), 20)}"
+            f"{_listing(list(fields), 20)}",
+            tuple(unknown),
         )
     out: dict[str, Any] = {}
     missing: list[str] = []
@@ -131,5 +162,7 @@ def check(form: Sequence[FormField], data: Mapping[str, Any], task_label: str) -
         elif field.id in data:
             out[field.id] = None
     if missing:
-        raise InvalidInput(f"{task_label} needs {_listing([repr(m) for m in missing])} (required)")
+        raise InvalidInput(
+            f"{task_label} needs {_listing([repr(m) for m in missing])} (required)", tuple(missing)
+        )
     return out
