@@ -123,3 +123,6 @@ def _spread(start: set[str], edges: Mapping[str, list[str]], through: Callable[[
             if through(nxt):
                 todo.append(nxt)
     return seen
+
+
+__all__ = ["Diagram", "PathMarks", "instance_path", "process_diagram"]

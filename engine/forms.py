@@ -130,6 +130,11 @@ def _listing(names: Sequence[str], most: int = 8) -> str:
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
+def fields_from_json(form: Iterable[Mapping[str, Any]]) -> tuple[FormField, ...]:
+    """A stored form (a task row's or a start event's, DESIGN §7's shape) as the fields `check` takes."""
+    return tuple(FormField.from_json(dict(f)) for f in form)
+
+
 def check(form: Sequence[FormField], data: Mapping[str, Any], task_label: str) -> dict[str, Any]:
     """The data to store for a task: converted to the form's types, defaults filled, unknown fields refused.
 
