@@ -26,7 +26,7 @@ from engine.signin import SigninPolicy
 from storage import Database, StorageError
 
 from . import errors
-from .security import BodyLimit, SecurityHeaders
+from .security import BodyLimit, SafeJSONResponse, SecurityHeaders
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"  # the pages' (Jinja2, autoescaped .html files)
@@ -88,6 +88,7 @@ def create_app(
         docs_url=None,  # FastAPI's own pages load Swagger UI from a CDN: ours is shipped (web/api/docs.py)
         redoc_url=None,
         lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
     )
     app.state.handoff = handoff
     app.state.settings = settings

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import (
@@ -28,6 +28,8 @@ from engine import (
     SetupRequired,
 )
 from engine.signin import SignInFailed, SignInRefused
+
+from .security import SafeJSONResponse
 
 log = logging.getLogger("handoff.web")
 
@@ -99,7 +101,7 @@ def error_response(
             for name, value in (headers or {}).items():
                 page.headers[name] = value
             return page
-    return JSONResponse(body, status_code=status, headers=headers)
+    return SafeJSONResponse(body, status_code=status, headers=headers)
 
 
 def wants_html(request: Request) -> bool:

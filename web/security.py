@@ -11,6 +11,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # No inline script and nothing from elsewhere: every script, style and image comes from this server.
@@ -172,6 +173,16 @@ async def _json_answer(send: Send, status: int, message: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON with `<`, `>` and `&` escaped (`\\u003c`...): task names and data from BPMN or people may hold
+    markup, and a JSON answer must never read as HTML, even to a browser that sniffs or a page that
+    pastes it into a script block."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode("utf-8")
 
 
 def same_origin(origin_or_referer: str, host: str | None) -> bool:

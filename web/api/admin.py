@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine import signin
 
 from ..auth import User, handoff
 from ..errors import HttpError
+from ..security import SafeJSONResponse
 
 router = APIRouter(tags=["administration"])
 
@@ -53,10 +53,10 @@ def list_users(request: Request, user: User) -> list[dict[str, Any]]:
 
 
 @router.post("/users")
-def add_user(request: Request, user: User, body: UserBody) -> JSONResponse:
+def add_user(request: Request, user: User, body: UserBody) -> SafeJSONResponse:
     """Register a user (201) or update one (200), as `handoff users add --json` (admins)."""
     result = handoff(request).add_user(body.name, lanes=body.lanes, role=body.role, actor=user.name)
-    return JSONResponse(result.to_json(), status_code=201 if result.action == "added" else 200)
+    return SafeJSONResponse(result.to_json(), status_code=201 if result.action == "added" else 200)
 
 
 @router.delete("/users/{name}")

@@ -93,8 +93,25 @@ class _ProblemView:
         return f"{self.file}:{self.line}: {self.message}" if self.line else f"{self.file}: {self.message}"
 
 
+class UploadPath(os.PathLike[str]):
+    """An uploaded file's temporary copy: opening it opens the copy, but `str()` gives the uploaded
+    name, which is what validation problems and the stored version show, and part of a version's
+    checksum (so that uploading identical files again makes no new version).
+
+    For the lead: a deploy use case taking (name, bytes) pairs would make this unnecessary."""
+
+    def __init__(self, path: str, display: str) -> None:
+        self.path, self.display = path, display
+
+    def __fspath__(self) -> str:
+        return self.path
+
+    def __str__(self) -> str:
+        return self.display
+
+
 @contextmanager
-def _uploaded(files: list[UploadFile]) -> Iterator[tuple[list[str], dict[str, str]]]:
+def _uploaded(files: list[UploadFile]) -> Iterator[tuple[list[Any], dict[str, str]]]:
     """The uploads as files in a private temporary folder (each at most HANDOFF_MAX_UPLOAD, else 413),
     named as uploaded; yields their paths and a map from path to uploaded name. Removed afterwards."""
     if not files:
@@ -104,7 +121,8 @@ def _uploaded(files: list[UploadFile]) -> Iterator[tuple[list[str], dict[str, st
     limit = upload_limit()
     folder = tempfile.mkdtemp(prefix="handoff-upload-")
     try:
-        paths, names = [], {}
+        paths: list[Any] = []
+        names: dict[str, str] = {}
         for index, upload in enumerate(files):
             name = _safe_name(upload.filename, index)
             target = Path(folder) / str(index) / name
@@ -119,7 +137,7 @@ def _uploaded(files: list[UploadFile]) -> Iterator[tuple[list[str], dict[str, st
                             f"{name}: file is more than the limit of {human_size(limit)} (HANDOFF_MAX_UPLOAD)",
                         )
                     out.write(chunk)
-            paths.append(str(target))
+            paths.append(UploadPath(str(target), name))
             names[str(target)] = name
         yield paths, names
     finally:
