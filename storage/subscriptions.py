@@ -12,7 +12,7 @@ from sqlalchemy import Table, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from .models import EventStart, ProcessDefinition, ProcessInstance, Subscription
-from .repository import _buffer, flush_writes
+from .repository import buffer_of, flush_writes
 
 # Only these receive messages and signals: an instance in error keeps its incident until it is retried,
 # a suspended one waits for `resume`.
@@ -63,7 +63,7 @@ def replace(
     ]
     if not values:
         return
-    buffer = _buffer(session)
+    buffer = buffer_of(session)
     if buffer is not None and buffer.instances:
         flush_writes(session, stop=False)
     session.execute(insert(_SUBSCRIPTION), values)

@@ -1,0 +1,111 @@
+"""The history: event rows, appended in bulk, and the completions that causal predecessors need."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy.orm import Session
+
+from ..models import Event
+from .buffer import EVENT, EVENT_COLUMNS, buffer_of
+from .prepared import Prepared, pg_next_ids
+
+_INSERT_EVENTS = insert(EVENT)
+
+
+def add_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        # Core executemany on the table: one statement whatever the None values (the ORM bulk insert
+        # splits the rows into one statement per distinct set of non-None keys).
+        session.connection().execute(_INSERT_EVENTS, rows)
+
+
+def events_of(session: Session, instance_id: int) -> Sequence[Event]:
+    return session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.id)).all()
+
+
+def add_events_returning_ids(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert history rows in one statement and return their ids, in the rows' order.
+
+    The ids are allocated first (one query) and inserted explicitly: INSERT ... RETURNING of many rows
+    in a guaranteed order costs one statement per row on SQLite.
+    """
+    if not rows:
+        return []
+    buffer = buffer_of(session)
+    if buffer is not None:
+        ids = buffer.allocate(session, EVENT, len(rows))
+        buffer.events += [dict(row, id=event_id) for row, event_id in zip(rows, ids, strict=True)]
+        buffer.grown(session, len(rows))
+        return ids
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        ids = pg_next_ids(conn, "event", len(rows))
+        conn.execute(
+            _INSERT_EVENTS, [dict(row, id=event_id) for row, event_id in zip(rows, ids, strict=True)]
+        )
+        return ids
+    # SQLite: one multi-row INSERT; writers hold the write lock (BEGIN IMMEDIATE) and rowids of one
+    # statement are consecutive, so the last rowid gives them all. The SQL text is built once per row
+    # count and the values go through the columns' own bind processors (UTC datetimes, JSON).
+    columns, processors = _sqlite_event_binding(conn.dialect)
+    params: list[Any] = []
+    for row in rows:
+        for name, process in zip(columns, processors, strict=True):
+            value = row.get(name)
+            params.append(process(value) if process is not None else value)
+    last = conn.exec_driver_sql(_sqlite_event_insert(len(rows)), tuple(params)).lastrowid
+    return list(range(last - len(rows) + 1, last + 1))
+
+
+@cache
+def _sqlite_event_insert(n: int) -> str:
+    one = "(" + ", ".join("?" * len(EVENT_COLUMNS)) + ")"
+    return f"INSERT INTO event ({', '.join(EVENT_COLUMNS)}) VALUES " + ", ".join([one] * n)
+
+
+_BINDINGS: dict[str, tuple[tuple[str, ...], tuple[Any, ...]]] = {}
+
+
+def _sqlite_event_binding(dialect: Any) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    if dialect.name not in _BINDINGS:
+        _BINDINGS[dialect.name] = (
+            EVENT_COLUMNS,
+            tuple(EVENT.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in EVENT_COLUMNS),
+        )
+    return _BINDINGS[dialect.name]
+
+
+def completed_event(session: Session, instance_id: int, token: str) -> dict[str, Any] | None:
+    """The latest `task_completed` event of an activity instance (by its token): the columns of
+    `Event` as a dict."""
+    return _COMPLETED_EVENT.first(session, {"instance_id": instance_id, "token": token})
+
+
+_COMPLETED_EVENT = Prepared(
+    select(EVENT)
+    .where(
+        EVENT.c.instance_id == bindparam("instance_id"),
+        EVENT.c.token == bindparam("token"),
+        EVENT.c.kind == "task_completed",
+    )
+    .order_by(EVENT.c.id.desc())
+    .limit(1)
+)
+
+
+def completion_ranks(session: Session, instance_id: int, tokens: Sequence[str]) -> dict[str, int]:
+    """token -> id of its latest `task_completed` event: the order in which activities completed."""
+    if not tokens:
+        return {}
+    rows = session.execute(
+        select(Event.token, func.max(Event.id))
+        .where(
+            Event.instance_id == instance_id, Event.kind == "task_completed", Event.token.in_(list(tokens))
+        )
+        .group_by(Event.token)
+    ).all()
+    return {token: int(rank) for token, rank in rows if token is not None}

@@ -1,0 +1,107 @@
+"""Process instances: read, inserted with one Core statement, updated under their version counter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from ..models import ProcessDefinition, ProcessInstance
+from .buffer import INSTANCE, INSTANCE_COLUMNS, buffer_of
+from .prepared import Prepared
+
+_INSERT_INSTANCE = Prepared(
+    insert(INSTANCE).values({c: bindparam(c) for c in INSTANCE_COLUMNS}).returning(INSTANCE.c.id)
+)
+
+
+def get_instance(session: Session, instance_id: int) -> ProcessInstance | None:
+    return session.get(ProcessInstance, instance_id)
+
+
+def list_instances(
+    session: Session,
+    *,
+    process_id: str | None = None,
+    status: str | None = None,
+    business_key: str | None = None,
+    limit: int = 100,
+) -> Sequence[tuple[ProcessInstance, int]]:
+    query = select(ProcessInstance, ProcessDefinition.version).join(
+        ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id
+    )
+    if process_id:
+        query = query.where(ProcessInstance.process_id == process_id)
+    if status:
+        query = query.where(ProcessInstance.status == status)
+    if business_key:
+        query = query.where(ProcessInstance.business_key == business_key)
+    rows = session.execute(query.order_by(ProcessInstance.id.desc()).limit(limit)).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def insert_instance(session: Session, instance: ProcessInstance) -> int:
+    """INSERT a new instance row with one Core statement (no unit-of-work flush); sets and returns its id.
+
+    The object stays outside the session: callers only read it afterwards.
+    """
+    instance.version_counter = 1
+    buffer = buffer_of(session)
+    if buffer is not None:
+        # Written by `flush_writes` with the values the object has then.
+        instance.id = buffer.allocate(session, INSTANCE, 1)[0]
+        buffer.born_subjects.add(f"instance:{instance.id}")
+        buffer.instances[instance.id] = instance
+        buffer.grown(session, 1)
+        return instance.id
+    values = {key: getattr(instance, key) for key in INSTANCE_COLUMNS}
+    instance.id = _INSERT_INSTANCE.execute(session, values).scalar_one()
+    return instance.id
+
+
+_WRITTEN_FIELDS = (
+    "status",
+    "state",
+    "data",
+    "error",
+    "next_due_at",
+    "updated_at",
+    "completed_at",
+    "attempts",
+)
+_UPDATE_INSTANCES = (
+    update(INSTANCE)
+    .where(INSTANCE.c.id == bindparam("_id"), INSTANCE.c.version_counter == bindparam("_version"))
+    .values({**{k: bindparam(k) for k in _WRITTEN_FIELDS}, "version_counter": INSTANCE.c.version_counter + 1})
+)
+
+
+def update_instances(session: Session, instances: Sequence[ProcessInstance]) -> bool:
+    """Write many changed instances in one executemany, each only if its version is still the one read.
+
+    Returns False when some row had changed meanwhile (the caller rolls back). The objects must not
+    be in the session (their changes are not flushed by the ORM).
+    """
+    if not instances:
+        return True
+    rows = [
+        {"_id": i.id, "_version": i.version_counter, **{k: getattr(i, k) for k in _WRITTEN_FIELDS}}
+        for i in instances
+    ]
+    result = session.connection().execute(_UPDATE_INSTANCES, rows)
+    if result.rowcount >= 0 and result.rowcount != len(rows):  # -1: the driver does not count executemany
+        return False
+    for instance in instances:
+        instance.version_counter += 1
+    return True
+
+
+def open_instances(session: Session) -> list[ProcessInstance]:
+    return list(
+        session.scalars(
+            select(ProcessInstance).where(
+                ProcessInstance.status.in_(("running", "waiting", "error", "suspended"))
+            )
+        )
+    )

@@ -1,0 +1,156 @@
+"""Human task rows: read, inserted and changed with prepared statements, claims under a condition."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ..models import HumanTask, ProcessInstance
+from .buffer import TASK, TASK_COLUMNS, buffer_of
+from .prepared import Prepared
+
+OPEN_TASK_STATES = ("ready", "claimed")
+_TASK_UPDATES: dict[tuple[tuple[str, ...], bool], Prepared] = {}
+_TASK_SETS: dict[tuple[str, ...], Prepared] = {}
+_INSERT_TASK = insert(TASK).values({c: bindparam(c) for c in TASK_COLUMNS})
+_INSERT_TASK_RETURNING = Prepared(_INSERT_TASK.returning(TASK.c.id))
+_INSERT_TASK_SQLITE = Prepared(_INSERT_TASK)  # SQLite: the cursor's lastrowid, cheaper than RETURNING
+
+
+def get_task(session: Session, task_id: int) -> HumanTask | None:
+    return session.get(HumanTask, task_id)
+
+
+def open_tasks_of(session: Session, instance_id: int) -> Sequence[HumanTask]:
+    return session.scalars(
+        select(HumanTask)
+        .where(HumanTask.instance_id == instance_id, HumanTask.state.in_(OPEN_TASK_STATES))
+        .order_by(HumanTask.id)
+    ).all()
+
+
+def list_tasks(
+    session: Session,
+    *,
+    lane: str | None = None,
+    assignee: str | None = None,
+    instance_id: int | None = None,
+    include_closed: bool = False,
+    limit: int = 200,
+    lanes: Sequence[str] | None = None,
+) -> Sequence[tuple[HumanTask, str]]:
+    """Human tasks with their process id; `lanes` (when not None) keeps only tasks of those lanes."""
+    query = select(HumanTask, ProcessInstance.process_id).join(
+        ProcessInstance, ProcessInstance.id == HumanTask.instance_id
+    )
+    if not include_closed:
+        query = query.where(HumanTask.state.in_(OPEN_TASK_STATES))
+    if lane:
+        query = query.where(HumanTask.lane == lane)
+    if lanes is not None:
+        query = query.where(HumanTask.lane.in_(list(lanes)))
+    if assignee:
+        query = query.where(HumanTask.assignee == assignee)
+    if instance_id is not None:
+        query = query.where(HumanTask.instance_id == instance_id)
+    rows = session.execute(query.order_by(HumanTask.id).limit(limit)).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def update_task_if(
+    session: Session, task: HumanTask, expected_state: str, expected_assignee: str | None, **values: Any
+) -> bool:
+    """Change a task only if nobody changed it since it was read; False when someone did.
+
+    One prepared UPDATE; on success the loaded row takes the new values as committed ones, so that it
+    need not be read again.
+    """
+    buffered = _buffered_task(session, task)
+    if buffered is not None:
+        # Born in this buffer: no one else can see the row yet, so the condition is checked here.
+        if buffered["state"] != expected_state or buffered["assignee"] != expected_assignee:
+            return False
+        buffered.update(values)
+        _take_values(task, values)
+        return True
+    key = (tuple(sorted(values)), expected_assignee is None)
+    prepared = _TASK_UPDATES.get(key)
+    if prepared is None:
+        condition = (TASK.c.id == bindparam("_id")) & (TASK.c.state == bindparam("_state"))
+        if expected_assignee is None:
+            condition &= TASK.c.assignee.is_(None)
+        else:
+            condition &= TASK.c.assignee == bindparam("_assignee")
+        statement = update(TASK).where(condition).values({k: bindparam(k) for k in key[0]})
+        prepared = _TASK_UPDATES[key] = Prepared(statement)
+    params = dict(values, _id=task.id, _state=expected_state)
+    if expected_assignee is not None:
+        params["_assignee"] = expected_assignee
+    if not prepared.execute(session, params).rowcount:
+        return False
+    _take_values(task, values)
+    return True
+
+
+def _take_values(task: HumanTask, values: dict[str, Any]) -> None:
+    """The loaded row takes what was written as committed values: no flush, no re-read."""
+    for name, value in values.items():
+        set_committed_value(task, name, value)
+
+
+def insert_task(session: Session, task: HumanTask) -> int:
+    """INSERT a new task row with one prepared statement (no unit-of-work flush); sets and returns its id.
+
+    The object stays outside the session, like `insert_instance`'s.
+    """
+    values = {key: getattr(task, key) for key in TASK_COLUMNS}
+    buffer = buffer_of(session)
+    if buffer is not None:
+        task.id = buffer.allocate(session, TASK, 1)[0]
+        buffer.born_subjects.add(f"task:{task.id}")
+        buffer.tasks[task.id] = dict(values, id=task.id)
+        buffer.grown(session, 1)
+        return task.id
+    if session.connection().dialect.name == "sqlite":
+        task.id = _INSERT_TASK_SQLITE.execute(session, values).lastrowid
+    else:
+        task.id = _INSERT_TASK_RETURNING.execute(session, values).scalar_one()
+    return task.id
+
+
+def set_task(session: Session, task: HumanTask, **values: Any) -> None:
+    """Change a task row the caller owns in this transaction (no concurrency condition)."""
+    buffered = _buffered_task(session, task)
+    if buffered is not None:
+        buffered.update(values)
+    else:
+        _set_task_row(session, task, values)
+    _take_values(task, values)
+
+
+def _buffered_task(session: Session, task: HumanTask) -> dict[str, Any] | None:
+    buffer = buffer_of(session)
+    return buffer.tasks.get(task.id) if buffer is not None else None
+
+
+def _set_task_row(session: Session, task: HumanTask, values: dict[str, Any]) -> None:
+    key = tuple(sorted(values))
+    prepared = _TASK_SETS.get(key)
+    if prepared is None:
+        statement = update(TASK).where(TASK.c.id == bindparam("_id")).values({k: bindparam(k) for k in key})
+        prepared = _TASK_SETS[key] = Prepared(statement)
+    prepared.execute(session, dict(values, _id=task.id))
+
+
+def open_tasks_with_instances(session: Session) -> list[tuple[HumanTask, ProcessInstance]]:
+    rows = session.execute(
+        select(HumanTask, ProcessInstance)
+        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+        .where(HumanTask.state.in_(OPEN_TASK_STATES))
+        .order_by(HumanTask.id)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
