@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from click.testing import CliRunner
-from web_server import ORDER, Site, site, work_rows
 
 from conftest import DATA
+from web_server import ORDER, Site, site, work_rows
 
 
 @pytest.fixture
@@ -446,9 +446,9 @@ def test_unknown_routes_and_methods_answer_json(served: Site) -> None:
 
 def test_schema_missing_is_503(db_url: str) -> None:
     import httpx
-    from web_server import serve_in_thread
 
     from web import create_app
+    from web_server import serve_in_thread
 
     with serve_in_thread(create_app(db_url, with_pages=False)) as url:
         r = httpx.get(url + "/api/tasks", headers={"Authorization": "Bearer hnd_whatever"})
