@@ -61,13 +61,16 @@ class WorkItem:
     def label(self) -> str:
         return self.name or self.element
 
+    def past_due(self, now: datetime) -> bool:
+        """Still open after its due date (work that waited within its SLA can still be late)."""
+        return self.due_at is not None and now > self.due_at
+
     def waiting_seconds(self, now: datetime) -> float:
         return max(0.0, ((self.claimed_at or now) - self.created_at).total_seconds())
 
     def sla_state(self, now: datetime) -> str | None:
-        """`over` (waited past its SLA or past its due date), `near` (80% of it), `ok`, or None."""
-        if self.due_at is not None and now > self.due_at:
-            return "over"
+        """By its waiting time (ready -> claimed, or now; DESIGN §3 "Delay"): `over` its SLA, `near` it
+        (80%), `ok`, or None without an SLA."""
         if self.sla_seconds is None:
             return None
         waited = self.waiting_seconds(now)

@@ -7,6 +7,7 @@ Templates are Jinja2 with autoescape on for every file: a task, lane or field na
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -166,8 +167,15 @@ def since(value: datetime | None, now: datetime) -> str:
     return span((now - value).total_seconds())
 
 
+def shown(value: Any) -> str:
+    """A data value as people read it: text as it is, everything else as JSON (true, null, [1, 2])."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
 env.globals.update(static=static, nav=nav)
-env.filters.update(when=when, span=span)
+env.filters.update(when=when, span=span, shown=shown)
 
 
 def render(
