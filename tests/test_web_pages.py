@@ -139,6 +139,15 @@ def test_start_form(db_url: str) -> None:
         view = seed.app.show(new_id, actor="ada")
         assert view.business_key == "CL-9" and view.data == {"customer": "Hooli", "rate": 0.25}
         assert view.started_by == "sam"
+        broken = seed.app.start(
+            "claim", data={"customer": "Nobody"}, actor="sam"
+        )  # no rate: its script fails
+        check = broken.tasks[0].id
+        failed = sam.post(f"/tasks/{check}/complete", {"f-amount": "10", "f-approved": "true"})
+        assert failed.status_code == 303
+        assert failed.headers["location"] == f"/instances/{broken.id}?notice=completed_failed&n={check}"
+        assert seed.app.show(broken.id, actor="ada").status == "error"
+        assert "the instance is an incident now" in sam.get(failed.headers["location"]).text
         assert cleo.get("/start").status_code == 403  # analysts do not start work
         assert cleo.post("/start/claim", {"f-customer": "X"}).status_code == 403
         sam.close()
@@ -176,7 +185,9 @@ def test_instance_page_and_incident_retry(db_url: str) -> None:
         suspended = ada.post(f"/instances/{incident}/suspend", {"reason": "checking"})
         assert suspended.status_code == 303 and seed.app.show(incident, actor="ada").status == "suspended"
         assert ada.post(f"/instances/{incident}/resume").status_code == 303
-        assert ada.post(f"/instances/{incident}/terminate").status_code == 303
+        unsure = ada.post(f"/instances/{incident}/terminate")
+        assert unsure.status_code == 422 and seed.app.show(incident, actor="ada").status == "running"
+        assert ada.post(f"/instances/{incident}/terminate", {"confirm": "yes"}).status_code == 303
         assert seed.app.show(incident, actor="ada").status == "terminated"
 
         listing = ada.get("/instances", params={"process": "claim", "status": "terminated"})

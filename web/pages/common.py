@@ -41,6 +41,7 @@ NOTICES = {
     "claimed": "You claimed task {n}.",
     "released": "You released task {n}.",
     "completed": "Task {n} is done.",
+    "completed_failed": "Task {n} is done, but the step after it failed: the instance is an incident now.",
     "started": "Instance {n} started.",
     "retried": "Instance {n} was retried.",
     "suspended": "Instance {n} is suspended.",

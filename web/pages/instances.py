@@ -184,9 +184,19 @@ async def resume(request: Request, instance_id: int, viewer: PageUser) -> Respon
     return back(f"/instances/{instance_id}", "resumed", instance_id)
 
 
-@router.post("/instances/{instance_id}/terminate")
+@router.post("/instances/{instance_id}/terminate", response_class=HTMLResponse)
 async def terminate(request: Request, instance_id: int, viewer: PageUser) -> Response:
-    reason = (await _form(request)).get("reason")
+    posted = await _form(request)
+    reason = posted.get("reason")
+    if posted.get("confirm") != "yes":  # it cannot be undone: the form asks to tick a box first
+        return await run_in_threadpool(
+            _instance_page,
+            request,
+            viewer,
+            instance_id,
+            problem="tick 'cannot be undone' to terminate this instance",
+            status=422,
+        )
     await run_in_threadpool(
         app_of(request).terminate,
         instance_id,

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from engine import Forbidden, InvalidInput, NotFound, TaskView
+from engine import InvalidInput, ScriptFailed, TaskView, lookups
 from engine import diagrams as diagram_reads
-from engine.worklists import task_lane, work_items
+from engine.worklists import work_items
 
 from .. import forms
 from .common import PageUser, Viewer, app_of, back, render
@@ -49,24 +49,9 @@ def my_work(request: Request, viewer: PageUser, lane: str | None = None) -> Resp
 
 
 def _task_for(request: Request, viewer: Viewer, task_id: int) -> TaskView:
-    """The task if `viewer` may work on it: 404 when there is none, 403 when it is another lane's."""
-    app = app_of(request)
-    found = task_lane(app.db, task_id)
-    if found is None:
-        raise NotFound(f"task {task_id} does not exist")
-    instance_id, lane = found
-    if not viewer.may("tasks"):
-        raise Forbidden(
-            f"{viewer.name} ({viewer.role}) may not open tasks: that needs role operator or admin"
-        )
-    if not viewer.works_in(lane):
-        where = f"lane {lane}" if lane else "no lane (only an admin may open it)"
-        mine = ", ".join(sorted(viewer.lanes)) or "no lane"
-        raise Forbidden(f"task {task_id} is in {where}; {viewer.name} works in {mine}")
-    for task in app.tasks(instance_id=instance_id, include_closed=True, actor=viewer.name):
-        if task.id == task_id:
-            return task
-    raise NotFound(f"task {task_id} does not exist")
+    """The task if `viewer` may work on it: 404 when there is none, 403 for another lane's (the same
+    check as claiming it)."""
+    return lookups.task(app_of(request), task_id, actor=viewer.name)
 
 
 def _task_page(
@@ -144,4 +129,7 @@ def _complete(request: Request, viewer: Viewer, task_id: int, posted: dict[str, 
     except InvalidInput as exc:
         errors, problem = forms.errors_of(exc, task.form)
         return _task_page(request, viewer, task, values=data, errors=errors, problem=problem, status=422)
+    except ScriptFailed:
+        # The task is done; what came after it failed: the instance page shows the incident.
+        return back(f"/instances/{task.instance}", "completed_failed", task_id)
     return back("/", "completed", task_id)
