@@ -7,9 +7,17 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from . import admin, dashboard, instances, login, processes, start, work
+from .admin import router as admin_pages
 from .common import SignInNeeded, error_page, query_link
+from .dashboard import router as dashboard_pages
+from .instances import router as instance_pages
+from .login import router as login_page
+from .processes import router as process_pages
+from .start import router as start_pages
 from .styles import router as styles_router
+from .work import router as work_pages
+
+ROUTERS = (login_page, work_pages, start_pages, instance_pages, process_pages, dashboard_pages, admin_pages)
 
 
 async def _sign_in_needed(request: Request, exc: Exception) -> Response:
@@ -24,8 +32,8 @@ def install(app: FastAPI) -> None:
     app.state.render_html_error = error_page
     app.add_exception_handler(SignInNeeded, _sign_in_needed)
     app.include_router(styles_router)
-    for module in (login, work, start, instances, processes, dashboard, admin):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
 
 __all__ = ["install"]
