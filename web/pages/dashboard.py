@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -37,31 +38,32 @@ class Filters:
         return {"process": self.process, "since": self.since_text, "until": self.until_text}
 
 
+LINKS = {
+    "lane_tasks": "/dashboard/tasks",
+    "handoffs": "/dashboard/handoffs",
+    "crossings": "/dashboard/crossings",
+    "delays": "/dashboard/delays",
+}
+
+
 def linker(filters: Filters) -> Callable[..., str]:
-    """`link(kind, **params) -> href` for the report's renderer: every figure to what is behind it."""
+    """`link(kind, **params) -> href` for the report's renderer (docs/report.md's link kinds): every
+    figure to what is behind it, within the dashboard's filters. A lane of None (work outside any lane)
+    is asked for with an empty value."""
 
     def link(kind: str, **params: Any) -> str:
         if kind == "instance":
-            return f"/instances/{int(params['instance'])}"
-        base = {"lane_tasks": "/dashboard/tasks"}.get(kind, f"/dashboard/{kind}")
-        if kind not in ("lane_tasks", "handoffs", "crossings", "delays"):
+            return f"/instances/{int(params['id'] if 'id' in params else params['instance'])}"
+        if kind not in LINKS:
             raise ValueError(f"unknown link kind {kind!r}")
-        merged = {**filters.params(), **{k: ("" if v is None else v) for k, v in params.items()}}
+        query = {k: v for k, v in filters.params().items() if v}
         if kind == "lane_tasks":  # open work now: the period does not apply
-            merged.pop("since", None)
-            merged.pop("until", None)
-        # A lane of None (work in no lane) is asked for as an empty value, kept in the link.
-        return query_link(base, **{k: v for k, v in merged.items() if v is not None}) + _empty(merged)
+            query.pop("since", None)
+            query.pop("until", None)
+        query.update({k: "" if v is None else str(v) for k, v in params.items()})
+        return LINKS[kind] + (f"?{urlencode(query)}" if query else "")
 
     return link
-
-
-def _empty(params: dict[str, Any]) -> str:
-    """Parameters asked for with an empty value (the "no lane" lane) that query_link would drop."""
-    empty = [k for k, v in params.items() if v == "" and k in ("lane", "from_lane", "to_lane")]
-    if not empty:
-        return ""
-    return "".join(f"&{k}=" for k in empty)
 
 
 def _require_report(request: Request, viewer: Viewer) -> None:
