@@ -173,7 +173,7 @@ def shoot(url: str, ids: dict[str, int], out: Path, chromium: str) -> list[Path]
         snap(ada, "incident", f"/instances/{ids['incident']}")
         dan = person("dan")
         dan.goto(url + "/processes")
-        dan.set_input_files("#files", str(ROOT / "tests" / "data" / "lint_findings.bpmn"))
+        dan.set_input_files("#files", str(ROOT / "tests" / "data" / "bad_dangling_flow.bpmn"))
         dan.click("button[value=validate]")
         snap(dan, "processes", full=True)
         snap(dan, "process", "/processes/order_to_cash")
