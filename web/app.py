@@ -25,7 +25,7 @@ from engine.limits import MAX_PAYLOAD_BYTES, upload_limit
 from engine.signin import SigninPolicy
 from storage import Database, StorageError
 
-from . import errors
+from . import auth, errors
 from .security import BodyLimit, SafeJSONResponse, SecurityHeaders
 
 HERE = Path(__file__).resolve().parent
@@ -93,10 +93,10 @@ def create_app(
     app.state.handoff = handoff
     app.state.settings = settings
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    app.state.identities = auth.IdentityCache()
     app.state.render_html_error = None  # the pages may set (request, status, message) -> Response
     errors.install(app)
 
-    from . import auth
     from .api import router as api_router
 
     app.include_router(auth.router)

@@ -15,6 +15,9 @@ checks run in the threadpool, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from collections import OrderedDict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -81,20 +84,73 @@ def csrf_token(request: Request) -> str:
     return (identity.csrf or "") if identity is not None else ""
 
 
+class IdentityCache:
+    """Identities proven in the last `ttl` seconds, by the digest of their token or session id: a
+    script's every request need not read the database to be recognised. A token revoked, a session
+    ended or a password changed through this process clears it at once (`forget_identities`); through
+    another process (the CLI, another server) it takes effect within `ttl` seconds, as the engine's own
+    cache of the user table takes 5 (docs/security.md)."""
+
+    def __init__(self, ttl: float = 2.0, size: int = 10_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._items: OrderedDict[str, tuple[float, Identity]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Identity | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None:
+                return None
+            if hit[0] < time.monotonic():
+                del self._items[key]
+                return None
+            return hit[1]
+
+    def put(self, key: str, identity: Identity) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic() + self.ttl, identity)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def forget_identities(request: Request) -> None:
+    """After a change to who may sign in (tokens, passwords, users, sign-out): recognise afresh."""
+    request.app.state.identities.clear()
+
+
 async def _identify(request: Request) -> Identity | None:
     app = handoff(request)
+    cache: IdentityCache = request.app.state.identities
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise HttpError(401, "the Authorization header must be 'Bearer TOKEN'")
-        identity = await run_in_threadpool(signin_cases.token_identity, app, token.strip())
+        key = "t:" + signin_cases.digest(token)
+        identity = cache.get(key)
         if identity is None:
-            raise HttpError(401, "this API token is unknown, revoked or expired")
+            identity = await run_in_threadpool(signin_cases.token_identity, app, token)
+            if identity is None:
+                raise HttpError(401, "this API token is unknown, revoked or expired")
+            cache.put(key, identity)
         return identity
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
-        return await run_in_threadpool(signin_cases.session_identity, app, session_id, policy=policy(request))
+        key = "s:" + signin_cases.digest(session_id)
+        identity = cache.get(key)
+        if identity is None:
+            identity = await run_in_threadpool(
+                signin_cases.session_identity, app, session_id, policy=policy(request)
+            )
+            if identity is not None:
+                cache.put(key, identity)
+        return identity
     return None
 
 
@@ -169,6 +225,8 @@ async def login(
     except SignInFailed as exc:
         await asyncio.sleep(exc.delay)  # slows guessing without holding a thread
         raise
+    if request.cookies.get(SESSION_COOKIE):
+        forget_identities(request)  # the session this one replaced has ended
     response = RedirectResponse(safe_next(next or request.query_params.get("next")), status_code=303)
     _set_cookie(request, response, new.session_id)
     return response
@@ -182,6 +240,7 @@ async def logout(request: Request) -> Response:
         identity = await optional_user(request)  # a live session: its CSRF token is checked
         if identity is not None and identity.via == "session":
             await run_in_threadpool(signin_cases.sign_out, handoff(request), session_id)
+            forget_identities(request)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response

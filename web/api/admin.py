@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine import signin
 
-from ..auth import User, handoff
+from ..auth import User, forget_identities, handoff
 from ..errors import HttpError
 from ..security import SafeJSONResponse
 
@@ -56,13 +56,16 @@ def list_users(request: Request, user: User) -> list[dict[str, Any]]:
 def add_user(request: Request, user: User, body: UserBody) -> SafeJSONResponse:
     """Register a user (201) or update one (200), as `handoff users add --json` (admins)."""
     result = handoff(request).add_user(body.name, lanes=body.lanes, role=body.role, actor=user.name)
+    forget_identities(request)  # a changed role shows at once
     return SafeJSONResponse(result.to_json(), status_code=201 if result.action == "added" else 200)
 
 
 @router.delete("/users/{name}")
 def remove_user(request: Request, user: User, name: str) -> dict[str, Any]:
     """Unregister a user: their tokens and sessions end with them (admins)."""
-    return handoff(request).remove_user(name, actor=user.name).to_json() | {"action": "removed"}
+    removed = handoff(request).remove_user(name, actor=user.name)
+    forget_identities(request)  # their tokens and sessions are gone
+    return removed.to_json() | {"action": "removed"}
 
 
 @router.get("/audit")
@@ -98,7 +101,9 @@ def set_password(request: Request, user: User, name: str, body: PasswordBody) ->
             raise HttpError(422, "changing your own password needs current_password")
         if not signin.password_matches(app, name, body.current_password):
             raise HttpError(403, "current_password is wrong")
-    return signin.set_password(app, name, body.password, actor=user.name).to_json()
+    result = signin.set_password(app, name, body.password, actor=user.name)
+    forget_identities(request)  # their sessions ended
+    return result.to_json()
 
 
 @router.get("/users/{name}/tokens")
@@ -120,4 +125,6 @@ def create_token(request: Request, user: User, name: str, body: TokenBody | None
 def revoke_token(request: Request, user: User, token_id: int) -> dict[str, Any]:
     """Revoke a token at once (admins any, anyone their own)."""
     app = handoff(request)
-    return signin.revoke_token(app, token_id, actor=user.name).to_json(app.clock())
+    view = signin.revoke_token(app, token_id, actor=user.name)
+    forget_identities(request)
+    return view.to_json(app.clock())

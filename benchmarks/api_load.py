@@ -1,0 +1,245 @@
+"""The HTTP door's cost: concurrent API clients against a real `handoff serve` on SQLite, against the same
+work done in-process through the engine, in the same run (DESIGN §5: API >= 0.7x in-process at 8 clients).
+
+One unit of work is what an operator's tool does: start an instance of `one_task.bpmn` (POST
+/api/processes/one_task/instances) and complete its task (POST /api/tasks/{id}/complete). Every client
+is an operator of lane Work signed in with an API token of their own; the server is `handoff serve` as a
+subprocess on 127.0.0.1 (bounded: --units in all, at most --seconds, then everything stops). The
+in-process baseline does the same units one after another through `Handoff.start` and `.complete` on
+a fresh SQLite file, with the same users registered (so the same role and lane checks run).
+
+Printed per round: completions/s over HTTP and in-process, their ratio, p50/p99 latency of the HTTP
+requests, errors (409 conflicts counted apart, as expected); then the medians of the rounds.
+
+    python3 benchmarks/api_load.py [--clients 8] [--units 1200] [--rounds 3] [--workers 1] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from engine import Handoff, signin  # noqa: E402
+from storage import Database  # noqa: E402
+
+PROCESS = ROOT / "benchmarks" / "one_task.bpmn"
+PASSWORD = "benchmark password"
+
+
+def prepare(url: str, clients: int) -> list[str]:
+    """A database with the process deployed, an admin who can sign in, and one operator (with an API
+    token) per client; returns the tokens."""
+    app = Handoff(Database(url))
+    try:
+        app.init()
+        app.add_user("boss", role="admin", actor="boss")
+        signin.set_password(app, "boss", PASSWORD, actor="boss")
+        app.deploy([PROCESS], actor="boss")
+        tokens = []
+        for n in range(clients):
+            app.add_user(f"op{n}", role="operator", lanes=["Work"], actor="boss")
+            tokens.append(signin.create_token(app, f"op{n}", expires=None, actor="boss").token)
+        return tokens
+    finally:
+        app.db.dispose()
+
+
+def in_process(units: int, clients: int) -> float:
+    """Completions per second through the engine, one unit after another, on a fresh SQLite file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/inproc.db"
+        prepare(url, clients)
+        app = Handoff(Database(url))
+        try:
+            began = time.perf_counter()
+            for n in range(units):
+                actor = f"op{n % clients}"
+                view = app.start("one_task", data={"n": n}, actor=actor)
+                done = app.complete(view.tasks[0].id, data={"done": True}, actor=actor)
+                assert done.status == "completed"
+            return units / (time.perf_counter() - began)
+        finally:
+            app.db.dispose()
+
+
+class Load:
+    """N client threads sharing a budget of units; each records its requests' latencies."""
+
+    def __init__(self, url: str, tokens: list[str], units: int, seconds: float) -> None:
+        self.url, self.tokens, self.left, self.seconds = url, tokens, units, seconds
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.completed = 0
+        self.conflicts = 0
+        self.errors: list[str] = []
+
+    def take(self) -> bool:
+        with self.lock:
+            if self.left <= 0:
+                return False
+            self.left -= 1
+            return True
+
+    def client(self, token: str, deadline: float) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        latencies: list[float] = []
+        with httpx.Client(base_url=self.url, headers=headers, timeout=30) as http:
+            while time.perf_counter() < deadline and self.take():
+                t0 = time.perf_counter()
+                started = http.post("/api/processes/one_task/instances", json={"data": {"n": 1}})
+                t1 = time.perf_counter()
+                latencies.append(t1 - t0)
+                if started.status_code != 201:
+                    self.note(started)
+                    continue
+                task = started.json()["tasks"][0]["id"]
+                done = http.post(f"/api/tasks/{task}/complete", json={"data": {"done": True}})
+                latencies.append(time.perf_counter() - t1)
+                if done.status_code == 200 and done.json()["status"] == "completed":
+                    with self.lock:
+                        self.completed += 1
+                else:
+                    self.note(done)
+        with self.lock:
+            self.latencies.extend(latencies)
+
+    def note(self, answer: httpx.Response) -> None:
+        with self.lock:
+            if answer.status_code == 409:
+                self.conflicts += 1
+            else:
+                self.errors.append(f"{answer.status_code} {answer.text[:200]}")
+
+    def run(self) -> float:
+        deadline = time.perf_counter() + self.seconds
+        threads = [threading.Thread(target=self.client, args=(t, deadline)) for t in self.tokens]
+        began = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return self.completed / (time.perf_counter() - began)
+
+
+def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "--db", url, "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/openapi.json", timeout=2)
+            return process
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("handoff serve did not start") from None
+            time.sleep(0.1)
+
+
+def over_http(units: int, clients: int, seconds: float, workers: int) -> dict[str, Any]:
+    import socket
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/api.db"
+        tokens = prepare(url, clients)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = serve(url, port, workers)
+        try:
+            warm = Load(f"http://127.0.0.1:{port}", tokens, clients * 5, seconds)
+            warm.run()  # connections, caches, the spec: not part of the measure
+            load = Load(f"http://127.0.0.1:{port}", tokens, units, seconds)
+            rate = load.run()
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        latencies = sorted(load.latencies)
+        return {
+            "rate": rate,
+            "completed": load.completed,
+            "p50_ms": 1000 * statistics.median(latencies) if latencies else None,
+            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+            if latencies
+            else None,
+            "conflicts": load.conflicts,
+            "errors": load.errors[:5],
+            "error_count": len(load.errors),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients (at most 64)")
+    parser.add_argument("--units", type=int, default=1200, help="start+complete units per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=120.0, help="a round stops after this long")
+    parser.add_argument("--workers", type=int, default=1, help="handoff serve --workers")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    clients = max(1, min(args.clients, 64))
+    rounds = []
+    for r in range(args.rounds):
+        http = over_http(args.units, clients, args.seconds, args.workers)
+        local = in_process(args.units, clients)
+        http["in_process_rate"] = local
+        http["ratio"] = http["rate"] / local
+        rounds.append(http)
+        if not args.json:
+            print(
+                f"round {r + 1}: HTTP {http['rate']:.0f} completions/s ({clients} clients, p50 "
+                f"{http['p50_ms']:.1f} ms, p99 {http['p99_ms']:.1f} ms, {http['conflicts']} conflicts, "
+                f"{http['error_count']} errors) | in-process {local:.0f}/s | ratio {http['ratio']:.2f}",
+                flush=True,
+            )
+            for error in http["errors"]:
+                print(f"  error: {error}")
+    summary = {
+        "clients": clients,
+        "workers": args.workers,
+        "units": args.units,
+        "rounds": rounds,
+        "median": {
+            key: statistics.median(r[key] for r in rounds)
+            for key in ("rate", "in_process_rate", "ratio", "p50_ms", "p99_ms")
+        },
+        "errors": sum(r["error_count"] for r in rounds),
+        "conflicts": sum(r["conflicts"] for r in rounds),
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return
+    m = summary["median"]
+    print(
+        f"median of {len(rounds)}: HTTP {m['rate']:.0f} completions/s, p50 {m['p50_ms']:.1f} ms, "
+        f"p99 {m['p99_ms']:.1f} ms | in-process {m['in_process_rate']:.0f}/s | ratio {m['ratio']:.2f} "
+        f"(target >= 0.7) | errors {summary['errors']}, conflicts {summary['conflicts']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
