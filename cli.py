@@ -177,7 +177,7 @@ def validate(ctx: Context, files: tuple[str, ...]) -> None:
       handoff validate examples/order-to-cash.bpmn
     """
     import bpmn
-    from engine.limits import upload_limit
+    from engine.input_limits import upload_limit
 
     report = bpmn.validate_files(files, max_bytes=run(ctx, upload_limit))
     if ctx.as_json:

@@ -93,7 +93,7 @@ def _path(rng: random.Random) -> list[str]:
 def generate(url: str, db_file: str, events_target: int, seed: int) -> dict:
     """Create the schema with Handoff, then bulk-insert a consistent history of ~events_target events."""
     sys.path.insert(0, str(ROOT))
-    from engine.services import Handoff
+    from engine import Handoff
     from storage import Database
 
     t0 = time.perf_counter()

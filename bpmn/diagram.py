@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from .xml import BPMN_NS, BPMNDI_NS, parse_xml, source_from_bytes
+from .namespaces import BPMN_NS, BPMNDI_NS
+from .xml import parse_xml, source_from_bytes
 
 DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
 DI_NS = "http://www.omg.org/spec/DD/20100524/DI"

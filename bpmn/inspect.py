@@ -14,7 +14,7 @@ from lxml import etree
 
 from . import retry, service_bindings
 from .model import Element, FormField, SourceFile
-from .xml import BPMN_NS, CAMUNDA_NS, SPIFF_NS
+from .namespaces import BPMN_NS, CAMUNDA_NS, SPIFF_NS
 
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from .service_bindings import ServiceBinding
+from .service_bindings import ServiceBinding
 
 Severity = Literal["error", "warning"]
 
@@ -127,8 +126,6 @@ class Element:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Element:
-        from .service_bindings import ServiceBinding
-
         service = d.get("service")
         return cls(
             id=d["id"],

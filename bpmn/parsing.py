@@ -11,7 +11,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from . import camunda_expressions, inspect, limits, lint, retry
+from . import camunda_expressions, definition_limits, inspect, lint, retry
 from .inspect import local
 from .model import CallBinding, ParsedProcess, Problem, ProcessModel, SourceFile, ValidationReport
 from .serializer import codec
@@ -67,7 +67,7 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
     trees: dict[str, etree._ElementTree] = {}
     for source in sources:
         if source.kind == "json":
-            schema_problem = limits.form_schema_problem(source)
+            schema_problem = definition_limits.form_schema_problem(source)
             if schema_problem is not None:
                 problems.append(schema_problem)
             continue
@@ -94,7 +94,7 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
     }
 
     for name, tree in bpmn_trees.items():
-        problems.extend(limits.oversized_names(tree, name))
+        problems.extend(definition_limits.oversized_names(tree, name))
         problems.extend(lint.refused_constructs(tree, name))
         problems.extend(lint.dangling_flows(tree, name))
         problems.extend(lint.event_references(tree, name))

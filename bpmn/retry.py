@@ -17,7 +17,7 @@ from lxml import etree
 
 from .durations import parse_duration
 from .model import Element, Problem, ProcessModel
-from .xml import BPMN_NS, CAMUNDA_NS
+from .namespaces import BPMN_NS, CAMUNDA_NS
 
 RETRIES = "retries"
 BACKOFF = "retry_backoff"

@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from .xml import BPMN_NS, CAMUNDA_NS, SPIFF_NS
+from .namespaces import BPMN_NS, CAMUNDA_NS, SPIFF_NS
 
 _NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
 _EXPRESSION = re.compile(r"^\s*[$#]\{\s*(?P<body>.*?)\s*\}\s*$", re.S)

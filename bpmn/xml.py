@@ -13,10 +13,6 @@ from .model import Problem, SourceFile
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_FILE_NAME_CHARS = 1024  # stored with the definition
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 DMN_NAMESPACES = (
     "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
     "https://www.omg.org/spec/DMN/20191111/MODEL/",

@@ -1,6 +1,8 @@
-"""The application: services over SpiffWorkflow and the database, the clock, and the errors users see.
+"""The application: use cases over SpiffWorkflow and the database, the clock, and the errors users see.
 
-Imports no click: the CLI (and any other front end) stays a thin layer over `Handoff`.
+Imports no click and no web framework: the doors (cli.py, web/) stay thin layers over the use cases
+(docs/architecture.md), reached one by one (`engine.tasks.complete(app, units, ...)`) or through the
+`Handoff` facade.
 """
 
 from .access import ROLES
@@ -16,11 +18,12 @@ from .errors import (
     ScriptFailed,
     SetupRequired,
 )
+from .facade import Handoff
 from .forms import parse_assignments
 from .hooks import hookimpl
+from .instances import INSTANCE_STATUSES
 from .lifecycle import LifecycleEvent
 from .runtime.messaging import Wait
-from .services import INSTANCE_STATUSES, Handoff
 from .views import (
     AuditView,
     Deployment,

@@ -17,8 +17,8 @@ from typing import Any
 from bpmn.durations import format_duration
 from storage import Database
 
+from .facade import Handoff
 from .report import Report
-from .services import Handoff
 from .simulation import Scenario, SimulationResult, simulate
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -11,7 +11,7 @@ from typing import Any
 from bpmn import FormField
 
 from .errors import InvalidInput
-from .limits import MAX_INT, MIN_INT
+from .input_limits import MAX_INT, MIN_INT
 from .payload import check_payload, load_json_object, show
 
 _TRUE = {"true", "yes", "y", "1", "on"}

@@ -8,7 +8,6 @@ step is stored and the handler will be called again. Handlers must therefore be 
 `ServiceCall.key` is the same on every run of the same task.
 """
 
-
 from __future__ import annotations
 
 import logging
@@ -101,5 +100,3 @@ class ServiceRegistry:
             raise HandlerUnavailable(f"handler '{name}' of package {package} ({ep.value}) is not callable")
         self._handlers[name] = loaded
         return loaded  # type: ignore[no-any-return]
-
-

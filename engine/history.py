@@ -1,8 +1,11 @@
-"""Reading the hook records (handoffs, crossings, delays), SLA settings, and detecting overdue work."""
+"""History: an instance's timeline with its handoffs, crossings and delays; the hook records; SLA settings;
+and detecting overdue work (the worker's pass)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -12,9 +15,108 @@ from storage import repository as repo
 from storage.models import BoundaryCrossing, Delay, HandoffRecord, SlaSetting
 
 from .errors import InvalidInput
-from .recorders import add_delays, delay_row, instance_threshold, task_threshold
-from .runtime import DefinitionCache
-from .views import CrossingView, DelayView, HandoffView, SlaView
+from .hooks.recorders import add_delays, delay_row, instance_threshold, task_threshold
+from .instances import show
+from .kernel.app import App
+from .kernel.definitions import Definitions
+from .kernel.units import Units
+from .views import CrossingView, DelayView, HandoffView, HistoryEntry, InstanceHistory, SlaView
+
+
+def instance_history(app: App, instance_id: int, *, actor: str | None = None) -> InstanceHistory:
+    """The timeline of an instance, each event with the wait, handoff, crossing or delay it marks."""
+    app.permissions.authorize(actor, "history")
+    view = show(app, instance_id, actor=actor)
+    handoff_list = handoffs(app, instance_id=instance_id, actor=actor)
+    crossing_list = crossings(app, instance_id=instance_id, actor=actor)
+    delay_list = delays(app, instance_id=instance_id, actor=actor)
+    by_event_h = {h.to_event: h for h in handoff_list}
+    by_event_c = {c.to_event: c for c in crossing_list}
+    late = {d.task: d for d in delay_list if d.task is not None}
+    ready_at: dict[int, datetime] = {}
+    entries = []
+    for e in view.timeline:
+        waited = None
+        if e.kind == "task_ready" and e.task is not None:
+            ready_at[e.task] = e.at
+        if e.kind in ("task_claimed", "task_completed") and e.task in ready_at:
+            waited = (e.at - ready_at.pop(e.task)).total_seconds()
+        delay = late.get(e.task) if e.kind == "task_completed" and e.task is not None else None
+        entries.append(HistoryEntry(e, waited, by_event_c.get(e.id), by_event_h.get(e.id), delay))
+    return InstanceHistory(
+        view, tuple(entries), tuple(by_event_h.values()), tuple(by_event_c.values()), tuple(delay_list)
+    )
+
+
+def handoffs(app: App, *, actor: str | None = None, **filters: Any) -> list[HandoffView]:
+    """Handoff records; filters: process_id, instance_id, since, until, lanes (either end), limit."""
+    return _records(
+        app, HandoffRecord, "to_at", ("from_lane", "to_lane"), handoff_view, actor=actor, **filters
+    )
+
+
+def crossings(app: App, *, actor: str | None = None, **filters: Any) -> list[CrossingView]:
+    """Boundary crossings; the same filters as `handoffs`."""
+    return _records(
+        app, BoundaryCrossing, "at", ("from_lane", "to_lane"), crossing_view, actor=actor, **filters
+    )
+
+
+def delays(app: App, *, actor: str | None = None, **filters: Any) -> list[DelayView]:
+    """Delay records; the same filters as `handoffs` (lanes: the delayed task's)."""
+    return _records(app, Delay, "detected_at", ("lane",), delay_view, actor=actor, **filters)
+
+
+def _records(
+    app: App,
+    model: type[Any],
+    time_column: str,
+    lane_columns: tuple[str, ...],
+    view: Callable[[Any], Any],
+    *,
+    process_id: str | None = None,
+    instance_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    lanes: Sequence[str] = (),
+    limit: int = 1000,
+    actor: str | None = None,
+) -> list[Any]:
+    app.ready()
+    app.permissions.authorize(actor, "history")
+    with app.db.reader() as session:
+        found = repo.records(
+            session,
+            model,
+            time_column=time_column,
+            process_id=process_id,
+            instance_id=instance_id,
+            since=since,
+            until=until,
+            lanes=lanes,
+            lane_columns=lane_columns,
+            limit=limit,
+        )
+        return [view(r) for r in found]  # inside the session: the rows expire when it ends
+
+
+def set_sla(app: App, units: Units, duration: str, *, lane: str | None = None, actor: str | None) -> SlaView:
+    """Set a lane's default SLA (lane given) or the global default (lane None)."""
+    app.ready()
+    app.permissions.authorize(actor, "sla")
+    seconds = parse_sla(duration)
+    scope, key = ("lane", lane) if lane else ("default", "")
+    with units.operation() as work:
+        repo.set_sla(work.session, scope, key, duration.strip().upper(), seconds, app.clock(), actor)
+    app.sla.forget()
+    return next(s for s in sla_settings(app, actor=actor) if s.scope == scope and (s.lane or "") == key)
+
+
+def sla_settings(app: App, *, actor: str | None = None) -> list[SlaView]:
+    app.ready()
+    app.permissions.authorize(actor, "read")
+    with app.db.reader() as session:
+        return [sla_view(r) for r in repo.list_sla(session)]
 
 
 def parse_sla(duration: str) -> float:
@@ -64,12 +166,12 @@ def sla_view(r: SlaSetting) -> SlaView:
     )
 
 
-def detect_overdue(session: Session, definitions: DefinitionCache, now: datetime) -> int:
+def detect_overdue(session: Session, definitions: Definitions, now: datetime) -> int:
     """Delay records for open human tasks and unfinished instances already past their threshold."""
     settings = repo.sla_settings(session)
 
     def model(definition_id: int) -> ProcessModel:
-        return definitions.get(definition_id, lambda: repo.definition_fields(session, definition_id)).model
+        return definitions.get(session, definition_id).model
 
     candidates = []
     for task, instance in repo.open_tasks_with_instances(session):

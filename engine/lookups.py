@@ -16,7 +16,7 @@ from .readiness import require_schema
 from .views import TaskView, iso
 
 if TYPE_CHECKING:
-    from .services import Handoff
+    from .facade import Handoff
 
 
 def process_versions(app: Handoff, process_id: str, *, actor: str | None) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import InvalidInput
-from .limits import (
+from .input_limits import (
     MAX_DEPTH,
     MAX_INT,
     MAX_KEY_CHARS,

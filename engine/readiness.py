@@ -10,7 +10,7 @@ from storage import Database, StorageError
 from .errors import SetupRequired
 
 if TYPE_CHECKING:
-    from .services import Handoff
+    from .facade import Handoff
 
 _checked: weakref.WeakSet[Database] = weakref.WeakSet()
 

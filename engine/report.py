@@ -96,7 +96,7 @@ def build_report(
         entry["instances"] += row["count"]
         entry["by_status"][row["status"]] = row["count"]
     for pid, entry in processes.items():
-        entry["cycle_time"] = cycle_by_process.get(pid, an._empty_stats())
+        entry["cycle_time"] = cycle_by_process.get(pid, an.empty_stats())
 
     processing = an.processing_total(session, inst)
     cycle_total = cycle["total"]

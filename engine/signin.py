@@ -30,14 +30,14 @@ from storage import users as user_repo
 from . import access
 from .access import Member
 from .errors import Conflict, Forbidden, HandoffError, InvalidInput, NotFound, SetupRequired
-from .limits import MAX_NAME_CHARS
+from .input_limits import MAX_NAME_CHARS
 from .readiness import require_schema
 from .views import iso
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from .services import Handoff
+    from .facade import Handoff
 
 TOKEN_PREFIX = "hnd_"
 MIN_PASSWORD_CHARS = 8

@@ -32,7 +32,7 @@ from bpmn.durations import format_duration, parse_duration
 from . import runtime
 from .clock import ManualClock
 from .errors import InvalidInput, ScriptFailed
-from .services import Handoff
+from .facade import Handoff
 from .views import InstanceView, TaskView
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)  # a Monday morning
@@ -334,6 +334,7 @@ class Simulation:
         if scenario.instances < 1:
             raise InvalidInput("the number of instances (-n) must be at least 1")
         self.app, self.clock, self.s = app, clock, scenario
+        self.ops = app  # where operations go: the application, or its batch while `run` has one open
         model = app.process_model(scenario.process)
         self.properties = app.element_properties(scenario.process)
         self.durations = self._durations()
@@ -411,7 +412,11 @@ class Simulation:
             at += timedelta(hours=arrivals.expovariate(self.result.arrivals_per_hour))
             self._push(at, "arrive", n)
         stop_at = at + s.horizon
-        with runtime.seeded_task_ids(f"{s.seed}/tasks"), self.app.batch() if s.batch else nullcontext():
+        with (
+            runtime.seeded_task_ids(f"{s.seed}/tasks"),
+            self.app.batch() if s.batch else nullcontext(self.app) as app,
+        ):
+            self.ops = app  # the operations go through the batch when there is one
             while self.agenda and self.agenda[0][0] <= stop_at:
                 when, _, kind, payload = heapq.heappop(self.agenda)
                 self.clock.set(when)
@@ -433,7 +438,7 @@ class Simulation:
 
     def _arrive(self, n: int) -> None:
         key = f"SIM-{n:06d}"
-        view = self._call(lambda: self.app.start(self.s.process, business_key=key, actor=self.s.starter))
+        view = self._call(lambda: self.ops.start(self.s.process, business_key=key, actor=self.s.starter))
         if view is None:
             return
         self.result.started += 1
@@ -446,7 +451,7 @@ class Simulation:
         self.idle[lane].append(operator)
         if task.id not in self.open.get(task.instance, ()):
             return  # cancelled while being worked on (an interrupting timer, say): the work is lost
-        view = self._call(lambda: self.app.complete(task.id, data=data, actor=operator))
+        view = self._call(lambda: self.ops.complete(task.id, data=data, actor=operator))
         figures.tasks_done += 1
         if view is not None:
             self._absorb(view)
@@ -456,7 +461,7 @@ class Simulation:
         if due is None or due > self.clock():
             return  # superseded: the instance moved on and has another due time (or none)
         del self.timer_due[instance_id]
-        view = self._call(lambda: self.app.fire_timers(instance_id))
+        view = self._call(lambda: self.ops.fire_timers(instance_id))
         if view is not None:
             self.result.timers_fired += 1
             self._absorb(view, fired=True)
@@ -529,7 +534,7 @@ class Simulation:
                 self._push(finish, "done", (lane, operator, task, data))
 
     def _claim(self, task: TaskView, operator: str) -> None:
-        self.app.claim(task.id, actor=operator)
+        self.ops.claim(task.id, actor=operator)
         return None
 
     def _rng(self, task: TaskView) -> random.Random:

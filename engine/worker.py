@@ -22,7 +22,7 @@ from .errors import Conflict, HandoffError, ScriptFailed
 from .scheduling import DueWork
 
 if TYPE_CHECKING:
-    from .services import Handoff
+    from .facade import Handoff
 
 log = logging.getLogger("handoff.worker")
 
@@ -226,7 +226,7 @@ def _child(db_url: str, name: str, interval: float, lease: float, queue: Any, as
 
     from storage import Database
 
-    from .services import Handoff
+    from .facade import Handoff
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

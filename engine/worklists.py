@@ -23,7 +23,7 @@ from storage.models import HumanTask, ProcessDefinition, ProcessInstance
 
 from . import access
 from .access import Member
-from .recorders import task_threshold
+from .hooks.recorders import task_threshold
 
 OPEN_STATES = ("ready", "claimed")
 # Ages of open work, as the dashboard buckets them (upper bounds in seconds; the last one is open).

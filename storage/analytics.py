@@ -150,7 +150,8 @@ def _stats(row: Any, ps: Sequence[int] = PERCENTILES) -> dict[str, Any]:
     return out
 
 
-def _empty_stats(ps: Sequence[int] = PERCENTILES) -> dict[str, Any]:
+def empty_stats(ps: Sequence[int] = PERCENTILES) -> dict[str, Any]:
+    """The figures of no durations at all: counts zero, percentiles unknown."""
     return {"count": 0, "mean": None, "total": 0.0, **{f"p{p}": None for p in ps}}
 
 
@@ -185,7 +186,7 @@ def cycle_time(session: Session, inst: Subquery) -> tuple[dict[str, Any], dict[s
     per_process = {
         r.process_id: _stats(r) for r in session.execute(percentile_select(values, ["process_id"]))
     }
-    return (_stats(overall) if overall is not None else _empty_stats()), per_process
+    return (_stats(overall) if overall is not None else empty_stats()), per_process
 
 
 def throughput(session: Session, inst: Subquery) -> list[tuple[str, int]]:
@@ -253,7 +254,7 @@ def lanes(session: Session, inst: Subquery) -> list[dict[str, Any]]:
                 "lane": lane or None,
                 "tasks_done": waits[lane]["count"],
                 "waiting": waits[lane],
-                "processing": procs.get(lane, _empty_stats((50, 90))),
+                "processing": procs.get(lane, empty_stats((50, 90))),
                 "waiting_in_completed_instances": done_wait.get(lane, 0.0),
             }
         )

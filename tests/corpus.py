@@ -463,7 +463,7 @@ def waiting_on(app: Handoff, instance: int) -> tuple[str, ...]:
     with app.db.reader() as session:
         row = repo.get_instance(session, instance)
         assert row is not None
-        definition = app._definition(session, row.definition_id)
+        definition = app.app.definitions.get(session, row.definition_id)
         state = row.state
     workflow = runtime.load_workflow(definition, state)
     events = {str(getattr(e, "event_type", "?")) for e in workflow.waiting_events()}

@@ -41,7 +41,7 @@ def check_history_matches_state(db_url: str, journal: Path | None = None) -> tup
                     assert not open_rows, where
                 else:
                     # The stored workflow loads, and its ready human tasks are exactly the open rows.
-                    definition = app._instance_definition(session, instance)
+                    definition = app.app.definitions.for_instance(session, instance)
                     workflow = runtime.load_workflow(definition, instance.state)
                     ready = {str(t.id) for t in runtime.ready_human_tasks(workflow)}
                     assert ready == open_rows, where

@@ -376,14 +376,14 @@ def test_collaboration_through_real_processes(db_url: str, tmp_path: Any) -> Non
 
 def test_messages_inside_a_batch_land_with_it(app: Handoff, db_url: str) -> None:
     app.deploy([ORDERS], actor="dee")
-    with app.batch():
-        customer = app.start("customer_order", data={"order_id": "B-1"}, actor="ann")
+    with app.batch() as batch:
+        customer = batch.start("customer_order", data={"order_id": "B-1"}, actor="ann")
     assert app.show(customer.id).status == "waiting"
     confirm = app.show(only(app, "supplier_order").id)
     assert [t.name for t in confirm.tasks] == ["Confirm order"]
     assert subscriptions(db_url) == [
         (customer.id, "message", "order confirmation", "B-1", "receive_confirmation")
     ]
-    with app.batch():
-        app.complete(confirm.tasks[0].id, actor="sam")
+    with app.batch() as batch:
+        batch.complete(confirm.tasks[0].id, actor="sam")
     assert app.show(customer.id).tasks[0].name == "Pay invoice"

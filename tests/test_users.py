@@ -300,10 +300,10 @@ def test_removing_a_user_revokes_access(app: Handoff, db_url: str, monkeypatch: 
     forbidden(app, db_url, lambda: app.claim(task, actor="olga"), "olga may not", "not a registered user")
     forbidden(app, db_url, lambda: app.show(1, actor="olga"), "not a registered user")
     # Another object re-reads the table within USERS_CACHE_SECONDS (docs/users.md).
-    import engine.people
+    from engine.kernel import permissions
 
-    later = engine.people.time.monotonic() + other.USERS_CACHE_SECONDS + 1
-    monkeypatch.setattr(engine.people.time, "monotonic", lambda: later)
+    later = permissions.time.monotonic() + permissions.Permissions.CACHE_SECONDS + 1
+    monkeypatch.setattr(permissions.time, "monotonic", lambda: later)
     forbidden(other, db_url, lambda: other.claim(task, actor="olga"), "not a registered user")
     # Her history keeps her name.
     app.add_user("olga", role="operator", lanes=[CS], actor="root")

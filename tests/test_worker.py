@@ -260,9 +260,9 @@ def test_sigterm_stops_a_worker_cleanly(sqlite_url: str) -> None:
 def test_four_worker_processes_drain_a_thousand_timers_exactly_once(pg_url: str) -> None:
     app = _past_app(pg_url)
     app.deploy([DRAIN], actor="dan")
-    with app.batch():
+    with app.batch() as batch:
         for n in range(1000):
-            app.start("cooling_off", data={"work": 200}, business_key=f"order-{n}", actor="dan")
+            batch.start("cooling_off", data={"work": 200}, business_key=f"order-{n}", actor="dan")
     assert _scalar(pg_url, "SELECT count(*) FROM process_instance WHERE status = 'waiting'") == 1000
     workers = [_spawn_worker(pg_url, "--interval", "0.2", "--name", f"w{i}") for i in range(4)]
     try:
@@ -295,9 +295,9 @@ def test_four_worker_processes_drain_a_thousand_timers_exactly_once(pg_url: str)
 def test_worker_concurrency_runs_processes_that_share_the_work(pg_url: str) -> None:
     app = _past_app(pg_url)
     app.deploy([DRAIN], actor="dan")
-    with app.batch():
+    with app.batch() as batch:
         for _ in range(200):
-            app.start("cooling_off", data={"work": 1000}, actor="dan")
+            batch.start("cooling_off", data={"work": 1000}, actor="dan")
     pool = _spawn_worker(pg_url, "--concurrency", "2", "--interval", "0.2", "--name", "pool")
     try:
         _wait(
@@ -322,10 +322,10 @@ def test_a_worker_killed_mid_run_has_its_leased_work_taken_over(
     )
     app = _past_app(db_url)
     app.deploy([DRAIN], actor="dan")
-    with app.batch():
+    with app.batch() as batch:
         for n in range(40):
             # Each release takes a moment, so the worker is killed with leased work still to do.
-            app.start("cooling_off", data={"work": 3_000_000}, business_key=f"order-{n}", actor="dan")
+            batch.start("cooling_off", data={"work": 3_000_000}, business_key=f"order-{n}", actor="dan")
     doomed = _spawn_worker(db_url, "--interval", "0.2", "--lease", "4", "--name", "doomed")
     _wait(lambda: _scalar(db_url, "SELECT count(*) FROM event WHERE kind = 'timer_fired'") >= 2)
     doomed.send_signal(signal.SIGKILL)

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from web_server import serve_in_thread
 
 from conftest import DATA, EXAMPLE
+from web_server import serve_in_thread
 
 CLAIM = DATA / "web_pages_claim.bpmn"
 PASSWORD = "correct horse battery"

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from engine import Clock, Handoff, SetupRequired, utc_now
-from engine.limits import MAX_PAYLOAD_BYTES, upload_limit
+from engine.input_limits import MAX_PAYLOAD_BYTES, upload_limit
 from engine.signin import SigninPolicy
 from storage import Database, StorageError
 

@@ -150,7 +150,7 @@ class BodyTooLarge(Exception):
 
 
 def too_large_text(limit: int) -> str:
-    from engine.limits import human_size
+    from engine.input_limits import human_size
 
     return f"request too large: the limit is {human_size(limit)}"
 

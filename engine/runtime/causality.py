@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.task import Task
@@ -20,6 +21,11 @@ from SpiffWorkflow.util.task import TaskState
 IsActivity = Callable[[Task], bool]
 # Lower sorts earlier; tokens of activities completed in the current operation sort after all stored ones.
 CompletionOrder = Callable[[Iterable[str]], dict[str, int]]
+
+
+def is_subprocess(task: Task) -> bool:
+    """A subprocess or call activity: its completion's predecessor is the tail of what ran inside it."""
+    return isinstance(task.task_spec, SubWorkflowTask)
 
 
 def _parent(task: Task) -> Task | None:

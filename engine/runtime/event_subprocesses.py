@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from SpiffWorkflow.bpmn.specs.control import _EndJoin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -80,7 +79,7 @@ def settle(workflow: BpmnWorkflow, event_subprocesses: Mapping[str, bool]) -> bo
                 for t in wf.tasks.values()
                 if t.state & TaskState.NOT_FINISHED_MASK and id(t) not in under_waiting
             ]
-            if rest and all(isinstance(t.task_spec, _EndJoin) or _below_end_join(t) for t in rest):
+            if rest and all(_is_end_join(t) or _below_end_join(t) for t in rest):
                 for task in waiting:
                     task.cancel()
                 changed = True
@@ -88,9 +87,14 @@ def settle(workflow: BpmnWorkflow, event_subprocesses: Mapping[str, bool]) -> bo
         # A join that waited for the cancelled branches may go on now.
         for wf in [workflow, *list(workflow.subprocesses.values())]:
             for t in list(wf.tasks.values()):
-                if isinstance(t.task_spec, _EndJoin) and t.state == TaskState.WAITING:
+                if _is_end_join(t) and t.state == TaskState.WAITING:
                     t.task_spec._update(t)
     return changed
+
+
+def _is_end_join(task: Task) -> bool:
+    """The join before a (sub)process's end: SpiffWorkflow's `spec.end`, where every path of it meets."""
+    return task.task_spec is getattr(task.workflow.spec, "end", None)
 
 
 def _descendants(task: Task) -> Iterable[Task]:
@@ -104,7 +108,7 @@ def _descendants(task: Task) -> Iterable[Task]:
 def _below_end_join(task: Task) -> bool:
     node = task.parent
     while node is not None:
-        if isinstance(node.task_spec, _EndJoin):
+        if _is_end_join(node):
             return True
         node = node.parent
     return False

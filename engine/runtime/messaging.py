@@ -105,6 +105,18 @@ def waits(workflow: BpmnWorkflow) -> frozenset[Wait]:
     return frozenset(found)
 
 
+_WAITS = "_handoff_waits"  # on a workflow object: its waits as last written to the subscription table
+
+
+def remembered_waits(workflow: BpmnWorkflow) -> frozenset[Wait] | None:
+    """What the workflow waited for when the subscription table was last written for it (None: unknown)."""
+    return getattr(workflow, _WAITS, None)
+
+
+def remember_waits(workflow: BpmnWorkflow, waits: frozenset[Wait]) -> None:
+    setattr(workflow, _WAITS, waits)
+
+
 def catching(workflow: BpmnWorkflow, kind: str, name: str) -> tuple[Task, Any] | None:
     """The first waiting task of the instance that waits for message or signal `name`, with its event
     definition (the one inside a multiple event)."""
@@ -126,10 +138,6 @@ def start_events(spec: Any) -> list[tuple[str, str, str]]:
                 if kind is not None:
                     found.append((kind, name_of(definition), str(task_spec.bpmn_id or task_spec.name)))
     return found
-
-
-class PayloadError(Exception):
-    """The data of a message from outside does not give what its correlation properties read."""
 
 
 def from_outside(task: Task, definition: Any, data: dict[str, Any], key: str | None) -> BpmnEvent:

@@ -6,7 +6,6 @@ SpiffArena's `spiffworkflow:serviceTaskOperator` makes SpiffWorkflow call the sc
 SpiffWorkflow, and `run_started` runs their handlers between engine steps.
 """
 
-
 from __future__ import annotations
 
 import copy

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from engine import DefinitionInvalid, lookups
-from engine.limits import human_size, upload_limit
+from engine.input_limits import human_size, upload_limit
 
 from ..auth import User, handoff
 from ..errors import HttpError

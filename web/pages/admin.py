@@ -13,6 +13,7 @@ from engine import ROLES, HandoffError, InvalidInput
 from engine import signin as signin_cases
 from engine.worklists import authorize, lanes_in_use
 
+from ..auth import forget_identities
 from .common import PageUser, Viewer, app_of, back, render
 
 router = APIRouter(include_in_schema=False)
@@ -60,13 +61,16 @@ async def _posted(request: Request) -> dict[str, Any]:
 
 
 def _act(request: Request, viewer: Viewer, posted: dict[str, Any], action: Any) -> Response:
-    """Run one admin action; a refusal is shown on the page beside the forms, nothing changed."""
+    """Run one admin action; a refusal is shown on the page beside the forms, nothing changed. Who may
+    sign in and as what may have changed: identities are proven afresh (web/auth.py's cache)."""
     try:
-        return action()  # type: ignore[no-any-return]
+        answer: Response = action()
     except (InvalidInput, HandoffError) as exc:
         from ..errors import status_of
 
         return _admin_page(request, viewer, status=status_of(exc), problem=str(exc), posted=posted)
+    forget_identities(request)
+    return answer
 
 
 @router.post("/admin/users", response_class=HTMLResponse)

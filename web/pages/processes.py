@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 
 from engine import DefinitionInvalid, Forbidden
 from engine import diagrams as diagram_reads
-from engine.limits import human_size, upload_limit
+from engine.input_limits import human_size, upload_limit
 from engine.lookups import process_versions
 from engine.report_html import render_svg
 

@@ -1,9 +1,11 @@
-"""Call activities resolved to deployed processes: the call services of `Handoff`.
+"""Deployed process versions as the engine runs them, and the called versions of call activities.
 
-A call activity runs the latest deployed version of its called process at the instance's start, unless
-it is pinned (`bpmn.model.CallBinding`: Camunda's `calledElementBinding`/`calledElementVersion`, or the
-extension property `calledVersion`). What an instance resolved is stored with it (`called`), so it keeps
-running the same versions after later deployments, as it keeps its own.
+A version's spec is restored once and cached (runtime.DefinitionCache). A call activity runs the latest
+deployed version of its called process at the instance's start, unless it is pinned
+(`bpmn.model.CallBinding`: Camunda's `calledElementBinding`/`calledElementVersion`, or the extension
+property `calledVersion`). What an instance resolved is stored with it (`called`), so it keeps running
+the same versions after later deployments, as it keeps its own; the definition it runs (its own spec
+with the called ones) is cached too.
 """
 
 from __future__ import annotations
@@ -14,28 +16,55 @@ from collections.abc import Sequence
 from threading import Lock
 from typing import TYPE_CHECKING, Any
 
-from storage import repository as repo
+from sqlalchemy.orm import Session
 
-from . import runtime
-from .core import ServicesCore
-from .errors import DefinitionInvalid, NotFound
+import bpmn
+from storage import repository as repo
+from storage.models import ProcessInstance
+
+from .. import runtime
+from ..errors import DefinitionInvalid, NotFound
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from .work import Work
 
-    import bpmn
-    from storage.models import ProcessInstance
-
-_CACHE_SIZE = 64
+_COMBINED_CACHE_SIZE = 64
 
 
-class CallServices(ServicesCore):
-    """Mixed into `Handoff`, which provides what `ServicesCore` declares (engine/core.py)."""
+def not_deployed(process_id: str, version: int | None) -> NotFound:
+    what = f"process '{process_id}'" + (f" version {version}" if version is not None else "")
+    return NotFound(f"{what} is not deployed (see 'handoff processes')")
 
-    _combined: OrderedDict[tuple[int, tuple[tuple[str, int], ...]], runtime.LoadedDefinition] | None = None
-    _combined_lock = Lock()
 
-    def _check_calls(self, session: Session, processes: Sequence[bpmn.ParsedProcess]) -> None:
+class Definitions:
+    def __init__(self) -> None:
+        self.loaded = runtime.DefinitionCache()
+        self._combined: OrderedDict[tuple[int, tuple[tuple[str, int], ...]], runtime.LoadedDefinition] = (
+            OrderedDict()
+        )
+        self._lock = Lock()
+
+    def get(self, session: Session, definition_id: int) -> runtime.LoadedDefinition:
+        """One deployed version, restored once."""
+        return self.loaded.get(definition_id, lambda: repo.definition_fields(session, definition_id))
+
+    def ref(self, work: Work, process_id: str, version: int | None) -> tuple[int, int] | None:
+        """(definition id, version) of the latest (or the given) version; looked up once per transaction
+        (deployments of a batch come before its starts: `deploy` forgets what it looked up)."""
+        refs = work.memo.refs
+        if (process_id, version) not in refs:
+            refs[(process_id, version)] = repo.latest_definition_ref(work.session, process_id, version)
+        return refs[(process_id, version)]
+
+    def for_instance(self, session: Session, instance: ProcessInstance) -> runtime.LoadedDefinition:
+        """The definition an instance runs: its own version, with the called versions it resolved."""
+        definition = self.get(session, instance.definition_id)
+        called = getattr(instance, "called", None)
+        if not called:
+            return definition
+        return self._combine(session, definition, {k: int(v) for k, v in called.items()})
+
+    def check_calls(self, session: Session, processes: Sequence[bpmn.ParsedProcess]) -> None:
         """At deploy: every called process outside the deployed files must be deployed already (in the
         pinned version, if pinned): an instance could not start otherwise."""
         deploying = {p.model.process_id for p in processes}
@@ -55,7 +84,7 @@ class CallServices(ServicesCore):
                     "deployed: deploy it first, or deploy both files together"
                 )
 
-    def _resolve_calls(
+    def resolve_calls(
         self, session: Session, definition: runtime.LoadedDefinition
     ) -> tuple[runtime.LoadedDefinition, dict[str, int] | None]:
         """At start: the definition with its late-bound called processes resolved, and the resolution to
@@ -75,26 +104,16 @@ class CallServices(ServicesCore):
                         f"'{call.process}', which is not deployed (see 'handoff processes')"
                     )
                 resolved[call.process] = ref[0]
-                pending.append(self._definition(session, ref[0]))
+                pending.append(self.get(session, ref[0]))
         if not resolved:
             return definition, None
         return self._combine(session, definition, resolved), resolved
-
-    def _instance_definition(self, session: Session, instance: ProcessInstance) -> runtime.LoadedDefinition:
-        """The definition an instance runs: its own version, with the called versions it resolved."""
-        definition = self._definition(session, instance.definition_id)
-        called = getattr(instance, "called", None)
-        if not called:
-            return definition
-        return self._combine(session, definition, {k: int(v) for k, v in called.items()})
 
     def _combine(
         self, session: Session, definition: runtime.LoadedDefinition, resolved: dict[str, int]
     ) -> runtime.LoadedDefinition:
         key = (definition.definition_id, tuple(sorted(resolved.items())))
-        with self._combined_lock:
-            if self._combined is None:
-                self._combined = OrderedDict()
+        with self._lock:
             hit = self._combined.get(key)
             if hit is not None:
                 self._combined.move_to_end(key)
@@ -102,7 +121,7 @@ class CallServices(ServicesCore):
         subprocess_specs: dict[str, Any] = dict(definition.subprocess_specs)
         elements = dict(definition.model.elements)
         event_subprocesses = dict(definition.model.event_subprocesses)
-        called = [self._definition(session, def_id) for def_id in resolved.values()]
+        called = [self.get(session, def_id) for def_id in resolved.values()]
         for process_id, callee in zip(resolved, called, strict=True):
             subprocess_specs[process_id] = callee.spec
         for callee in called:
@@ -121,9 +140,8 @@ class CallServices(ServicesCore):
         combined = dataclasses.replace(
             definition, model=model, subprocess_specs=subprocess_specs, trusted_scripts=trusted
         )
-        with self._combined_lock:
-            assert self._combined is not None
+        with self._lock:
             self._combined[key] = combined
-            while len(self._combined) > _CACHE_SIZE:
+            while len(self._combined) > _COMBINED_CACHE_SIZE:
                 self._combined.popitem(last=False)
         return combined

@@ -1,13 +1,12 @@
 """The built-in record hooks: history, handoffs, boundary crossings and delays (DESIGN §3).
 
-Registered like anyone's hooks (engine.hooks); they see Handoff's lifecycle events only and write
+Registered like anyone's hooks (engine/hooks/manager.py); they see Handoff's lifecycle events only and write
 through the unit of work they are given, in the transaction of the state change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -18,54 +17,10 @@ from bpmn.durations import parse_duration
 from storage import repository as repo
 from storage.models import BoundaryCrossing, Delay, HandoffRecord
 
-from .hooks import RecordContext, hookimpl
-from .lifecycle import HUMAN_TYPES, LifecycleEvent
+from ..lifecycle import LifecycleEvent
+from .specs import CompletedStep, RecordContext, hookimpl
 
 MAX_TRAIL = 100_000  # a causal path longer than this is a corrupt history, not a process
-
-
-@dataclass(frozen=True)
-class _Completed:
-    """What the recorders need of an activity's completion, from this batch or from stored history."""
-
-    id: int | None
-    token: str | None
-    cause: str | None
-    actor: str | None
-    lane: str | None
-    element_id: str | None
-    element_name: str | None
-    element_type: str | None
-    at: datetime
-
-    @classmethod
-    def of(cls, source: Any) -> _Completed:
-        if isinstance(source, dict):
-            return cls(**{f.name: source[f.name] for f in fields(cls)})
-        return cls(**{f.name: getattr(source, f.name) for f in fields(cls)})
-
-    @property
-    def is_human(self) -> bool:
-        return self.element_type in HUMAN_TYPES
-
-
-def completed(context: RecordContext, instance_id: int, token: str | None) -> _Completed | None:
-    """The completion of activity instance `token`: the current batch first, then the stored history."""
-    if token is None:
-        return None
-    cache: dict[str, _Completed | None] = context._cache.setdefault("completed", {})
-    if token in cache:
-        return cache[token]
-    found: _Completed | None = None
-    for event in reversed(context.batch):
-        if event.kind == "task_completed" and event.token == token and event.instance_id == instance_id:
-            found = _Completed.of(event)
-            break
-    else:
-        row = repo.completed_event(context.session, instance_id, token)
-        found = _Completed.of(row) if row is not None else None
-    cache[token] = found
-    return found
 
 
 class HistoryRecorder:
@@ -74,11 +29,8 @@ class HistoryRecorder:
     @hookimpl(tryfirst=True)
     def handoff_record(self, events: Sequence[LifecycleEvent], context: RecordContext) -> None:
         ids = repo.add_events_returning_ids(context.session, [e.row() for e in events])
-        known = context._cache.setdefault("completed", {})
         for event, event_id in zip(events, ids, strict=True):
             event.id = event_id
-            if event.kind == "task_completed" and event.token is not None:
-                known[event.token] = _Completed.of(event)  # a memo kept across a batch stays current
 
 
 class HandoffRecorder:
@@ -121,10 +73,10 @@ class HandoffRecorder:
         repo.add_rows(context.session, HandoffRecord, rows)
 
     @staticmethod
-    def _human_predecessor(context: RecordContext, event: LifecycleEvent) -> _Completed | None:
+    def _human_predecessor(context: RecordContext, event: LifecycleEvent) -> CompletedStep | None:
         token = event.cause
         for _ in range(MAX_TRAIL):
-            step = completed(context, event.instance_id, token)
+            step = context.completed(event.instance_id, token)
             if step is None:
                 return None
             if step.is_human:
@@ -144,7 +96,7 @@ class CrossingRecorder:
         for event in events:
             if not event.opens or event.cause is None or event.lane is None:
                 continue
-            before = completed(context, event.instance_id, event.cause)
+            before = context.completed(event.instance_id, event.cause)
             if before is None or before.lane is None or before.lane == event.lane:
                 continue
             rows.append(
@@ -166,25 +118,17 @@ class CrossingRecorder:
         repo.add_rows(context.session, BoundaryCrossing, rows)
 
     @staticmethod
-    def _entered_from(context: RecordContext, instance_id: int, step: _Completed) -> str | None:
+    def _entered_from(context: RecordContext, instance_id: int, step: CompletedStep) -> str | None:
         """The lane the causal path came from when it entered `step`'s lane."""
         lane = step.lane
         for _ in range(MAX_TRAIL):
-            before = completed(context, instance_id, step.cause)
+            before = context.completed(instance_id, step.cause)
             if before is None:
                 return None
             if before.lane != lane:
                 return before.lane
             step = before
         return None
-
-
-def _settings(context: RecordContext) -> dict[tuple[str, str], float]:
-    if "sla" not in context._cache:
-        load = context.sla_settings or (lambda: repo.sla_settings(context.session))
-        context._cache["sla"] = load()
-    settings: dict[tuple[str, str], float] = context._cache["sla"]
-    return settings
 
 
 def task_threshold(
@@ -228,7 +172,7 @@ class DelayRecorder:
         for event in events:
             data = event.data or {}
             if event.kind == "task_completed" and event.is_human and data.get("ready_at"):
-                threshold = task_threshold(context.model, event.element_id, event.lane, _settings(context))
+                threshold = task_threshold(context.model, event.element_id, event.lane, context.sla())
                 if threshold is None:
                     continue
                 ready = datetime.fromisoformat(data["ready_at"])
@@ -250,7 +194,7 @@ class DelayRecorder:
                     )
                 )
             elif event.kind == "instance_completed" and data.get("started_at"):
-                threshold = instance_threshold(context.model, _settings(context))
+                threshold = instance_threshold(context.model, context.sla())
                 if threshold is None:
                     continue
                 started = datetime.fromisoformat(data["started_at"])

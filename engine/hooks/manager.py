@@ -1,4 +1,4 @@
-"""Hooks (DESIGN §2), as pluggy plugins: record hooks inside the transaction, notify hooks after it.
+"""The hook manager (DESIGN §2): built-in recorders and installed hooks, called in order, failures named.
 
 Write a hook as a module or class with `@hookimpl`-decorated functions and publish it in the
 entry-point group `handoff.hooks`; the built-in history, handoff, crossing and delay recorders are
@@ -8,49 +8,17 @@ registered exactly the same way (see docs/hooks.md).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pluggy
-from sqlalchemy.orm import Session
 
-from bpmn import ProcessModel
+from ..lifecycle import LifecycleEvent
+from . import recorders
+from .specs import PROJECT, HookSpecs, RecordContext
 
-from .lifecycle import LifecycleEvent
-
-PROJECT = "handoff"
 ENTRY_POINT_GROUP = "handoff.hooks"
-hookspec = pluggy.HookspecMarker(PROJECT)
-hookimpl = pluggy.HookimplMarker(PROJECT)
 log = logging.getLogger("handoff.hooks")
-
-
-@dataclass
-class RecordContext:
-    """What a record hook gets beside the events: the open unit of work and the instance's model.
-
-    `session` is the SQLAlchemy session of the state change's transaction: rows added through it are
-    committed with the change, or rolled back with it. `model` is the process version's model (lanes,
-    elements, properties); `batch` is the operation's events; `sla_settings` returns the lane and global
-    SLA defaults (cached briefly by the engine).
-    """
-
-    session: Session
-    model: ProcessModel
-    batch: list[LifecycleEvent]
-    sla_settings: Callable[[], dict[tuple[str, str], float]] | None = None
-    _cache: dict[str, Any] = field(default_factory=dict)
-
-
-class HookSpecs:
-    @hookspec
-    def handoff_record(self, events: Sequence[LifecycleEvent], context: RecordContext) -> None:
-        """Inside the transaction of the state change; raising rolls the whole operation back."""
-
-    @hookspec
-    def handoff_notify(self, events: Sequence[LifecycleEvent]) -> None:
-        """After the commit; raising is logged and stored as a `hook_failed` event, the change stands."""
 
 
 class HookFailed(Exception):
@@ -61,8 +29,6 @@ class HookFailed(Exception):
 
 
 def plugin_manager(extra: Iterable[object] = (), *, load_entry_points: bool = True) -> pluggy.PluginManager:
-    from . import recorders
-
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(HookSpecs)
     for name, plugin in recorders.BUILT_IN:

@@ -1,0 +1,275 @@
+"""`Handoff`: one object with a method per use case, for callers that like one (tests, scripts, the doors).
+
+It holds no logic and no per-call state: each method delegates to the use case of the same name in its
+module (engine/definitions.py, instances.py, tasks.py, incidents.py, messages.py, scheduling.py,
+people.py, history.py, reporting.py) with the application's dependencies (`app`, engine/kernel/app.py)
+and its units of work (`units`: a transaction per operation, or the batch of `batch()`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import pluggy
+
+import bpmn
+from storage import Database
+
+from . import (
+    bootstrap,
+    definitions,
+    history,
+    incidents,
+    instances,
+    messages,
+    people,
+    reporting,
+    scheduling,
+    tasks,
+)
+from .clock import Clock, utc_now
+from .handlers import Handler, ServiceRegistry
+from .kernel.app import App
+from .kernel.batch import Batch
+from .kernel.units import Transactions, Units
+from .report import Report
+from .runtime.messaging import Wait
+from .scheduling import DueWork, ScheduleView
+from .views import (
+    AuditView,
+    CrossingView,
+    DelayView,
+    Deployment,
+    HandoffView,
+    InstanceHistory,
+    InstanceSummary,
+    InstanceView,
+    ProcessSummary,
+    SlaView,
+    TaskView,
+    UserChange,
+    UserView,
+)
+
+
+class Handoff:
+    """The application: the use cases over one database, with an injectable clock (engine/bootstrap.py)."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        clock: Clock = utc_now,
+        plugins: Iterable[object] = (),
+        load_entry_points: bool = True,
+        services: Mapping[str, Handler] | None = None,
+    ) -> None:
+        """`plugins` are hook objects registered beside the built-in recorders and the installed
+        `handoff.hooks` entry points; `services` are service task handlers by name, beside the installed
+        `handoff.services` entry points (switch both groups off with `load_entry_points=False`)."""
+        self.app = bootstrap.build(
+            database, clock=clock, plugins=plugins, load_entry_points=load_entry_points, handlers=services
+        )
+        self.units: Units = Transactions(self.app)
+
+    @classmethod
+    def over(cls, app: App, units: Units) -> Handoff:
+        """The same application through other units of work (a batch's)."""
+        facade = cls.__new__(cls)
+        facade.app, facade.units = app, units
+        return facade
+
+    @property
+    def db(self) -> Database:
+        return self.app.db
+
+    @property
+    def clock(self) -> Clock:
+        return self.app.clock
+
+    @property
+    def hooks(self) -> pluggy.PluginManager:
+        return self.app.hooks
+
+    @property
+    def services(self) -> ServiceRegistry:
+        return self.app.handlers
+
+    @services.setter
+    def services(self, registry: ServiceRegistry) -> None:
+        self.app.handlers = registry
+
+    @contextmanager
+    def batch(self) -> Iterator[Handoff]:
+        """Many operations as ONE transaction (engine/kernel/batch.py): use the `Handoff` it yields."""
+        with Batch(self.app) as units:
+            yield Handoff.over(self.app, units)
+
+    # --- setup and definitions -----------------------------------------------------------------------
+
+    def init(self) -> tuple[str | None, str]:
+        return self.app.schema.upgrade()
+
+    def validate(self, paths: Sequence[str | Path]) -> bpmn.ValidationReport:
+        return definitions.validate(paths)
+
+    def deploy(
+        self, paths: Sequence[str | Path], *, actor: str | None, trusted_scripts: bool = False
+    ) -> list[Deployment]:
+        return definitions.deploy(self.app, self.units, paths, actor=actor, trusted_scripts=trusted_scripts)
+
+    def processes(self, *, actor: str | None = None) -> list[ProcessSummary]:
+        return definitions.processes(self.app, actor=actor)
+
+    def process_model(self, process_id: str, version: int | None = None) -> bpmn.ProcessModel:
+        return definitions.process_model(self.app, process_id, version)
+
+    def element_properties(self, process_id: str) -> dict[str, dict[str, str]]:
+        return definitions.element_properties(self.app, process_id)
+
+    # --- instances and tasks -------------------------------------------------------------------------
+
+    def start(self, process_id: str, **options: Any) -> InstanceView:
+        """Options: data, business_key, version, actor (engine/instances.py `start`)."""
+        return instances.start(self.app, self.units, process_id, **options)
+
+    def show(self, instance_id: int, *, actor: str | None = None) -> InstanceView:
+        return instances.show(self.app, instance_id, actor=actor)
+
+    def instances(self, **filters: Any) -> list[InstanceSummary]:
+        """Filters: process_id, status, business_key, limit, actor (engine/instances.py `list_instances`)."""
+        return instances.list_instances(self.app, **filters)
+
+    def tasks(self, **filters: Any) -> list[TaskView]:
+        """Filters: lane, assignee, instance_id, include_closed, actor (engine/tasks.py `list_tasks`)."""
+        return tasks.list_tasks(self.app, **filters)
+
+    def claim(self, task_id: int, *, actor: str | None) -> TaskView:
+        return tasks.claim(self.app, self.units, task_id, actor=actor)
+
+    def unclaim(self, task_id: int, *, actor: str | None) -> TaskView:
+        return tasks.unclaim(self.app, self.units, task_id, actor=actor)
+
+    def complete(
+        self, task_id: int, *, data: dict[str, Any] | None = None, actor: str | None
+    ) -> InstanceView:
+        return tasks.complete(self.app, self.units, task_id, data=data, actor=actor)
+
+    # --- incidents and lifecycle ---------------------------------------------------------------------
+
+    def retry(
+        self, instance_id: int, *, data: dict[str, Any] | None = None, actor: str | None
+    ) -> InstanceView:
+        return incidents.retry(self.app, self.units, instance_id, data=data, actor=actor)
+
+    def retry_due(self, instance_id: int, *, actor: str | None = None) -> InstanceView | None:
+        return incidents.retry_due(self.app, self.units, instance_id, actor=actor)
+
+    def suspend(self, instance_id: int, *, reason: str | None = None, actor: str | None) -> InstanceView:
+        return incidents.suspend(self.app, self.units, instance_id, reason=reason, actor=actor)
+
+    def resume(self, instance_id: int, *, actor: str | None) -> InstanceView:
+        return incidents.resume(self.app, self.units, instance_id, actor=actor)
+
+    def terminate(self, instance_id: int, *, reason: str | None = None, actor: str | None) -> InstanceView:
+        return incidents.terminate(self.app, self.units, instance_id, reason=reason, actor=actor)
+
+    # --- messages and signals ------------------------------------------------------------------------
+
+    def message(self, name: str, **options: Any) -> list[InstanceView]:
+        """Options: key, data, instance_id, every, actor (engine/messages.py `message`)."""
+        return messages.message(self.app, self.units, name, **options)
+
+    def signal(self, name: str, **options: Any) -> list[InstanceView]:
+        """Options: data, instance_id, actor (engine/messages.py `signal`)."""
+        return messages.signal(self.app, self.units, name, **options)
+
+    def waits_of(self, instance_id: int, *, actor: str | None = None) -> list[Wait]:
+        return messages.waits_of(self.app, instance_id, actor=actor)
+
+    # --- due work (the worker) -----------------------------------------------------------------------
+
+    def fire_timers(self, instance_id: int) -> InstanceView | None:
+        return scheduling.fire_timers(self.app, self.units, instance_id)
+
+    def fire_schedule(self, schedule_id: int) -> InstanceView | None:
+        return scheduling.fire_schedule(self.app, self.units, schedule_id)
+
+    def run_due(self, instance_id: int) -> str | None:
+        return scheduling.run_due(self.app, self.units, instance_id)
+
+    def schedules(self) -> list[ScheduleView]:
+        return scheduling.schedules(self.app)
+
+    def claim_due_work(
+        self, owner: str, lease: timedelta, limit: int, *, done: DueWork | None = None
+    ) -> DueWork:
+        return scheduling.claim_due_work(self.app, owner, lease, limit, done=done)
+
+    def release_work(self, owner: str, work: DueWork) -> None:
+        scheduling.release_work(self.app, owner, work)
+
+    def next_due_at(self) -> datetime | None:
+        return scheduling.next_due_at(self.app)
+
+    def detect_delays(self) -> int:
+        return scheduling.detect_delays(self.app, self.units)
+
+    # --- people --------------------------------------------------------------------------------------
+
+    def single_user_mode(self) -> bool:
+        return people.single_user_mode(self.app)
+
+    def add_user(
+        self, name: str, *, lanes: Sequence[str] | None = None, role: str | None = None, actor: str | None
+    ) -> UserChange:
+        return people.add_user(self.app, self.units, name, lanes=lanes, role=role, actor=actor)
+
+    def remove_user(self, name: str, *, actor: str | None) -> UserView:
+        return people.remove_user(self.app, self.units, name, actor=actor)
+
+    def users(self, *, actor: str | None = None) -> list[UserView]:
+        return people.users(self.app, actor=actor)
+
+    def lane_members(self, lane: str) -> list[str]:
+        return people.lane_members(self.app, lane)
+
+    def audit_log(
+        self, *, subject: str | None = None, limit: int = 100, actor: str | None = None
+    ) -> list[AuditView]:
+        return people.audit_log(self.app, subject=subject, limit=limit, actor=actor)
+
+    # --- history and reports -------------------------------------------------------------------------
+
+    def history(self, instance_id: int, *, actor: str | None = None) -> InstanceHistory:
+        return history.instance_history(self.app, instance_id, actor=actor)
+
+    def handoffs(self, *, actor: str | None = None, **filters: Any) -> list[HandoffView]:
+        return history.handoffs(self.app, actor=actor, **filters)
+
+    def crossings(self, *, actor: str | None = None, **filters: Any) -> list[CrossingView]:
+        return history.crossings(self.app, actor=actor, **filters)
+
+    def delays(self, *, actor: str | None = None, **filters: Any) -> list[DelayView]:
+        return history.delays(self.app, actor=actor, **filters)
+
+    def set_sla(self, duration: str, *, lane: str | None = None, actor: str | None) -> SlaView:
+        return history.set_sla(self.app, self.units, duration, lane=lane, actor=actor)
+
+    def sla_settings(self, *, actor: str | None = None) -> list[SlaView]:
+        return history.sla_settings(self.app, actor=actor)
+
+    def report(self, **filters: Any) -> Report:
+        """Filters: process_id, since, until, actor (engine/reporting.py `report`)."""
+        return reporting.report(self.app, **filters)
+
+    def report_html(self, **filters: Any) -> str:
+        return reporting.report_html(self.app, **filters)
+
+    def export(self, out: IO[bytes] | IO[str], fmt: str, **filters: Any) -> int:
+        """Filters: process_id, since, until, schedule, actor (engine/reporting.py `export`)."""
+        return reporting.export(self.app, out, fmt, **filters)

@@ -1,0 +1,113 @@
+"""Stored rows as the use cases need them: found or NotFound, checked for what may be done with them,
+their workflow restored, and shown as the views the doors print (engine/views.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from storage.models import HumanTask, ProcessInstance
+
+from .. import runtime
+from ..errors import Conflict, NotFound
+from ..views import InstanceView, TaskView, TimelineEntry
+from . import waits
+from .work import Work
+
+
+def task(work: Work, task_id: int) -> HumanTask:
+    found = work.task(task_id)
+    if found is None:
+        raise NotFound(f"task {task_id} does not exist (see 'handoff tasks')")
+    return found
+
+
+def instance(work: Work, instance_id: int) -> ProcessInstance:
+    found = work.instance(instance_id)
+    if found is None:
+        raise NotFound(f"instance {instance_id} does not exist (see 'handoff instances')")
+    return found
+
+
+def label(row: HumanTask) -> str:
+    """'task 7 (Approve order)', as refusals name a task."""
+    return f"task {row.id} ({row.name or row.element_id})"
+
+
+def require_open(row: HumanTask) -> None:
+    """Conflict unless the task is still open (ready or claimed)."""
+    if row.state == "completed":
+        raise Conflict(
+            f"{label(row)} is already completed" + (f" by {row.completed_by}" if row.completed_by else "")
+        )
+    if row.state == "cancelled":
+        raise Conflict(f"{label(row)} was cancelled")
+
+
+def require_active(work: Work, row: HumanTask, verb: str) -> None:
+    """Tasks of a suspended or ended instance wait: nobody takes them until it is resumed."""
+    owner = work.instance(row.instance_id)
+    if owner is not None and owner.status in ("suspended", "terminated"):
+        hint = (
+            f"; an admin resumes it with 'handoff resume {owner.id}'" if owner.status == "suspended" else ""
+        )
+        raise Conflict(f"instance {owner.id} is {owner.status}: {label(row)} cannot be {verb} now{hint}")
+
+
+def workflow(work: Work, definition: runtime.LoadedDefinition, instance: ProcessInstance) -> runtime.Workflow:
+    """The instance's workflow: live from the unit of work, else restored from its stored state."""
+    live = work.live_workflow(instance.id)
+    if live is not None:
+        return live
+    loaded = runtime.load_workflow(definition, instance.state)
+    waits.remember(instance, loaded)
+    return loaded
+
+
+def task_view(row: HumanTask, process_id: str) -> TaskView:
+    return TaskView(
+        id=row.id,
+        instance=row.instance_id,
+        process=process_id,
+        element=row.element_id,
+        name=row.name,
+        type=row.type,
+        lane=row.lane,
+        state=row.state,
+        assignee=row.assignee,
+        created_at=row.created_at,
+        due_at=row.due_at,
+        form=tuple(row.form or ()),
+        claimed_at=row.claimed_at,
+        completed_at=row.completed_at,
+        completed_by=row.completed_by,
+    )
+
+
+def instance_view(
+    work: Work,
+    instance: ProcessInstance,
+    definition: runtime.LoadedDefinition,
+    *,
+    timeline: tuple[TimelineEntry, ...] = (),
+    tasks: Sequence[HumanTask] | None = None,
+) -> InstanceView:
+    """The instance with its open tasks (those given, else read) and, for `show`, its timeline."""
+    if tasks is None:
+        tasks = sorted(work.open_rows(instance.id).values(), key=lambda t: t.id)
+    return InstanceView(
+        id=instance.id,
+        process=instance.process_id,
+        version=definition.version,
+        status=instance.status,
+        business_key=instance.business_key,
+        data=instance.data,
+        tasks=tuple(task_view(t, instance.process_id) for t in tasks),
+        error=instance.error,
+        created_at=instance.created_at,
+        updated_at=instance.updated_at,
+        completed_at=instance.completed_at,
+        started_by=instance.started_by,
+        next_due_at=instance.next_due_at,
+        timeline=timeline,
+        attempts=instance.attempts or 0,
+    )

@@ -1,0 +1,76 @@
+"""One operation's view of its transaction: the session, and the rows and workflows it holds.
+
+This base is the live one: rows are read and written through the session at once. The batch's
+(engine/kernel/batch.py) holds them in memory until it commits. Use cases never ask which they have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from storage import repository as repo
+from storage.models import HumanTask, ProcessInstance
+
+from .. import runtime
+from ..errors import Conflict
+from ..lifecycle import LifecycleEvent
+from .memo import Memo
+
+
+class Work:
+    """One operation's view of its transaction. This base is the live one: rows are read and written
+    through the session at once; the batch's (engine/kernel/batch.py) holds them until it commits."""
+
+    def __init__(self, session: Session, memo: Memo | None = None) -> None:
+        self.session = session
+        self.memo = memo or Memo()
+        self.notify: list[LifecycleEvent] = []  # recorded events, for the notify hooks after the commit
+
+    def instance(self, instance_id: int) -> ProcessInstance | None:
+        return repo.get_instance(self.session, instance_id)
+
+    def task(self, task_id: int) -> HumanTask | None:
+        return repo.get_task(self.session, task_id)
+
+    def open_rows(self, instance_id: int) -> dict[str, HumanTask]:
+        """The instance's open task rows by SpiffWorkflow task id."""
+        return {t.spiff_task_id: t for t in repo.open_tasks_of(self.session, instance_id)}
+
+    def live_workflow(self, instance_id: int) -> runtime.Workflow | None:
+        """The workflow an earlier operation of this unit left in memory, if any."""
+        return None
+
+    def save_state(
+        self,
+        instance: ProcessInstance,
+        definition: runtime.LoadedDefinition,
+        workflow: runtime.Workflow,
+        *,
+        new: bool,
+    ) -> None:
+        """Put the workflow's state and data on the instance row (a completed one keeps no state)."""
+        if instance.status == "completed":
+            instance.state = ""
+        else:
+            instance.state = runtime.dump_workflow(definition, workflow)
+        instance.data = runtime.snapshot(runtime.instance_data(workflow))
+
+    def changed(self, instance: ProcessInstance) -> None:
+        """Write a changed instance row now, under its version counter: a concurrent change wins, this one
+        fails with a Conflict. (An instance inserted earlier in this transaction by a Core INSERT is not
+        in the ORM's session: it is updated by a version-checked UPDATE of its own.)"""
+        if instance in self.session:
+            self.session.flush()
+        elif not repo.update_instances(self.session, [instance]):
+            raise Conflict(f"instance {instance.id} was changed by someone else just now; nothing was saved")
+
+    def keep(
+        self,
+        instance: ProcessInstance,
+        definition: runtime.LoadedDefinition,
+        workflow: runtime.Workflow,
+        open_rows: Sequence[HumanTask],
+    ) -> None:
+        """The instance's outcome after an operation: nothing to keep in a live transaction."""

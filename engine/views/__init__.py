@@ -1,0 +1,27 @@
+"""What the use cases return: plain frozen dataclasses, with the --json shapes of DESIGN §7."""
+
+from .base import iso
+from .definitions import Deployment, ProcessSummary
+from .instances import InstanceSummary, InstanceView, TaskView, TimelineEntry, failure_json
+from .people import AuditView, UserChange, UserView
+from .records import CrossingView, DelayView, HandoffView, HistoryEntry, InstanceHistory, SlaView
+
+__all__ = [
+    "AuditView",
+    "CrossingView",
+    "DelayView",
+    "Deployment",
+    "HandoffView",
+    "HistoryEntry",
+    "InstanceHistory",
+    "InstanceSummary",
+    "InstanceView",
+    "ProcessSummary",
+    "SlaView",
+    "TaskView",
+    "TimelineEntry",
+    "UserChange",
+    "UserView",
+    "failure_json",
+    "iso",
+]

@@ -1,0 +1,173 @@
+"""Views of instances, their tasks and their timelines (the --json shapes of DESIGN §7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .base import iso
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: int
+    instance: int
+    process: str
+    element: str
+    name: str | None
+    type: str
+    lane: str | None
+    state: str
+    assignee: str | None
+    created_at: datetime
+    due_at: datetime | None
+    form: tuple[dict[str, Any], ...]
+    claimed_at: datetime | None = None
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.element
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "instance": self.instance,
+            "process": self.process,
+            "element": self.element,
+            "name": self.name,
+            "type": self.type,
+            "lane": self.lane,
+            "state": self.state,
+            "assignee": self.assignee,
+            "created_at": iso(self.created_at),
+            "due_at": iso(self.due_at),
+            "claimed_at": iso(self.claimed_at),
+            "completed_at": iso(self.completed_at),
+            "completed_by": self.completed_by,
+            "form": [dict(f) for f in self.form],
+        }
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    id: int
+    at: datetime
+    kind: str
+    element: str | None
+    name: str | None
+    type: str | None
+    lane: str | None
+    actor: str | None
+    task: int | None
+    data: dict[str, Any] | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": iso(self.at),
+            "kind": self.kind,
+            "element": self.element,
+            "name": self.name,
+            "type": self.type,
+            "lane": self.lane,
+            "actor": self.actor,
+            "task": self.task,
+            "data": self.data,
+        }
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    id: int
+    process: str
+    version: int
+    status: str
+    business_key: str | None
+    data: dict[str, Any]
+    tasks: tuple[TaskView, ...]
+    error: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    started_by: str | None
+    next_due_at: datetime | None = None
+    timeline: tuple[TimelineEntry, ...] = field(default=())
+    attempts: int = 0  # automatic retries made for the current failure
+
+    @property
+    def incident(self) -> bool:
+        """In error with no retry to come: a person must act."""
+        return self.status == "error" and self.next_due_at is None
+
+    def to_json(self, *, with_timeline: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "process": self.process,
+            "version": self.version,
+            "status": self.status,
+            "business_key": self.business_key,
+            "data": self.data,
+            "tasks": [t.to_json() for t in self.tasks],
+            "error": self.error,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "completed_at": iso(self.completed_at),
+            "started_by": self.started_by,
+            "next_due_at": iso(self.next_due_at),
+            **failure_json(self.status, self.error, self.next_due_at, self.attempts),
+        }
+        if with_timeline:
+            out["timeline"] = [e.to_json() for e in self.timeline]
+        return out
+
+
+@dataclass(frozen=True)
+class InstanceSummary:
+    id: int
+    process: str
+    version: int
+    status: str
+    business_key: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    error: dict[str, Any] | None
+    next_due_at: datetime | None = None
+    attempts: int = 0  # automatic retries made for the current failure
+
+    @property
+    def incident(self) -> bool:
+        """In error with no retry to come: a person must act."""
+        return self.status == "error" and self.next_due_at is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "process": self.process,
+            "version": self.version,
+            "status": self.status,
+            "business_key": self.business_key,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "completed_at": iso(self.completed_at),
+            "error": self.error,
+            **failure_json(self.status, self.error, self.next_due_at, self.attempts),
+        }
+
+
+def failure_json(
+    status: str, error: dict[str, Any] | None, next_due_at: datetime | None, attempts: int
+) -> dict[str, Any]:
+    """The retry state of an instance in error (docs/incidents.md): automatic retries made and allowed,
+    the next one's time, or `incident` when none is to come."""
+    if status != "error":
+        return {"attempts": attempts, "retries": None, "next_retry_at": None, "incident": False}
+    return {
+        "attempts": attempts,
+        "retries": (error or {}).get("retries"),
+        "next_retry_at": iso(next_due_at),
+        "incident": next_due_at is None,
+    }
