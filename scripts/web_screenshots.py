@@ -105,7 +105,7 @@ def build(db_url: str, instances: int) -> tuple[Any, dict[str, int]]:
     with suppress(ScriptFailed):
         app.complete(task(broken.id, "Check claim"), data={"amount": 420, "approved": True}, actor="sam")
     ids["incident"] = broken.id
-    clock.advance(minutes=50)
+    clock.advance(minutes=210)  # late afternoon: some work past its SLA, some close to it
     return app, ids
 
 
