@@ -19,6 +19,7 @@ from storage import repository as repo
 from .errors import NotFound
 
 ACTIVITY_KINDS = frozenset({"task", "subprocess", "call"})
+ONE_WAY = frozenset({"exclusiveGateway", "eventBasedGateway"})  # send work down one outgoing flow only
 
 
 def process_diagram(db: Database, process_id: str, version: int | None = None) -> Diagram | None:
@@ -96,11 +97,30 @@ def instance_path(
         return kinds.get(element) not in ACTIVITY_KINDS
 
     forward = _spread(done, outgoing, is_link)
-    backward = _spread(reached, incoming, is_link)
-    passed = {n for n in forward & backward if is_link(n)}
-    for element in forward:  # where a finished path ended
-        if types.get(element) == "endEvent" and (finished or set(incoming.get(element, ())) & done):
-            passed.add(element)
+    on_path = reached | {n for n in forward & _spread(reached, incoming, is_link) if is_link(n)}
+
+    def came_from_done(element: str, seen: frozenset[str]) -> bool:
+        """A path of gateways and events leads from a completed activity to `element`, and no exclusive
+        gateway on it sent the work down another branch that was taken."""
+        for source in incoming.get(element, ()):
+            if source in done:
+                return True
+            if source in seen or not is_link(source):
+                continue
+            if types.get(source) in ONE_WAY and any(t != element and t in on_path for t in outgoing[source]):
+                continue
+            if came_from_done(source, seen | {source}):
+                return True
+        return False
+
+    ends = {  # where the path ended: right after completed work, or (once finished) along untaken-elsewhere ways
+        e
+        for e in forward
+        if types.get(e) == "endEvent"
+        and (set(incoming.get(e, ())) & done or (finished and came_from_done(e, frozenset({e}))))
+    }
+    backward = _spread(reached | ends, incoming, is_link)
+    passed = {n for n in forward & backward if is_link(n)} | ends
     for element in kinds:  # the start event the path began at
         if types.get(element) == "startEvent" and set(outgoing.get(element, ())) & (reached | passed):
             passed.add(element)
