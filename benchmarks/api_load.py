@@ -8,8 +8,11 @@ subprocess on 127.0.0.1 (bounded: --units in all, at most --seconds, then everyt
 in-process baseline does the same units one after another through `Handoff.start` and `.complete` on
 a fresh SQLite file, with the same users registered (so the same role and lane checks run).
 
-Printed per round: completions/s over HTTP and in-process, their ratio, p50/p99 latency of the HTTP
-requests, errors (409 conflicts counted apart, as expected); then the medians of the rounds.
+Each round alternates HTTP and in-process slices (--slices), so that the machine's other load falls on
+both alike. Printed per round: completions/s over HTTP and in-process, their ratio, p50/p99 latency of
+the HTTP requests, errors (409 conflicts counted apart, as expected), and the CPU ratio: the engine's CPU
+time per unit in-process over the server process's per unit over HTTP (what the door costs in work,
+less disturbed by other jobs than the wall clock); then the medians of the rounds.
 
     python3 benchmarks/api_load.py [--clients 8] [--units 1200] [--rounds 3] [--workers 1] [--json]
 """
@@ -58,22 +61,29 @@ def prepare(url: str, clients: int) -> list[str]:
         app.db.dispose()
 
 
-def in_process(units: int, clients: int) -> float:
-    """Completions per second through the engine, one unit after another, on a fresh SQLite file."""
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/inproc.db"
+class InProcess:
+    """The baseline: the same units one after another through the engine, on a SQLite file of its own."""
+
+    def __init__(self, folder: str, clients: int) -> None:
+        url = f"sqlite:///{folder}/inproc.db"
         prepare(url, clients)
-        app = Handoff(Database(url))
-        try:
-            began = time.perf_counter()
-            for n in range(units):
-                actor = f"op{n % clients}"
-                view = app.start("one_task", data={"n": n}, actor=actor)
-                done = app.complete(view.tasks[0].id, data={"done": True}, actor=actor)
-                assert done.status == "completed"
-            return units / (time.perf_counter() - began)
-        finally:
-            app.db.dispose()
+        self.app = Handoff(Database(url))
+        self.clients = clients
+        self.done = 0
+
+    def run(self, units: int) -> tuple[float, float]:
+        """(wall seconds, CPU seconds) for `units` more units."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(units):
+            actor = f"op{self.done % self.clients}"
+            view = self.app.start("one_task", data={"n": self.done}, actor=actor)
+            finished = self.app.complete(view.tasks[0].id, data={"done": True}, actor=actor)
+            assert finished.status == "completed"
+            self.done += 1
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    def close(self) -> None:
+        self.app.db.dispose()
 
 
 class Load:
@@ -155,38 +165,78 @@ def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
 
 
-def over_http(units: int, clients: int, seconds: float, workers: int) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to compare the server's work per unit with the
+    engine's in-process: a figure that other jobs on the machine disturb less than the wall clock."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_round(units: int, clients: int, seconds: float, workers: int, slices: int) -> dict[str, Any]:
+    """HTTP and in-process in alternating slices (the machine's other load falls on both alike)."""
     import socket
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/api.db"
         tokens = prepare(url, clients)
+        local = InProcess(tmp, clients)
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         server = serve(url, port, workers)
+        base = f"http://127.0.0.1:{port}"
         try:
-            warm = Load(f"http://127.0.0.1:{port}", tokens, clients * 5, seconds)
-            warm.run()  # connections, caches, the spec: not part of the measure
-            load = Load(f"http://127.0.0.1:{port}", tokens, units, seconds)
-            rate = load.run()
+            Load(base, tokens, clients * 5, seconds).run()  # connections, caches, the spec: not measured
+            local.run(clients * 5)
+            http_wall = local_wall = local_cpu = server_cpu = 0.0
+            completed, latencies, conflicts, errors = 0, [], 0, []
+            per_slice = max(1, units // slices)
+            deadline = time.perf_counter() + seconds
+            for _ in range(slices):
+                if time.perf_counter() > deadline:
+                    break
+                load = Load(base, tokens, per_slice, max(1.0, deadline - time.perf_counter()))
+                cpu_before = cpu_seconds(server.pid)
+                began = time.perf_counter()
+                load.run()
+                http_wall += time.perf_counter() - began
+                server_cpu += cpu_seconds(server.pid) - cpu_before
+                completed += load.completed
+                latencies += load.latencies
+                conflicts += load.conflicts
+                errors += load.errors
+                wall, cpu = local.run(per_slice)
+                local_wall += wall
+                local_cpu += cpu
         finally:
+            local.close()
             server.terminate()
             try:
                 server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 server.kill()
-        latencies = sorted(load.latencies)
+        latencies.sort()
+        rate = completed / http_wall
+        local_rate = local.done and (local.done - clients * 5) / local_wall
         return {
             "rate": rate,
-            "completed": load.completed,
+            "in_process_rate": local_rate,
+            "ratio": rate / local_rate,
+            # CPU per unit: in-process engine vs the server process (workers=1 only: one process)
+            "cpu_ratio": (local_cpu / (local.done - clients * 5)) / (server_cpu / completed)
+            if workers == 1 and completed
+            else None,
+            "completed": completed,
             "p50_ms": 1000 * statistics.median(latencies) if latencies else None,
             "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
             if latencies
             else None,
-            "conflicts": load.conflicts,
-            "errors": load.errors[:5],
-            "error_count": len(load.errors),
+            "conflicts": conflicts,
+            "errors": errors[:5],
+            "error_count": len(errors),
         }
 
 
@@ -199,21 +249,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=120.0, help="a round stops after this long")
     parser.add_argument("--workers", type=int, default=1, help="handoff serve --workers")
+    parser.add_argument("--slices", type=int, default=6, help="alternations of HTTP and in-process per round")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     clients = max(1, min(args.clients, 64))
     rounds = []
     for r in range(args.rounds):
-        http = over_http(args.units, clients, args.seconds, args.workers)
-        local = in_process(args.units, clients)
-        http["in_process_rate"] = local
-        http["ratio"] = http["rate"] / local
+        http = one_round(args.units, clients, args.seconds, args.workers, args.slices)
         rounds.append(http)
         if not args.json:
+            cpu = f", CPU ratio {http['cpu_ratio']:.2f}" if http["cpu_ratio"] else ""
             print(
                 f"round {r + 1}: HTTP {http['rate']:.0f} completions/s ({clients} clients, p50 "
                 f"{http['p50_ms']:.1f} ms, p99 {http['p99_ms']:.1f} ms, {http['conflicts']} conflicts, "
-                f"{http['error_count']} errors) | in-process {local:.0f}/s | ratio {http['ratio']:.2f}",
+                f"{http['error_count']} errors) | in-process {http['in_process_rate']:.0f}/s | "
+                f"ratio {http['ratio']:.2f}{cpu}",
                 flush=True,
             )
             for error in http["errors"]:
@@ -227,6 +277,9 @@ def main() -> None:
             key: statistics.median(r[key] for r in rounds)
             for key in ("rate", "in_process_rate", "ratio", "p50_ms", "p99_ms")
         },
+        "median_cpu_ratio": statistics.median(r["cpu_ratio"] for r in rounds)
+        if rounds[0]["cpu_ratio"]
+        else None,
         "errors": sum(r["error_count"] for r in rounds),
         "conflicts": sum(r["conflicts"] for r in rounds),
     }
@@ -238,6 +291,7 @@ def main() -> None:
         f"median of {len(rounds)}: HTTP {m['rate']:.0f} completions/s, p50 {m['p50_ms']:.1f} ms, "
         f"p99 {m['p99_ms']:.1f} ms | in-process {m['in_process_rate']:.0f}/s | ratio {m['ratio']:.2f} "
         f"(target >= 0.7) | errors {summary['errors']}, conflicts {summary['conflicts']}"
+        + (f" | CPU ratio {summary['median_cpu_ratio']:.2f}" if summary["median_cpu_ratio"] else "")
     )
 
 

@@ -1,10 +1,6 @@
-"""Reads the web door needs that the `Handoff` services do not offer yet: a process's versions, one task,
-an instance's history (the answer of `handoff history --json`). Each takes the `Handoff` application and
-plain values, and checks the actor's role (and lane) with the rules the services use.
-
-For the lead: `instance_history` mirrors cli.py's `history --json`; when the history use case moves into
-the engine, both doors should call that one instead.
-"""
+"""Reads the web door needs that the `Handoff` use cases do not offer yet: a process's versions and one
+task. Each takes the `Handoff` application and plain values, and checks the actor's role (and lane) with
+the rules the use cases use."""
 
 from __future__ import annotations
 
@@ -56,13 +52,3 @@ def task(app: Handoff, task_id: int, *, actor: str | None) -> TaskView:
         if view.id == task_id:
             return view
     raise NotFound(f"task {task_id} does not exist (see 'handoff tasks')")
-
-
-def instance_history(app: Handoff, instance_id: int, *, actor: str | None) -> dict[str, Any]:
-    """The instance with its timeline, handoffs, crossings and delays: `handoff history --json`."""
-    view = app.show(instance_id, actor=actor)
-    out = view.to_json(with_timeline=True)
-    out["handoffs"] = [h.to_json() for h in app.handoffs(instance_id=instance_id, actor=actor)]
-    out["crossings"] = [c.to_json() for c in app.crossings(instance_id=instance_id, actor=actor)]
-    out["delays"] = [d.to_json() for d in app.delays(instance_id=instance_id, actor=actor)]
-    return out

@@ -6,8 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from engine import lookups
-
 from ..auth import User, handoff
 from .common import DataBody, ReasonBody
 
@@ -49,7 +47,7 @@ def show(request: Request, user: User, instance_id: int) -> dict[str, Any]:
 @router.get("/{instance_id}/history")
 def history(request: Request, user: User, instance_id: int) -> dict[str, Any]:
     """The timeline with handoffs, crossings and delays (as `handoff history --json`)."""
-    return lookups.instance_history(handoff(request), instance_id, actor=user.name)
+    return handoff(request).history(instance_id, actor=user.name).to_json()
 
 
 @router.post("/{instance_id}/retry")
