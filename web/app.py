@@ -97,10 +97,10 @@ def create_app(
     app.state.render_html_error = None  # the pages may set (request, status, message) -> Response
     errors.install(app)
 
-    from .api import router as api_router
+    from . import api
 
     app.include_router(auth.router)
-    app.include_router(api_router)
+    api.install(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR), check_dir=False), name="static")
     if with_pages and importlib.util.find_spec("web.pages") is not None:
         from . import pages  # type: ignore[attr-defined]

@@ -1,13 +1,18 @@
-"""The REST API of DESIGN §8, one router per resource; `router` gathers them under /api."""
+"""The REST API of DESIGN §8, one router per resource; `install(app)` adds each under /api (directly to the
+application: a request is matched against one level of routers, not two)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import FastAPI
 
 from . import admin, docs, instances, messages, processes, records, tasks
 
-router = APIRouter(prefix="/api")
-for module in (processes, instances, tasks, messages, records, admin, docs):
-    router.include_router(module.router)
+RESOURCES = (processes, instances, tasks, messages, records, admin, docs)
 
-__all__ = ["router"]
+
+def install(app: FastAPI) -> None:
+    for module in RESOURCES:
+        app.include_router(module.router, prefix="/api")
+
+
+__all__ = ["install"]

@@ -12,8 +12,9 @@ from engine import signin
 from ..auth import User, forget_identities, handoff
 from ..errors import HttpError
 from ..security import SafeJSONResponse
+from .common import JsonRoute
 
-router = APIRouter(tags=["administration"])
+router = APIRouter(tags=["administration"], route_class=JsonRoute)
 
 
 class UserBody(BaseModel):

@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import HttpError
+from ..security import SafeJSONResponse
+
+
+class JsonRoute(APIRoute):
+    """A route whose `def` answers with the CLI's JSON shapes (dicts and lists from `to_json()`), sent as
+    they are: FastAPI would otherwise validate them against the return annotation (for a plain `def`,
+    a second trip through the threadpool) and walk them with `jsonable_encoder` on the event loop, on
+    every request (benchmarks/api_load.py). A route may still return a Response of its own."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs["response_model"] = None
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _answering(endpoint, kwargs.get("status_code") or 200)
+        super().__init__(path, endpoint, **kwargs)
+
+
+def _answering(endpoint: Callable[..., Any], status: int) -> Callable[..., Any]:
+    if getattr(endpoint, "answers_json", False):
+        return endpoint  # already wrapped (a router included into another makes its routes again)
+
+    @functools.wraps(endpoint)  # FastAPI reads the parameters (and their module) through __wrapped__
+    def answer(*args: Any, **kwargs: Any) -> Response:
+        result = endpoint(*args, **kwargs)
+        return result if isinstance(result, Response) else SafeJSONResponse(result, status_code=status)
+
+    answer.answers_json = True  # type: ignore[attr-defined]
+    return answer
 
 
 class DataBody(BaseModel):

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from ..auth import User, handoff
-from .common import DataBody, ReasonBody
+from .common import DataBody, JsonRoute, ReasonBody
 
-router = APIRouter(prefix="/instances", tags=["instances"])
+router = APIRouter(prefix="/instances", tags=["instances"], route_class=JsonRoute)
 
 MAX_LIMIT = 1000
 

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ..auth import User, handoff
-from .common import MessageBody, SignalBody
+from .common import JsonRoute, MessageBody, SignalBody
 
-router = APIRouter(tags=["messages"])
+router = APIRouter(tags=["messages"], route_class=JsonRoute)
 
 
 @router.post("/messages/{name}")

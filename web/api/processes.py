@@ -18,9 +18,9 @@ from engine.input_limits import human_size, upload_limit
 
 from ..auth import User, handoff
 from ..errors import HttpError
-from .common import StartBody
+from .common import JsonRoute, StartBody
 
-router = APIRouter(tags=["processes"])
+router = APIRouter(tags=["processes"], route_class=JsonRoute)
 
 CHUNK = 64 * 1024
 MAX_FILES = 50

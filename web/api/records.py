@@ -14,9 +14,9 @@ from starlette.concurrency import run_in_threadpool
 
 from ..auth import User, handoff
 from ..errors import HttpError
-from .common import parse_flag, parse_time
+from .common import JsonRoute, parse_flag, parse_time
 
-router = APIRouter(tags=["history"])
+router = APIRouter(tags=["history"], route_class=JsonRoute)
 
 MAX_LIMIT = 100_000
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from engine import lookups
 
 from ..auth import User, handoff
-from .common import DataBody, parse_flag
+from .common import DataBody, JsonRoute, parse_flag
 
-router = APIRouter(prefix="/tasks", tags=["tasks"])
+router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=JsonRoute)
 
 
 @router.get("")
