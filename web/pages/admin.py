@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from engine import ROLES, HandoffError, InvalidInput
 from engine import signin as signin_cases
+from engine.access import RULES
 from engine.worklists import authorize, lanes_in_use
 
 from ..auth import forget_identities
@@ -36,6 +37,7 @@ def _admin_page(request: Request, viewer: Viewer, *, status: int = 200, **extra:
         status=status,
         users=users,
         roles=ROLES,
+        rights={role: [rule.phrase for rule in RULES.values() if role in rule.roles] for role in ROLES},
         lanes=lanes,
         members=members,
         slas=app.sla_settings(actor=viewer.name),
