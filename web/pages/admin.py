@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from engine import ROLES, HandoffError, InvalidInput
+from engine import ROLES, HandoffError
 from engine import signin as signin_cases
 from engine.access import RULES
 from engine.worklists import authorize, lanes_in_use
@@ -67,7 +67,7 @@ def _act(request: Request, viewer: Viewer, posted: dict[str, Any], action: Any) 
     sign in and as what may have changed: identities are proven afresh (web/auth.py's cache)."""
     try:
         answer: Response = action()
-    except (InvalidInput, HandoffError) as exc:
+    except HandoffError as exc:
         from ..errors import status_of
 
         return _admin_page(request, viewer, status=status_of(exc), problem=str(exc), posted=posted)
