@@ -93,8 +93,10 @@ def settle(workflow: BpmnWorkflow, event_subprocesses: Mapping[str, bool]) -> bo
 
 
 def _is_end_join(task: Task) -> bool:
-    """The join before a (sub)process's end: SpiffWorkflow's `spec.end`, where every path of it meets."""
-    return task.task_spec is getattr(task.workflow.spec, "end", None)
+    """The join before a (sub)process's end: SpiffWorkflow's `spec.end`, where every path of it meets (by
+    name: a restored spec's `end` is a copy of the task spec it names)."""
+    end = getattr(task.workflow.spec, "end", None)
+    return end is not None and task.task_spec.name == end.name
 
 
 def _descendants(task: Task) -> Iterable[Task]:
