@@ -393,6 +393,8 @@ def test_openapi_and_browsable_docs_served_locally(served: Site) -> None:
             asset = anyone.get(src)
             assert asset.status_code == 200 and len(asset.content) > 100, src
         assert anyone.get("/api/docs/assets/../../etc/passwd").status_code == 404
+        schemes = spec.json()["components"]["securitySchemes"]
+        assert schemes["token"]["scheme"] == "bearer" and schemes["session"]["name"] == "handoff_session"
 
 
 def test_api_and_cli_agree_on_one_database(served: Site) -> None:

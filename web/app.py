@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -96,6 +97,7 @@ def create_app(
     app.state.identities = auth.IdentityCache()
     app.state.render_html_error = None  # the pages may set (request, status, message) -> Response
     errors.install(app)
+    _describe_sign_in(app)
 
     from . import api
 
@@ -117,6 +119,25 @@ def create_app(
         SecurityHeaders, proxy_header=settings.proxy_header, cacheable=("/static/", "/api/docs/assets/")
     )
     return app
+
+
+def _describe_sign_in(app: FastAPI) -> None:
+    """The OpenAPI description says how to sign in (so the browsable docs offer 'Authorize'): a Bearer
+    token, or the session cookie of the pages."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = plain()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "token": {"type": "http", "scheme": "bearer", "description": "handoff users token NAME"},
+                "session": {"type": "apiKey", "in": "cookie", "name": auth.SESSION_COOKIE},
+            }
+            schema["security"] = [{"token": []}, {"session": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def app_from_environment() -> FastAPI:

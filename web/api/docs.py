@@ -1,8 +1,10 @@
-"""Browsable API docs at /api/docs: Swagger UI from the `swagger-ui-bundle` package, served by this
-server (nothing from a CDN), started by a script file of ours (the CSP allows no inline script)."""
+"""Browsable API docs at /api/docs: Swagger UI 5 (which reads FastAPI's OpenAPI 3.1) from the files the
+`fastapi-offline` package ships, served by this server (nothing from a CDN), started by a script file of
+ours (the CSP allows no inline script)."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from fastapi import APIRouter
@@ -10,7 +12,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 
 router = APIRouter(prefix="/docs", include_in_schema=False)
 
-ASSETS = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "favicon-32x32.png"}
+ASSETS = {"swagger-ui.css", "swagger-ui-bundle.js", "favicon.png"}
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -18,12 +20,11 @@ PAGE = """<!doctype html>
 <meta charset="utf-8">
 <title>Handoff API</title>
 <link rel="stylesheet" href="/api/docs/assets/swagger-ui.css">
-<link rel="icon" type="image/png" href="/api/docs/assets/favicon-32x32.png">
+<link rel="icon" type="image/png" href="/api/docs/assets/favicon.png">
 </head>
 <body>
 <div id="swagger-ui"></div>
 <script src="/api/docs/assets/swagger-ui-bundle.js"></script>
-<script src="/api/docs/assets/swagger-ui-standalone-preset.js"></script>
 <script src="/api/docs/start.js"></script>
 </body>
 </html>
@@ -34,7 +35,7 @@ START = """window.addEventListener("load", function () {
     url: "/api/openapi.json",
     dom_id: "#swagger-ui",
     deepLinking: true,
-    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
     layout: "BaseLayout",
     validatorUrl: null
   });
@@ -43,18 +44,17 @@ START = """window.addEventListener("load", function () {
 
 
 def _assets_dir() -> Path | None:
-    try:
-        import swagger_ui_bundle
-    except ImportError:
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(swagger_ui_bundle.swagger_ui_path)
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
 @router.get("")
 def docs_page() -> Response:
     if _assets_dir() is None:
         return HTMLResponse(
-            "<p>The browsable docs need the swagger-ui-bundle package; the API is described at "
+            "<p>The browsable docs need the fastapi-offline package; the API is described at "
             '<a href="/api/openapi.json">/api/openapi.json</a>.</p>',
             status_code=503,
         )
