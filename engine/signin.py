@@ -1,5 +1,5 @@
-"""Sign-in that proves identity (the web door, DESIGN §8; docs/security.md): passwords, API tokens, web
-sessions, and the limits on guessing.
+"""Sign-in that proves identity (the web door, DESIGN §8; docs/security.md): passwords, web sessions, and
+the limits on guessing; API tokens are in engine/api_tokens.py (re-exported here).
 
 Use cases taking the `Handoff` application (its database, clock and public methods) and plain values;
 each state change is one transaction. Passwords are kept as Argon2id hashes (argon2-cffi); tokens and
@@ -11,10 +11,8 @@ without holding a thread).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,28 +20,21 @@ from typing import TYPE_CHECKING, Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from bpmn.durations import parse_duration
-from storage import ConcurrentUpdate
 from storage import signin as store
 from storage import users as user_repo
 
-from . import access
-from .access import Member
-from .errors import Conflict, Forbidden, HandoffError, InvalidInput, NotFound, SetupRequired
+from .api_tokens import NewToken, TokenView, create_token, parse_expiry, revoke_token, token_identity, tokens
+from .credentials import TOUCH_EVERY, Identity, digest, holder_or_admin, read, write
+from .errors import HandoffError, InvalidInput, SetupRequired
 from .input_limits import MAX_NAME_CHARS
-from .readiness import require_schema
 from .views import iso
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from .facade import Handoff
 
-TOKEN_PREFIX = "hnd_"
 MIN_PASSWORD_CHARS = 8
 MAX_PASSWORD_CHARS = 1024  # hashing is deliberately slow: a bound on what one request may make it do
 MAX_ADDRESS_CHARS = 64
-TOUCH_EVERY = timedelta(minutes=1)  # a session's idle clock and a token's last use: one write a minute
 
 _hasher = PasswordHasher()  # argon2-cffi's defaults: Argon2id, RFC 9106's low-memory profile
 _dummy_hash: str | None = None
@@ -88,17 +79,6 @@ class SigninPolicy:
 
 
 @dataclass(frozen=True)
-class Identity:
-    """Who is calling, proven by a token or a web session."""
-
-    name: str
-    role: str
-    via: str  # "token" or "session"
-    csrf: str | None = None  # the session's form token (sessions only)
-    token_id: int | None = None
-
-
-@dataclass(frozen=True)
 class NewSession:
     """A session just made: its id goes into the cookie and is never stored."""
 
@@ -124,59 +104,6 @@ class PasswordSet:
         }
 
 
-@dataclass(frozen=True)
-class TokenView:
-    id: int
-    name: str  # whose token
-    hint: str
-    created_at: datetime
-    created_by: str | None
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    revoked_by: str | None
-    last_used_at: datetime | None
-
-    def state(self, now: datetime) -> str:
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and self.expires_at <= now:
-            return "expired"
-        return "active"
-
-    def to_json(self, now: datetime | None = None) -> dict[str, Any]:
-        out = {
-            "id": self.id,
-            "name": self.name,
-            "hint": self.hint,
-            "created_at": iso(self.created_at),
-            "created_by": self.created_by,
-            "expires_at": iso(self.expires_at),
-            "revoked_at": iso(self.revoked_at),
-            "revoked_by": self.revoked_by,
-            "last_used_at": iso(self.last_used_at),
-        }
-        if now is not None:
-            out["state"] = self.state(now)
-        return out
-
-
-@dataclass(frozen=True)
-class NewToken:
-    """A token just made: `token` is shown this once and never stored."""
-
-    view: TokenView
-    token: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.view.name,
-            "id": self.view.id,
-            "token": self.token,
-            "expires_at": iso(self.view.expires_at),
-            "created_at": iso(self.view.created_at),
-        }
-
-
 # --- passwords ---------------------------------------------------------------------------------------
 
 
@@ -185,8 +112,8 @@ def set_password(app: Handoff, name: str, password: str, *, actor: str | None) -
     _check_password(name, password)
     hashed = _hasher.hash(password)  # slow on purpose: outside the transaction
     now = app.clock()
-    with _write(app) as session:
-        user = _holder_or_admin(session, actor, name, "set the password of")
+    with write(app) as session:
+        user = holder_or_admin(session, actor, name, "set the password of")
         store.set_password(session, user.user_id, hashed, at=now, by=actor)
         ended = store.end_sessions_of(session, user.user_id)
         user_repo.add_audit(
@@ -210,7 +137,7 @@ def _check_password(name: str, password: str) -> None:
 
 def password_matches(app: Handoff, name: str, password: str) -> bool:
     """Whether NAME's password is `password` (for a change of one's own password)."""
-    with _read(app) as session:
+    with read(app) as session:
         user = store.user_ref(session, name)
         hashed = store.password_hash(session, user.user_id) if user is not None else None
     return user is not None and _verify(hashed, password) is None
@@ -235,13 +162,13 @@ def sign_in(
     name = (name or "").strip()[:MAX_NAME_CHARS]
     now = app.clock()
     since = now - policy.window
-    with _read(app) as session:
+    with read(app) as session:
         by_name, by_address = store.failure_times(session, name=name, address=address, since=since)
         user = store.user_ref(session, name) if name else None
         hashed = store.password_hash(session, user.user_id) if user is not None else None
     refusal = _refusal(policy, now, by_name, by_address)
     if refusal is not None:
-        with _write(app) as session:
+        with write(app) as session:
             user_repo.add_audit(
                 session,
                 at=now,
@@ -255,7 +182,7 @@ def sign_in(
     if user is None:
         reason = "unknown user"
     if user is None or reason is not None:
-        with _write(app) as session:
+        with write(app) as session:
             store.add_failure(session, name=name, address=address, at=now, prune_before=since)
             user_repo.add_audit(
                 session,
@@ -269,7 +196,7 @@ def sign_in(
         raise SignInFailed("wrong user name or password", policy.delay_after(failures))
     session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     expires_at = now + policy.session_lifetime
-    with _write(app) as session:
+    with write(app) as session:
         if replaces:
             store.end_session(session, digest(replaces))
         store.prune_sessions(session, now, now - policy.session_idle)
@@ -340,13 +267,13 @@ def session_identity(app: Handoff, session_id: str, *, policy: SigninPolicy) -> 
         return None
     now = app.clock()
     key = digest(session_id)
-    with _read(app) as session:
+    with read(app) as session:
         found = store.session_holder(session, key, now, now - policy.session_idle)
     if found is None:
         return None
     holder, csrf, seen_at = found
     if now - seen_at >= TOUCH_EVERY:
-        with _write(app) as session:
+        with write(app) as session:
             store.touch_session(session, key, now)
     return Identity(holder.name, holder.role, "session", csrf=csrf)
 
@@ -356,98 +283,11 @@ def sign_out(app: Handoff, session_id: str) -> str | None:
     if not session_id or len(session_id) > 128:
         return None
     now = app.clock()
-    with _write(app) as session:
+    with write(app) as session:
         name = store.end_session(session, digest(session_id))
         if name is not None:
             user_repo.add_audit(session, at=now, actor=name, action="signed_out", subject=name, data=None)
     return name
-
-
-# --- API tokens --------------------------------------------------------------------------------------
-
-
-def parse_expiry(text: str | None) -> timedelta | None:
-    """`P90D`, `PT12H`: an ISO 8601 duration, more than nothing; None for no expiry."""
-    if text is None or not text.strip():
-        return None
-    try:
-        duration = parse_duration(text)
-    except ValueError as exc:
-        raise InvalidInput(f"--expires: {exc}") from None
-    if duration <= timedelta(0):
-        raise InvalidInput(f"--expires: {text!r} must be longer than nothing")
-    if duration > timedelta(days=3660):
-        raise InvalidInput(f"--expires: {text!r} is more than ten years")
-    return duration
-
-
-def create_token(app: Handoff, name: str, *, expires: timedelta | None, actor: str | None) -> NewToken:
-    """A new API token for NAME (admins for anyone, anyone for themselves), shown once."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    now = app.clock()
-    expires_at = now + expires if expires is not None else None
-    with _write(app) as session:
-        user = _holder_or_admin(session, actor, name, "make API tokens for")
-        row = store.add_token(
-            session,
-            user_id=user.user_id,
-            digest=digest(token),
-            hint=token[:12],
-            at=now,
-            by=actor,
-            expires_at=expires_at,
-        )
-        user_repo.add_audit(
-            session,
-            at=now,
-            actor=actor,
-            action="token_created",
-            subject=name,
-            data={"token": row.id, "expires_at": iso(expires_at)},
-        )
-        view = _token_view(row, user.name)
-    return NewToken(view, token)
-
-
-def tokens(app: Handoff, name: str, *, actor: str | None) -> list[TokenView]:
-    """NAME's tokens, oldest first, revoked and expired ones included (never the tokens themselves)."""
-    with _read(app) as session:
-        user = _holder_or_admin(session, actor, name, "list the API tokens of")
-        return [_token_view(t, user.name) for t in store.tokens_of(session, user.user_id)]
-
-
-def revoke_token(app: Handoff, token_id: int, *, actor: str | None) -> TokenView:
-    """Revoke a token at once (admins any, anyone their own): from now on it signs nobody in."""
-    now = app.clock()
-    with _write(app) as session:
-        found = store.get_token(session, token_id)
-        if found is None:
-            raise NotFound(f"API token {token_id} does not exist (see 'handoff users tokens NAME')")
-        row, holder = found
-        _holder_or_admin(session, actor, holder, "revoke the API tokens of")
-        if row.revoked_at is not None:
-            raise Conflict(f"API token {token_id} of {holder} was already revoked at {iso(row.revoked_at)}")
-        row.revoked_at, row.revoked_by = now, actor
-        user_repo.add_audit(
-            session, at=now, actor=actor, action="token_revoked", subject=holder, data={"token": token_id}
-        )
-        return _token_view(row, holder)
-
-
-def token_identity(app: Handoff, token: str) -> Identity | None:
-    """The holder of a live token (not revoked, not expired), or None."""
-    if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
-        return None
-    now = app.clock()
-    with _read(app) as session:
-        found = store.token_holder(session, digest(token), now)
-    if found is None:
-        return None
-    holder, token_id, last_used = found
-    if last_used is None or now - last_used >= TOUCH_EVERY:
-        with _write(app) as session:
-            store.mark_token_used(session, token_id, now)
-    return Identity(holder.name, holder.role, "token", token_id=token_id)
 
 
 # --- serving -----------------------------------------------------------------------------------------
@@ -455,7 +295,7 @@ def token_identity(app: Handoff, token: str) -> Identity | None:
 
 def check_can_serve(app: Handoff) -> list[str]:
     """SetupRequired unless the schema is current and an admin can sign in; else the admins who can."""
-    with _read(app) as session:
+    with read(app) as session:
         admins, with_password = store.admins_with_password(session)
     if not admins:
         raise SetupRequired(
@@ -471,59 +311,25 @@ def check_can_serve(app: Handoff) -> list[str]:
     return with_password
 
 
-# --- internals ---------------------------------------------------------------------------------------
-
-
-def digest(secret: str) -> str:
-    """What is stored of a token or session id."""
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def _token_view(row: Any, name: str) -> TokenView:
-    return TokenView(
-        row.id,
-        name,
-        row.hint,
-        row.created_at,
-        row.created_by,
-        row.expires_at,
-        row.revoked_at,
-        row.revoked_by,
-        row.last_used_at,
-    )
-
-
-def _holder_or_admin(session: Session, actor: str | None, name: str, phrase: str) -> store.Holder:
-    """NAME's row, if `actor` is NAME or an admin (read in this transaction, never from a cache)."""
-    table = user_repo.user_table(session)
-    user = store.user_ref(session, (name or "").strip())
-    if user is None:
-        if not table:
-            raise NotFound(f"user {name} does not exist: no users yet (add the first admin first)")
-        raise NotFound(f"user {name} does not exist (see 'handoff users list')")
-    if actor is not None and actor == user.name:
-        return user
-    members = {n: Member(n, role, frozenset(lanes)) for n, (role, lanes) in table.items()}
-    try:
-        access.check(members, actor, "users")
-    except Forbidden:
-        raise Forbidden(f"{actor} may not {phrase} {name}: only admins, or {name} themself") from None
-    return user
-
-
-@contextmanager
-def _write(app: Handoff) -> Iterator[Session]:
-    """One unit of work; a lost race becomes the engine's Conflict, an outdated schema SetupRequired."""
-    require_schema(app)
-    try:
-        with app.db.unit_of_work() as session:
-            yield session
-    except ConcurrentUpdate as exc:
-        raise Conflict(f"changed by someone else at the same time; try again ({exc})") from exc
-
-
-@contextmanager
-def _read(app: Handoff) -> Iterator[Session]:
-    require_schema(app)
-    with app.db.reader() as session:
-        yield session
+__all__ = [
+    "Identity",
+    "NewSession",
+    "NewToken",
+    "PasswordSet",
+    "SignInFailed",
+    "SignInRefused",
+    "SigninPolicy",
+    "TokenView",
+    "check_can_serve",
+    "create_token",
+    "digest",
+    "parse_expiry",
+    "password_matches",
+    "revoke_token",
+    "session_identity",
+    "set_password",
+    "sign_in",
+    "sign_out",
+    "token_identity",
+    "tokens",
+]

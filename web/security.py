@@ -109,7 +109,7 @@ class BodyLimit:
                 await _json_answer(send, 400, "malformed request: Content-Length is not a number")
                 return
             if declared > limit:
-                await _drain_and_refuse(receive, send, limit)
+                await _json_answer(send, 413, too_large_text(limit))  # the body is never read
                 return
         seen = 0
         refused = False
@@ -153,10 +153,6 @@ def too_large_text(limit: int) -> str:
     from engine.input_limits import human_size
 
     return f"request too large: the limit is {human_size(limit)}"
-
-
-async def _drain_and_refuse(receive: Receive, send: Send, limit: int) -> None:
-    await _json_answer(send, 413, too_large_text(limit))
 
 
 async def _json_answer(send: Send, status: int, message: str) -> None:
