@@ -1,27 +1,88 @@
-"""`handoff`: the command line. Thin over engine.Handoff: parse options, call one service, print.
+"""`handoff`: the command line, a door over the engine's use cases (docs/architecture.md).
 
-Heavy modules (SpiffWorkflow, SQLAlchemy) are imported inside the commands so `handoff --help` is fast.
+Each command converts its options, calls one use case through `engine.Handoff`, and prints the result as
+text (engine/text renders every view) or, with --json, as the view's JSON. Every error, whether the
+engine's or a usage error, becomes one line on stderr (and `{"error": ...}` on stdout with --json) with
+its exit code, in one place: `Cli`. The engine is imported inside the commands, so `handoff --help`
+starts fast.
 """
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
-    from engine import Handoff, InstanceView, TaskView, Wait
+    from engine import Handoff, InstanceView
 
 DEFAULT_DB = "sqlite:///handoff.db"
+TEMPORARY_DEMO = "(the demo used a temporary database: --keep keeps it, --db URL chooses one)"
+
+
+class Failed(click.ClickException):
+    """An error for the person at the terminal: one line on stderr; with --json, also `{"error": ...}`
+    (plus `instance` for a failed script) on stdout."""
+
+    def __init__(self, message: str, exit_code: int = 1, **extra: Any) -> None:
+        super().__init__(" ".join(message.split()))
+        self.exit_code = exit_code
+        self.extra = extra
+
+    def report(self, as_json: bool) -> None:
+        click.echo(f"error: {self.message}", err=True)
+        if as_json:
+            click.echo(json.dumps({"error": self.message, **self.extra}))
+
+
+class Cli(click.Group):
+    """The `handoff` group: engine errors and usage errors end here, each as one line and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from engine.errors import HandoffError, ScriptFailed
+
+            if not isinstance(exc, HandoffError):
+                raise
+            extra = {"instance": exc.instance_id} if isinstance(exc, ScriptFailed) and exc.instance_id else {}
+            raise Failed(str(exc), exc.exit_code, **extra) from exc
+
+    def main(
+        self, args: Sequence[str] | None = None, *rest: Any, standalone_mode: bool = True, **extra: Any
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        as_json = "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
+        if not standalone_mode:
+            return super().main(argv, *rest, standalone_mode=False, **extra)
+        try:
+            code = super().main(argv, *rest, standalone_mode=False, **extra)
+        except Failed as exc:
+            exc.report(as_json)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:  # usage errors: click's own text, or one line with --json
+            if as_json:
+                Failed(exc.format_message(), exc.exit_code).report(True)
+            else:
+                exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 class Context:
+    """The global options, and the application built on first use (closed when the command ends)."""
+
     def __init__(self, db_url: str, user: str, as_json: bool) -> None:
         self.db_url = db_url
         self.user = user
@@ -30,22 +91,128 @@ class Context:
 
     def app(self) -> Handoff:
         if self._app is None:
-            from engine import Handoff, SetupRequired
-            from storage import Database, StorageError
+            from engine import Handoff
 
-            try:
-                database = Database(self.db_url)
-            except StorageError as exc:
-                raise SetupRequired(str(exc)) from exc
-            self._app = Handoff(database)
+            self._app = Handoff(self.db_url)
         return self._app
 
     def close(self) -> None:
         if self._app is not None:
             self._app.db.dispose()
+            self._app = None
+
+    def emit(self, value: Any, text: str | Callable[[], str] | None = None) -> None:
+        """The result: its JSON with --json, else its text (if any)."""
+        if self.as_json:
+            click.echo(json.dumps(value, indent=2, default=str))
+        elif text is not None:
+            click.echo(text() if callable(text) else text)
+
+    def changed(self, view: InstanceView) -> None:
+        """An instance after a change: as `show` prints it, without the timeline."""
+        from engine.text import instances as text
+
+        self.emit(view.to_json(), lambda: text.instance(view))
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+class Moment(click.ParamType):
+    """An ISO 8601 time (UTC unless it says otherwise)."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            option = param.opts[0] if param is not None and param.opts else "TIME"
+            raise Failed(
+                f"{option} expects an ISO 8601 time like 2026-03-02 or 2026-03-02T09:00Z, got {value!r}", 2
+            ) from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class AtLeastOne(click.ParamType):
+    """A whole number of at least 1 (how many instances)."""
+
+    name = "N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        option = param.opts[0] if param is not None and param.opts else "N"
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = 0
+        if number < 1:
+            raise Failed(f"{option} must be at least 1, got {value}", 2)
+        return number
+
+
+class Staffing(click.ParamType):
+    """LANE=K: K operators in a lane."""
+
+    name = "LANE=K"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, int]:
+        lane, sep, count = str(value).rpartition("=")
+        if not sep or not lane.strip() or not count.strip().isdigit() or int(count) < 1:
+            raise Failed(f"--staff expects LANE=K with K a whole number of at least 1, got {value!r}", 2)
+        return lane.strip(), int(count)
+
+
+def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--data KEY=VALUE... and --data-json: a command's form data or variables."""
+    f = click.option(
+        "--data-json",
+        metavar="JSON",
+        help="Data as a JSON object, e.g. '{\"amount\": 100}'. Limits: 64 KiB per string, 1 MiB in all, "
+        "20 levels deep, finite numbers, 64-bit whole numbers (docs/hostile-input.md).",
+    )(f)
+    return click.option(
+        "--data",
+        "data_pairs",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="A form field or variable; repeat for more. Converted to the field's type.",
+    )(f)
+
+
+def data_of(pairs: tuple[str, ...], data_json: str | None) -> dict[str, Any]:
+    from engine import parse_assignments
+
+    return parse_assignments(pairs, data_json)
+
+
+def record_filters(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The filters of the hook records: process, instance, period, lanes, limit."""
+    options = [
+        click.option("--process", "process_id", help="Only this process."),
+        click.option("--instance", "instance_id", type=int, help="Only this instance."),
+        click.option("--since", type=Moment(), help="From this time on (UTC, ISO 8601)."),
+        click.option("--until", type=Moment(), help="Before this time (UTC, ISO 8601)."),
+        click.option("--lane", "lanes", multiple=True, help="Touching this lane; repeat for more."),
+        click.option("--limit", default=1000, show_default=True, help="At most this many."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@contextmanager
+def progress(ctx: Context, total: int, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr for a terminal (nothing when piped or with --json): gives the callback
+    that moves it to N done."""
+    if ctx.as_json or not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True) as bar:
+        yield lambda done: bar.update(done - bar.pos)
 
 
 def _default_user() -> str:
@@ -55,47 +222,7 @@ def _default_user() -> str:
         return "unknown"
 
 
-def fail(ctx: Context | None, message: str, code: int = 1) -> NoReturn:
-    message = " ".join(message.split())
-    click.echo(f"error: {message}", err=True)
-    if ctx is not None and ctx.as_json:
-        click.echo(json.dumps({"error": message}))
-    sys.exit(code)
-
-
-def run(ctx: Context, action: Callable[[], Any]) -> Any:
-    """Call an engine service; its errors become one line on stderr and the error's exit code."""
-    from engine import HandoffError
-
-    try:
-        return action()
-    except HandoffError as exc:
-        fail(ctx, str(exc), exc.exit_code)
-
-
-def emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, default=str))
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    from engine.text import table as text_table
-
-    return text_table(headers, rows)
-
-
-def iso_time(text: str) -> Any:
-    from datetime import datetime
-
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def when(value: Any) -> str:
-    if value is None:
-        return ""
-    return value.strftime("%Y-%m-%d %H:%M")
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--db",
     "db_url",
@@ -142,25 +269,22 @@ def init(ctx: Context) -> None:
     Example:
       handoff --db sqlite:///work.db init
     """
-    before, after = run(ctx, ctx.app().init)
-    url = ctx.app().db.display_url()
-    single = run(ctx, ctx.app().single_user_mode)
-    if ctx.as_json:
-        emit_json({"database": url, "from": before, "to": after, "single_user_mode": single})
-        return
+    from engine.text.people import SINGLE_USER
+
+    app = ctx.app()
+    before, after = app.init()
+    url = app.db.display_url()
+    single = app.single_user_mode()
     if before == after:
-        click.echo(f"{url}: schema is up to date (revision {after})")
+        text = f"{url}: schema is up to date (revision {after})"
     elif before is None:
-        click.echo(f"{url}: schema created (revision {after})")
+        text = f"{url}: schema created (revision {after})"
     else:
-        click.echo(f"{url}: schema upgraded from {before} to {after}")
-    if single:
-        click.echo(
-            "no users yet: single-user mode, anyone may do anything; "
-            "add the first admin with 'handoff users add NAME --role admin'"
-        )
-    else:
-        click.echo("users are registered: roles and lanes are checked (handoff users list)")
+        text = f"{url}: schema upgraded from {before} to {after}"
+    users = (
+        SINGLE_USER if single else "users are registered: roles and lanes are checked (handoff users list)"
+    )
+    ctx.emit({"database": url, "from": before, "to": after, "single_user_mode": single}, f"{text}\n{users}")
 
 
 @main.command()
@@ -176,27 +300,14 @@ def validate(ctx: Context, files: tuple[str, ...]) -> None:
     Example:
       handoff validate examples/order-to-cash.bpmn
     """
-    import bpmn
-    from engine.input_limits import upload_limit
+    from engine.definitions import validate as validate_files
+    from engine.text.definitions import validated
 
-    report = bpmn.validate_files(files, max_bytes=run(ctx, upload_limit))
-    if ctx.as_json:
-        emit_json(
-            {
-                "ok": report.ok,
-                "processes": [p.model.process_id for p in report.processes],
-                "problems": [
-                    {"file": p.file, "line": p.line, "severity": p.severity, "message": p.message}
-                    for p in report.problems
-                ],
-            }
-        )
-    else:
+    report = validate_files(files)
+    if not ctx.as_json:
         for problem in report.problems:
             click.echo(str(problem), err=problem.severity == "error")
-        if report.ok:
-            names = ", ".join(p.model.process_id for p in report.processes)
-            click.echo(f"ok: {names}" + (f" ({len(report.warnings)} warnings)" if report.warnings else ""))
+    ctx.emit(report.to_json(), validated(report) if report.ok else None)
     if not report.ok:
         sys.exit(3)
 
@@ -227,24 +338,13 @@ def deploy(ctx: Context, files: tuple[str, ...], trusted_scripts: bool) -> None:
       handoff deploy examples/order-to-cash.bpmn
       handoff --user root deploy --trusted-scripts reports.bpmn
     """
-    from engine import HandoffError
+    from engine.text.definitions import deployed
 
-    app = ctx.app()
-    try:
-        results = app.deploy(list(files), actor=ctx.user, trusted_scripts=trusted_scripts)
-    except HandoffError as exc:
-        # One line, as for every error: `handoff validate` lists every problem.
-        fail(ctx, str(exc), exc.exit_code)
-    if ctx.as_json:
-        emit_json([r.to_json() for r in results])
-        return
-    for warning in sorted({w for r in results for w in r.warnings}):
-        click.echo(warning, err=True)
-    for r in results:
-        status = "deployed as version" if r.new else "unchanged, still version"
-        lanes = f"  lanes: {', '.join(r.lanes)}" if r.lanes else ""
-        trust = "  scripts: trusted (full Python)" if r.trusted_scripts else ""
-        click.echo(f"{r.process} {status} {r.version}{lanes}{trust}")
+    results = ctx.app().deploy(list(files), actor=ctx.user, trusted_scripts=trusted_scripts)
+    if not ctx.as_json:
+        for warning in sorted({w for r in results for w in r.warnings}):
+            click.echo(warning, err=True)
+    ctx.emit([r.to_json() for r in results], lambda: deployed(results))
 
 
 @main.command()
@@ -257,127 +357,18 @@ def processes(ctx: Context) -> None:
     Example:
       handoff processes
     """
-    items = run(ctx, lambda: ctx.app().processes(actor=ctx.user))
-    if ctx.as_json:
-        emit_json([p.to_json() for p in items])
-        return
-    if not items:
-        click.echo("no process deployed yet: handoff deploy FILE.bpmn")
-        return
-    rows = [
-        (
-            p.process,
-            p.name or "",
-            p.version,
-            ", ".join(p.lanes),
-            " ".join(f"{k}={v}" for k, v in sorted(p.instances.items())) or "none",
-            "trusted" if p.trusted_scripts else "sandboxed",
-        )
-        for p in items
-    ]
-    click.echo(table(["PROCESS", "NAME", "VERSION", "LANES", "INSTANCES", "SCRIPTS"], rows))
+    from engine.text import definitions as text
+
+    items = ctx.app().processes(actor=ctx.user)
+    ctx.emit([p.to_json() for p in items], lambda: text.processes(items))
 
 
 # --- instances ---------------------------------------------------------------------------------------
 
-data_options = [
-    click.option(
-        "--data",
-        "data_pairs",
-        multiple=True,
-        metavar="KEY=VALUE",
-        help="A form field or variable; repeat for more. Converted to the field's type.",
-    ),
-    click.option(
-        "--data-json",
-        metavar="JSON",
-        help="Data as a JSON object, e.g. '{\"amount\": 100}'. Limits: 64 KiB per string, 1 MiB in all, "
-        "20 levels deep, finite numbers, 64-bit whole numbers (docs/hostile-input.md).",
-    ),
-]
-
-
-def with_data(f: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(data_options):
-        f = option(f)
-    return f
-
-
-def _data(ctx: Context, pairs: tuple[str, ...], data_json: str | None) -> dict[str, Any]:
-    from engine import parse_assignments
-
-    return run(ctx, lambda: parse_assignments(pairs, data_json))  # type: ignore[no-any-return]
-
-
-def failure_text(error: dict[str, Any]) -> str:
-    """Where and why an instance failed: `Charge card (charge) line 3: message`."""
-    task = error.get("task")
-    where = f"{error.get('task_name')} ({task})" if error.get("task_name") else (task or "the process")
-    line = f" line {error['line']}" if error.get("line") else ""
-    return f"{where}{line}: {error.get('message', '')}"
-
-
-def retry_text(error: dict[str, Any], next_due_at: Any, attempts: int) -> str:
-    """What comes next for an instance in error: the automatic retry, or an incident for people."""
-    retries = error.get("retries") or 0
-    if next_due_at is not None:
-        return f"automatic retry {attempts + 1} of {retries} at {when(next_due_at)}"
-    made = f"after {attempts} automatic retr{'y' if attempts == 1 else 'ies'}; " if attempts else ""
-    return f"incident: {made}fix the cause, then 'handoff retry INSTANCE' (or terminate it)"
-
-
-def print_instance(view: InstanceView, *, timeline: bool = False, waits: Sequence[Wait] = ()) -> None:
-    click.echo(
-        f"instance {view.id}  {view.process} v{view.version}  {view.status.upper()}"
-        + (f"  key={view.business_key}" if view.business_key else "")
-    )
-    click.echo(
-        f"started {when(view.created_at)} by {view.started_by or '-'}"
-        + (f", completed {when(view.completed_at)}" if view.completed_at else "")
-    )
-    if view.error and view.status == "error":
-        click.echo(f"{'incident' if view.incident else 'failed'}: {failure_text(view.error)}")
-        click.echo(f"  {retry_text(view.error, view.next_due_at, view.attempts)}")
-    if view.data:
-        click.echo("data: " + ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in view.data.items()))
-    if view.tasks:
-        click.echo("open tasks:")
-        for t in view.tasks:
-            who = f" claimed by {t.assignee}" if t.assignee else ""
-            click.echo(f"  [{t.id}] {t.label}  ({t.lane or 'no lane'}) {t.state}{who}")
-    elif view.status in ("running", "waiting"):
-        click.echo("open tasks: none (waiting for an event)")
-    for w in waits:
-        key = f" (key {w.correlation})" if w.correlation else ""
-        click.echo(f"waits for {w.kind} '{w.name}'{key} at {w.element_id}")
-    if timeline and view.timeline:
-        click.echo("timeline:")
-        for e in view.timeline:
-            what = e.kind.replace("_", " ")
-            subject = f" {e.name or e.element}" if e.element else ""
-            lane = f" [{e.lane}]" if e.lane else ""
-            actor = f" by {e.actor}" if e.actor else ""
-            note = message_note(e.kind, e.data)
-            click.echo(f"  {when(e.at)}  {what}{subject}{lane}{actor}{': ' + note if note else ''}")
-
-
-def message_note(kind: str, data: dict[str, Any] | None) -> str:
-    """What a message or signal event of the history says: its name, key, and where it went or came from."""
-    word = kind.split("_", 1)[0]
-    if word not in ("message", "signal") or not data:
-        return ""
-    text = f"'{data.get(word, '')}'" + (f" key {data['key']}" if data.get("key") else "")
-    if kind.endswith("_sent"):
-        went = [f"to instance {i}" for i in data.get("to") or ()]
-        went += [f"started instance {i}" for i in data.get("started") or ()]
-        return f"{text} {', '.join(went) or '(nobody waited)'}"
-    source = data.get("from")
-    return f"{text} from instance {source['instance']}" if source else f"{text} from outside"
-
 
 @main.command()
 @click.argument("process")
-@with_data
+@data_options
 @click.option("--key", "business_key", help="A business key (order number, case id) to find it by.")
 @click.option("--version", type=int, help="Start this version instead of the latest.")
 @pass_ctx
@@ -395,34 +386,10 @@ def start(
     Example:
       handoff start order_to_cash --key SO-1001 --data channel=web
     """
-    data = _data(ctx, data_pairs, data_json)
-    _changed(
-        ctx,
-        lambda: ctx.app().start(
-            process, data=data, business_key=business_key, version=version, actor=ctx.user
-        ),
+    data = data_of(data_pairs, data_json)
+    ctx.changed(
+        ctx.app().start(process, data=data, business_key=business_key, version=version, actor=ctx.user)
     )
-
-
-def _changed(ctx: Context, action: Callable[[], InstanceView]) -> None:
-    """Print the instance after a change; an incident prints it and fails with its own message."""
-    from engine import HandoffError, ScriptFailed
-
-    try:
-        view = action()
-    except ScriptFailed as exc:
-        if ctx.as_json and exc.instance_id is not None:
-            message = " ".join(str(exc).split())
-            click.echo(f"error: {message}", err=True)
-            emit_json({"error": message, "instance": exc.instance_id})
-            sys.exit(exc.exit_code)
-        fail(ctx, str(exc), exc.exit_code)
-    except HandoffError as exc:
-        fail(ctx, str(exc), exc.exit_code)
-    if ctx.as_json:
-        emit_json(view.to_json())
-    else:
-        print_instance(view)
 
 
 @main.command()
@@ -444,41 +411,12 @@ def instances(
     Example:
       handoff instances --status error
     """
-    items = run(
-        ctx,
-        lambda: ctx.app().instances(
-            process_id=process, status=status, business_key=business_key, limit=limit, actor=ctx.user
-        ),
+    from engine.text import instances as text
+
+    items = ctx.app().instances(
+        process_id=process, status=status, business_key=business_key, limit=limit, actor=ctx.user
     )
-    if ctx.as_json:
-        emit_json([i.to_json() for i in items])
-        return
-    if not items:
-        click.echo("no instances")
-        return
-    failed = any(i.status == "error" for i in items)
-    rows = []
-    for i in items:
-        row: tuple[Any, ...] = (
-            i.id,
-            i.process,
-            i.version,
-            i.status,
-            i.business_key or "",
-            when(i.created_at),
-            when(i.updated_at),
-        )
-        if failed:
-            error = i.error or {}
-            retries = f"{i.attempts}/{error.get('retries') or 0}" if i.status == "error" else ""
-            then = ("incident" if i.incident else when(i.next_due_at)) if i.status == "error" else ""
-            cause = failure_text(error) if i.status == "error" else ""
-            row += (retries, then, cause if len(cause) <= 100 else cause[:99] + "…")
-        rows.append(row)
-    headers = ["ID", "PROCESS", "VER", "STATUS", "KEY", "STARTED", "UPDATED"]
-    if failed:
-        headers += ["RETRIES", "NEXT RETRY", "CAUSE"]
-    click.echo(table(headers, rows))
+    ctx.emit([i.to_json() for i in items], lambda: text.instances(items))
 
 
 @main.command()
@@ -491,57 +429,15 @@ def show(ctx: Context, instance: int) -> None:
     Example:
       handoff show 1
     """
-    view = run(ctx, lambda: ctx.app().show(instance, actor=ctx.user))
-    waits = run(ctx, lambda: ctx.app().waits_of(instance, actor=ctx.user))
-    if ctx.as_json:
-        emit_json(view.to_json(with_timeline=True) | {"waits_for": [w.to_json() for w in waits]})
-    else:
-        print_instance(view, timeline=True, waits=waits)
+    from engine.text import instances as text
+
+    view = ctx.app().show(instance, actor=ctx.user)
+    waits = ctx.app().waits_of(instance, actor=ctx.user)
+    out = view.to_json(with_timeline=True) | {"waits_for": [w.to_json() for w in waits]}
+    ctx.emit(out, lambda: text.instance(view, timeline=True, waits=waits))
 
 
 # --- tasks -------------------------------------------------------------------------------------------
-
-
-def print_tasks(items: Sequence[TaskView]) -> None:
-    if not items:
-        click.echo("no open tasks")
-        return
-    rows = []
-    for t in items:
-        fields = ", ".join(
-            f"{f['id']}{'*' if f.get('required') else ''}:{f.get('type', 'string')}" for f in t.form
-        )
-        rows.append(
-            (
-                t.id,
-                t.instance,
-                t.process,
-                t.label,
-                t.lane or "",
-                t.state,
-                t.assignee or "",
-                when(t.created_at),
-                when(t.due_at),
-                fields,
-            )
-        )
-    click.echo(
-        table(
-            [
-                "TASK",
-                "INST",
-                "PROCESS",
-                "NAME",
-                "LANE",
-                "STATE",
-                "ASSIGNEE",
-                "READY SINCE",
-                "DUE",
-                "FORM (* required)",
-            ],
-            rows,
-        )
-    )
 
 
 @main.command()
@@ -557,20 +453,16 @@ def tasks(ctx: Context, lane: str | None, mine: bool, instance: int | None, incl
     Example:
       handoff tasks --lane Finance
     """
-    items = run(
-        ctx,
-        lambda: ctx.app().tasks(
-            lane=lane,
-            assignee=ctx.user if mine else None,
-            instance_id=instance,
-            include_closed=include_closed,
-            actor=ctx.user,
-        ),
+    from engine.text import tasks as text
+
+    items = ctx.app().tasks(
+        lane=lane,
+        assignee=ctx.user if mine else None,
+        instance_id=instance,
+        include_closed=include_closed,
+        actor=ctx.user,
     )
-    if ctx.as_json:
-        emit_json([t.to_json() for t in items])
-    else:
-        print_tasks(items)
+    ctx.emit([t.to_json() for t in items], lambda: text.tasks(items))
 
 
 @main.command()
@@ -583,11 +475,10 @@ def claim(ctx: Context, task: int) -> None:
     Example:
       handoff --user bob claim 2
     """
-    view = run(ctx, lambda: ctx.app().claim(task, actor=ctx.user))
-    if ctx.as_json:
-        emit_json(view.to_json())
-    else:
-        click.echo(f"task {view.id} ({view.label}) claimed by {view.assignee}")
+    from engine.text import tasks as text
+
+    view = ctx.app().claim(task, actor=ctx.user)
+    ctx.emit(view.to_json(), lambda: text.claimed(view))
 
 
 @main.command()
@@ -600,16 +491,15 @@ def unclaim(ctx: Context, task: int) -> None:
     Example:
       handoff --user bob unclaim 2
     """
-    view = run(ctx, lambda: ctx.app().unclaim(task, actor=ctx.user))
-    if ctx.as_json:
-        emit_json(view.to_json())
-    else:
-        click.echo(f"task {view.id} ({view.label}) released to {view.lane or 'its lane'}")
+    from engine.text import tasks as text
+
+    view = ctx.app().unclaim(task, actor=ctx.user)
+    ctx.emit(view.to_json(), lambda: text.released(view))
 
 
 @main.command()
 @click.argument("task", type=int)
-@with_data
+@data_options
 @pass_ctx
 def complete(ctx: Context, task: int, data_pairs: tuple[str, ...], data_json: str | None) -> None:
     """Complete a task with form data (checked against its form), then run the instance on.
@@ -622,13 +512,18 @@ def complete(ctx: Context, task: int, data_pairs: tuple[str, ...], data_json: st
     Example:
       handoff --user bob complete 2 --data approved=true --data note="good customer"
     """
-    data = _data(ctx, data_pairs, data_json)
-    _changed(ctx, lambda: ctx.app().complete(task, data=data, actor=ctx.user))
+    data = data_of(data_pairs, data_json)
+    ctx.changed(ctx.app().complete(task, data=data, actor=ctx.user))
+
+
+# --- incidents and lifecycle ---------------------------------------------------------------------------
+
+reason_option = click.option("--reason", help="Why, for the history (shown by 'handoff history').")
 
 
 @main.command()
 @click.argument("instance", type=int)
-@with_data
+@data_options
 @pass_ctx
 def retry(ctx: Context, instance: int, data_pairs: tuple[str, ...], data_json: str | None) -> None:
     """Run the failed task of an instance in error again, with corrected data if given.
@@ -637,16 +532,13 @@ def retry(ctx: Context, instance: int, data_pairs: tuple[str, ...], data_json: s
     Example:
       handoff retry 7 --data amount=1200
     """
-    data = _data(ctx, data_pairs, data_json)
-    _changed(ctx, lambda: ctx.app().retry(instance, data=data, actor=ctx.user))
-
-
-_reason_option = click.option("--reason", help="Why, for the history (shown by 'handoff history').")
+    data = data_of(data_pairs, data_json)
+    ctx.changed(ctx.app().retry(instance, data=data, actor=ctx.user))
 
 
 @main.command()
 @click.argument("instance", type=int)
-@_reason_option
+@reason_option
 @pass_ctx
 def suspend(ctx: Context, instance: int, reason: str | None) -> None:
     """Put an instance on hold: its tasks cannot be claimed or completed and its timers and automatic
@@ -656,7 +548,7 @@ def suspend(ctx: Context, instance: int, reason: str | None) -> None:
     Example:
       handoff suspend 7 --reason "customer asked us to wait"
     """
-    _changed(ctx, lambda: ctx.app().suspend(instance, reason=reason, actor=ctx.user))
+    ctx.changed(ctx.app().suspend(instance, reason=reason, actor=ctx.user))
 
 
 @main.command()
@@ -670,12 +562,12 @@ def resume(ctx: Context, instance: int) -> None:
     Example:
       handoff resume 7
     """
-    _changed(ctx, lambda: ctx.app().resume(instance, actor=ctx.user))
+    ctx.changed(ctx.app().resume(instance, actor=ctx.user))
 
 
 @main.command()
 @click.argument("instance", type=int)
-@_reason_option
+@reason_option
 @pass_ctx
 def terminate(ctx: Context, instance: int, reason: str | None) -> None:
     """End an instance for good: its open tasks are cancelled and it never runs again. Admins only.
@@ -684,34 +576,10 @@ def terminate(ctx: Context, instance: int, reason: str | None) -> None:
     Example:
       handoff terminate 7 --reason "order cancelled by the customer"
     """
-    _changed(ctx, lambda: ctx.app().terminate(instance, reason=reason, actor=ctx.user))
+    ctx.changed(ctx.app().terminate(instance, reason=reason, actor=ctx.user))
 
 
 # --- messages and signals ----------------------------------------------------------------------------
-
-
-def _delivered(ctx: Context, kind: str, name: str, action: Callable[[], list[InstanceView]]) -> None:
-    """Print the instances a message or signal reached; an incident fails with its own message."""
-    from engine import HandoffError, ScriptFailed
-
-    try:
-        views = action()
-    except ScriptFailed as exc:
-        if ctx.as_json and exc.instance_id is not None:
-            message = " ".join(str(exc).split())
-            click.echo(f"error: {message}", err=True)
-            emit_json({"error": message, "instance": exc.instance_id})
-            sys.exit(exc.exit_code)
-        fail(ctx, str(exc), exc.exit_code)
-    except HandoffError as exc:
-        fail(ctx, str(exc), exc.exit_code)
-    if ctx.as_json:
-        emit_json([v.to_json() for v in views])
-        return
-    click.echo(f"{kind} '{name}' reached {len(views)} instance{'s' if len(views) != 1 else ''}")
-    for view in views:
-        click.echo("")
-        print_instance(view)
 
 
 @main.command()
@@ -723,7 +591,7 @@ def _delivered(ctx: Context, kind: str, name: str, action: Callable[[], list[Ins
 @click.option(
     "--all", "every", is_flag=True, help="Several instances wait without --key: deliver to all of them."
 )
-@with_data
+@data_options
 @pass_ctx
 def message(
     ctx: Context,
@@ -749,21 +617,17 @@ def message(
       handoff message payment-received --key SO-1001 --data amount=2500
       handoff message order --data-json '{"order_id": "A-7", "item": "chair"}'
     """
-    data = _data(ctx, data_pairs, data_json)
-    _delivered(
-        ctx,
-        "message",
-        name,
-        lambda: ctx.app().message(
-            name, key=key, data=data, instance_id=instance_id, every=every, actor=ctx.user
-        ),
-    )
+    from engine.text import instances as text
+
+    data = data_of(data_pairs, data_json)
+    views = ctx.app().message(name, key=key, data=data, instance_id=instance_id, every=every, actor=ctx.user)
+    ctx.emit([v.to_json() for v in views], lambda: text.changed("message", name, views))
 
 
 @main.command()
 @click.argument("name")
 @click.option("--instance", "instance_id", type=int, help="Only this instance catches it; nothing starts.")
-@with_data
+@data_options
 @pass_ctx
 def signal(
     ctx: Context, name: str, instance_id: int | None, data_pairs: tuple[str, ...], data_json: str | None
@@ -775,168 +639,62 @@ def signal(
     Example:
       handoff signal recall --data batch=B-17
     """
-    data = _data(ctx, data_pairs, data_json)
-    _delivered(
-        ctx,
-        "signal",
-        name,
-        lambda: ctx.app().signal(name, data=data, instance_id=instance_id, actor=ctx.user),
-    )
+    from engine.text import instances as text
+
+    data = data_of(data_pairs, data_json)
+    views = ctx.app().signal(name, data=data, instance_id=instance_id, actor=ctx.user)
+    ctx.emit([v.to_json() for v in views], lambda: text.changed("signal", name, views))
 
 
 # --- history and records ------------------------------------------------------------------------------
 
 
-def _when_option(name: str, help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option(name, metavar="TIME", help=help_text)
-
-
-def _parse_time(ctx: Context, value: str | None, option: str) -> Any:
-    from datetime import UTC, datetime
-
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        fail(ctx, f"{option} expects an ISO 8601 time like 2026-03-02 or 2026-03-02T09:00Z, got {value!r}", 2)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def record_filters(f: Callable[..., Any]) -> Callable[..., Any]:
-    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
-        click.option("--process", help="Only this process."),
-        click.option("--instance", type=int, help="Only this instance."),
-        _when_option("--since", "From this time on (UTC, ISO 8601)."),
-        _when_option("--until", "Before this time (UTC, ISO 8601)."),
-        click.option("--lane", "lanes", multiple=True, help="Touching this lane; repeat for more."),
-        click.option("--limit", default=1000, show_default=True, help="At most this many."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
-def _filters(
-    ctx: Context,
-    process: str | None,
-    instance: int | None,
-    since: str | None,
-    until: str | None,
-    lanes: tuple[str, ...],
-    limit: int,
-) -> dict[str, Any]:
-    return {
-        "process_id": process,
-        "instance_id": instance,
-        "since": _parse_time(ctx, since, "--since"),
-        "until": _parse_time(ctx, until, "--until"),
-        "lanes": lanes,
-        "limit": limit,
-        "actor": ctx.user,
-    }
-
-
-def duration_text(seconds: float) -> str:
-    from datetime import timedelta
-
-    from bpmn.durations import format_duration
-
-    return format_duration(timedelta(seconds=seconds))
-
-
 @main.command()
 @record_filters
 @pass_ctx
-def handoffs(ctx: Context, **options: Any) -> None:
+def handoffs(ctx: Context, **filters: Any) -> None:
     """Work passing from one person to another, with the latency of each handoff.
 
     \b
     Example:
       handoff handoffs --process order_to_cash --since 2026-03-01 --lane Finance
     """
-    items = run(ctx, lambda: ctx.app().handoffs(**_filters(ctx, **options)))
-    if ctx.as_json:
-        emit_json([h.to_json() for h in items])
-        return
-    if not items:
-        click.echo("no handoffs")
-        return
-    rows = [
-        (
-            h.instance,
-            f"{h.from_name or h.from_element} -> {h.to_name or h.to_element}",
-            f"{h.from_actor} -> {h.to_actor}",
-            f"{h.from_lane or '-'} -> {h.to_lane or '-'}",
-            when(h.from_at),
-            when(h.to_at),
-            duration_text(h.latency_seconds),
-        )
-        for h in items
-    ]
-    click.echo(table(["INST", "FROM -> TO", "WHO", "LANES", "DONE", "TAKEN UP", "LATENCY"], rows))
+    from engine.text import records as text
+
+    items = ctx.app().handoffs(actor=ctx.user, **filters)
+    ctx.emit([h.to_json() for h in items], lambda: text.handoffs(items))
 
 
 @main.command()
 @record_filters
 @pass_ctx
-def crossings(ctx: Context, **options: Any) -> None:
+def crossings(ctx: Context, **filters: Any) -> None:
     """Where work crossed from one department (lane) to another; ping-pong marks straight returns.
 
     \b
     Example:
       handoff crossings --lane Sales
     """
-    items = run(ctx, lambda: ctx.app().crossings(**_filters(ctx, **options)))
-    if ctx.as_json:
-        emit_json([c.to_json() for c in items])
-        return
-    if not items:
-        click.echo("no boundary crossings")
-        return
-    rows = [
-        (
-            c.instance,
-            when(c.at),
-            f"{c.from_lane} -> {c.to_lane}",
-            f"{c.from_name or c.from_element} -> {c.to_name or c.to_element}",
-            "ping-pong" if c.ping_pong else "",
-        )
-        for c in items
-    ]
-    click.echo(table(["INST", "AT", "LANES", "FROM -> TO", "NOTE"], rows))
+    from engine.text import records as text
+
+    items = ctx.app().crossings(actor=ctx.user, **filters)
+    ctx.emit([c.to_json() for c in items], lambda: text.crossings(items))
 
 
 @main.command()
 @record_filters
 @pass_ctx
-def delays(ctx: Context, **options: Any) -> None:
+def delays(ctx: Context, **filters: Any) -> None:
     """Tasks that waited, and instances that ran, longer than their SLA.
 
     \b
     Example:
       handoff delays --lane Finance
     """
-    items = run(ctx, lambda: ctx.app().delays(**_filters(ctx, **options)))
-    if ctx.as_json:
-        emit_json([d.to_json() for d in items])
-        return
-    if not items:
-        click.echo("no delays")
-        return
-    rows = [
-        (
-            d.instance,
-            d.task or "",
-            d.name or d.element or "(instance cycle time)",
-            d.lane or "",
-            duration_text(d.waited_seconds) + (" so far" if d.still_open else ""),
-            f"{duration_text(d.threshold_seconds)} ({d.threshold_source})",
-            when(d.detected_at),
-        )
-        for d in items
-    ]
-    click.echo(table(["INST", "TASK", "WHAT", "LANE", "WAITED", "SLA", "DETECTED"], rows))
+    from engine.text import records as text
+
+    items = ctx.app().delays(actor=ctx.user, **filters)
+    ctx.emit([d.to_json() for d in items], lambda: text.delays(items))
 
 
 @main.command()
@@ -949,59 +707,10 @@ def history(ctx: Context, instance: int) -> None:
     Example:
       handoff history 1
     """
-    app = ctx.app()
-    who = ctx.user
-    view = run(ctx, lambda: app.show(instance, actor=who))
-    hand = {h.to_event: h for h in run(ctx, lambda: app.handoffs(instance_id=instance, actor=who))}
-    cross = {c.to_event: c for c in run(ctx, lambda: app.crossings(instance_id=instance, actor=who))}
-    all_delays = run(ctx, lambda: app.delays(instance_id=instance, actor=who))
-    late = {d.task: d for d in all_delays if d.task is not None}
-    if ctx.as_json:
-        out = view.to_json(with_timeline=True)
-        out["handoffs"] = [h.to_json() for h in hand.values()]
-        out["crossings"] = [c.to_json() for c in cross.values()]
-        out["delays"] = [d.to_json() for d in all_delays]
-        emit_json(out)
-        return
-    click.echo(
-        f"instance {view.id}  {view.process} v{view.version}  {view.status.upper()}"
-        + (f"  key={view.business_key}" if view.business_key else "")
-    )
-    ready_at: dict[int, Any] = {}
-    rows = []
-    for e in view.timeline:
-        notes = []
-        if e.kind == "task_ready" and e.task is not None:
-            ready_at[e.task] = e.at
-        if e.kind in ("task_claimed", "task_completed") and e.task in ready_at:
-            notes.append(f"waited {duration_text((e.at - ready_at.pop(e.task)).total_seconds())}")
-        if e.id in cross:
-            c = cross[e.id]
-            notes.append(f"crossed {c.from_lane} -> {c.to_lane}" + (" (ping-pong)" if c.ping_pong else ""))
-        if e.id in hand:
-            h = hand[e.id]
-            notes.append(f"handoff {h.from_actor} -> {h.to_actor} after {duration_text(h.latency_seconds)}")
-        if e.kind == "task_completed" and e.task in late:
-            d = late[e.task]
-            notes.append(f"DELAYED: SLA {duration_text(d.threshold_seconds)}")
-        if e.kind == "instance_failed" and e.data:
-            notes.append(str(e.data.get("message", ""))[:100])
-            if e.data.get("retry_at"):
-                notes.append(f"retry at {when(iso_time(e.data['retry_at']))}")
-        if e.kind in ("instance_suspended", "instance_terminated") and e.data and e.data.get("reason"):
-            notes.append(str(e.data["reason"]))
-        if message_note(e.kind, e.data):
-            notes.append(message_note(e.kind, e.data))
-        what = e.kind.replace("_", " ")
-        subject = e.name or e.element or ""
-        rows.append((when(e.at), e.actor or "", e.lane or "", f"{what} {subject}".strip(), "; ".join(notes)))
-    click.echo(table(["WHEN", "WHO", "LANE", "WHAT", "NOTES"], rows))
-    for d in all_delays:
-        if d.task is None:
-            click.echo(
-                f"cycle time {duration_text(d.waited_seconds)} exceeded its SLA of "
-                f"{duration_text(d.threshold_seconds)} ({d.threshold_source})"
-            )
+    from engine.text import instances as text
+
+    found = ctx.app().history(instance, actor=ctx.user)
+    ctx.emit(found.to_json(), lambda: text.history(found))
 
 
 # --- users -------------------------------------------------------------------------------------------
@@ -1028,9 +737,7 @@ def users() -> None:
 @click.argument("name")
 @click.option("--lane", "lanes", multiple=True, metavar="LANE", help="A lane they work in; repeat for more.")
 @click.option(
-    "--role",
-    metavar="ROLE",
-    help="designer, operator, analyst or admin (a new user: operator unless given).",
+    "--role", metavar="ROLE", help="designer, operator, analyst or admin (a new user: operator unless given)."
 )
 @pass_ctx
 def users_add(ctx: Context, name: str, lanes: tuple[str, ...], role: str | None) -> None:
@@ -1045,20 +752,12 @@ def users_add(ctx: Context, name: str, lanes: tuple[str, ...], role: str | None)
       handoff users add fay --lane Finance --lane Sales
       handoff users add fay --lane Finance          (fay now works in Finance only)
     """
-    result = run(ctx, lambda: ctx.app().add_user(name, lanes=lanes or None, role=role, actor=ctx.user))
+    from engine.text import people as text
+
+    result = ctx.app().add_user(name, lanes=lanes or None, role=role, actor=ctx.user)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if ctx.as_json:
-        emit_json(result.to_json())
-        return
-    user = result.user
-    lanes_text = ", ".join(user.lanes) or "no lane"
-    if result.action == "added":
-        click.echo(f"{user.name} added: {user.role}, lanes: {lanes_text}")
-    elif result.action == "changed":
-        click.echo(f"{user.name} already existed and was updated: {'; '.join(result.changes)}")
-    else:
-        click.echo(f"{user.name} already exists, unchanged: {user.role}, lanes: {lanes_text}")
+    ctx.emit(result.to_json(), lambda: text.change(result))
 
 
 @users.command("list")
@@ -1070,21 +769,10 @@ def users_list(ctx: Context) -> None:
     Example:
       handoff users list
     """
-    items = run(ctx, lambda: ctx.app().users(actor=ctx.user))
-    if ctx.as_json:
-        emit_json([u.to_json() for u in items])
-        return
-    if not items:
-        click.echo(
-            "no users yet: single-user mode, anyone may do anything; "
-            "add the first admin with 'handoff users add NAME --role admin'"
-        )
-        return
-    rows = [
-        (u.name, u.role, ", ".join(u.lanes), when(u.created_at), u.created_by or "", when(u.updated_at))
-        for u in items
-    ]
-    click.echo(table(["NAME", "ROLE", "LANES", "ADDED", "BY", "CHANGED"], rows))
+    from engine.text import people as text
+
+    items = ctx.app().users(actor=ctx.user)
+    ctx.emit([u.to_json() for u in items], lambda: text.users(items))
 
 
 @users.command("remove")
@@ -1097,11 +785,10 @@ def users_remove(ctx: Context, name: str) -> None:
     Example:
       handoff users remove carl
     """
-    view = run(ctx, lambda: ctx.app().remove_user(name, actor=ctx.user))
-    if ctx.as_json:
-        emit_json(view.to_json() | {"action": "removed"})
-    else:
-        click.echo(f"{view.name} removed ({view.role}, lanes: {', '.join(view.lanes) or 'no lane'})")
+    from engine.text import people as text
+
+    view = ctx.app().remove_user(name, actor=ctx.user)
+    ctx.emit(view.to_json() | {"action": "removed"}, lambda: text.removed(view))
 
 
 @users.command("log")
@@ -1115,22 +802,10 @@ def users_log(ctx: Context, subject: str | None, limit: int) -> None:
     Example:
       handoff users log --name fay
     """
-    items = run(ctx, lambda: ctx.app().audit_log(subject=subject, limit=limit, actor=ctx.user))
-    if ctx.as_json:
-        emit_json([e.to_json() for e in items])
-        return
-    if not items:
-        click.echo("no user changes recorded")
-        return
-    rows = []
-    for e in items:
-        data = e.data or {}
-        what = f"{data.get('role', '')}; lanes: {', '.join(data.get('lanes') or []) or '-'}"
-        before = data.get("before")
-        if before:
-            what += f" (was {before.get('role')}; lanes: {', '.join(before.get('lanes') or []) or '-'})"
-        rows.append((when(e.at), e.actor or "", e.action.replace("_", " "), e.subject, what))
-    click.echo(table(["WHEN", "WHO", "WHAT", "USER", "DETAILS"], rows))
+    from engine.text import people as text
+
+    items = ctx.app().audit_log(subject=subject, limit=limit, actor=ctx.user)
+    ctx.emit([e.to_json() for e in items], lambda: text.audit(items))
 
 
 # --- SLA and worker ----------------------------------------------------------------------------------
@@ -1162,13 +837,12 @@ def sla_set(ctx: Context, duration: str, lane: str | None, is_default: bool) -> 
       handoff sla set --lane Finance PT4H
       handoff sla set --default P1D
     """
+    from engine.text import records as text
+
     if bool(lane) == is_default:
-        fail(ctx, "give exactly one of --lane LANE or --default", 2)
-    view = run(ctx, lambda: ctx.app().set_sla(duration, lane=lane, actor=ctx.user))
-    if ctx.as_json:
-        emit_json(view.to_json())
-    else:
-        click.echo(f"SLA for {('lane ' + view.lane) if view.lane else 'everything else'}: {view.duration}")
+        raise Failed("give exactly one of --lane LANE or --default", 2)
+    view = ctx.app().set_sla(duration, lane=lane, actor=ctx.user)
+    ctx.emit(view.to_json(), lambda: text.sla_set(view))
 
 
 @sla.command("list")
@@ -1180,15 +854,10 @@ def sla_list(ctx: Context) -> None:
     Example:
       handoff sla list
     """
-    items = run(ctx, lambda: ctx.app().sla_settings(actor=ctx.user))
-    if ctx.as_json:
-        emit_json([i.to_json() for i in items])
-        return
-    if not items:
-        click.echo("no SLA defaults set (BPMN `sla` properties still apply)")
-        return
-    rows = [(i.lane or "(default)", i.duration, when(i.updated_at), i.updated_by or "") for i in items]
-    click.echo(table(["LANE", "SLA", "SET", "BY"], rows))
+    from engine.text import records as text
+
+    items = ctx.app().sla_settings(actor=ctx.user)
+    ctx.emit([i.to_json() for i in items], lambda: text.sla_list(items))
 
 
 @main.command()
@@ -1235,69 +904,41 @@ def worker(
       handoff worker --once
       handoff --db postgresql://handoff@db/handoff worker --concurrency 4
     """
-    import signal
-    import threading
     from datetime import timedelta
 
-    from engine.worker import Worker, default_name, run_pool
+    from engine.worker import WorkerPass, serve
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    app = ctx.app()
-    run(ctx, app.next_due_at)  # the schema check, with its clear message, before any child starts
-
-    def show(result: Any) -> None:
+    def on_pass(result: WorkerPass) -> None:
         if ctx.as_json:
             click.echo(json.dumps(result.to_json()))  # JSON lines: one object per pass
         elif result.did_something or once:
             click.echo(result.text())
 
-    if concurrency > 1 and not once:
-        failed = run_pool(
-            ctx.db_url,
-            processes=concurrency,
-            interval=interval,
-            lease=timedelta(seconds=lease),
-            name=name or default_name(),
-            stop=stop,
-            on_line=click.echo,
-            as_json=ctx.as_json,
-        )
-        if failed:
-            fail(ctx, f"{failed} worker process(es) stopped with an error", 1)
-        return
-    the_worker = Worker(app, name=name, lease=timedelta(seconds=lease))
-    if once:
-        show(run(ctx, the_worker.run_once))
-        return
-    if not ctx.as_json:
-        click.echo(f"worker {the_worker.name} running on {app.db.display_url()} (Ctrl-C stops it)", err=True)
-    run(ctx, lambda: the_worker.run(interval=interval, stop=stop, on_pass=show))
+    failed = serve(
+        ctx.app(),
+        ctx.db_url,
+        once=once,
+        interval=interval,
+        concurrency=concurrency,
+        lease=timedelta(seconds=lease),
+        name=name,
+        on_pass=on_pass,
+        on_line=click.echo,
+        on_start=lambda line: None if ctx.as_json else click.echo(line, err=True),
+        as_json=ctx.as_json,
+    )
+    if failed:
+        raise Failed(f"{failed} worker process(es) stopped with an error")
 
 
-def _progress(ctx: Context, total: int, label: str) -> Any:
-    """A progress bar on stderr for a terminal (nothing when piped or with --json)."""
-    import contextlib
-
-    if ctx.as_json or not sys.stderr.isatty():
-        return contextlib.nullcontext(None)
-    return click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True)
-
-
-def _advance_to(bar: Any) -> Callable[[int], None] | None:
-    if bar is None:
-        return None
-
-    def update(done: int) -> None:
-        bar.update(done - bar.pos)
-
-    return update
+# --- simulation and the demo ----------------------------------------------------------------------------
 
 
 @main.command()
 @click.argument("process")
-@click.option("-n", "--instances", "count", type=int, required=True, help="How many instances arrive.")
+@click.option(
+    "-n", "--instances", "count", type=AtLeastOne(), required=True, help="How many instances arrive."
+)
 @click.option(
     "--seed", default=1, show_default=True, help="Random seed: the same seed gives the same history."
 )
@@ -1310,7 +951,7 @@ def _advance_to(bar: Any) -> Callable[[int], None] | None:
     "--staff",
     "staff",
     multiple=True,
-    metavar="LANE=K",
+    type=Staffing(),
     help="Operators in a lane (repeatable). Default: the lane's registered users, else 1.",
 )
 @click.option(
@@ -1321,7 +962,7 @@ def _advance_to(bar: Any) -> Callable[[int], None] | None:
 @click.option(
     "--start",
     "start_at",
-    metavar="TIME",
+    type=Moment(),
     help="Virtual start time (UTC, ISO 8601). Default 2026-01-05T08:00Z, a Monday.",
 )
 @click.option(
@@ -1337,9 +978,9 @@ def simulate(
     count: int,
     seed: int,
     arrivals: str | None,
-    staff: tuple[str, ...],
+    staff: tuple[tuple[str, int], ...],
     hours: str | None,
-    start_at: str | None,
+    start_at: datetime | None,
     report_path: str | None,
 ) -> None:
     """Run N instances through the real engine on a virtual clock, with simulated operators.
@@ -1356,63 +997,35 @@ def simulate(
       handoff --db sqlite:///whatif.db simulate examples/order-to-cash.bpmn -n 2000 --seed 7
       handoff --db sqlite:///whatif3.db simulate examples/order-to-cash.bpmn -n 2000 --seed 7 --staff Finance=3
     """
-    from engine.simulation import Scenario, WorkingHours, parse_rate
+    from engine.simulation import scenario_for
     from engine.simulation import simulate as run_simulation
 
-    staffing: dict[str, int] = {}
-    for item in staff:
-        lane, sep, value = item.rpartition("=")
-        if not sep or not lane.strip() or not value.strip().isdigit() or int(value) < 1:
-            fail(ctx, f"--staff expects LANE=K with K a whole number of at least 1, got {item!r}", 2)
-        staffing[lane.strip()] = int(value)
-    try:
-        rate = parse_rate(arrivals) if arrivals else None
-        working = WorkingHours.parse(hours) if hours else None
-    except ValueError as exc:
-        fail(ctx, f"{'--arrivals' if arrivals and 'rate' in str(exc) else '--hours'}: {exc}", 2)
-    if count < 1:
-        fail(ctx, f"-n must be at least 1, got {count}", 2)
-    process_id = process
-    if os.path.isfile(process):
-        deployed = run(ctx, lambda: ctx.app().deploy([process], actor=ctx.user))
-        process_id = deployed[0].process
-    else:
-        run(ctx, lambda: ctx.app().process_model(process))  # a clear error when it is not deployed
-    options: dict[str, Any] = {"seed": seed, "arrivals_per_hour": rate, "staff": staffing, "hours": working}
-    if start_at:
-        options["start"] = _parse_time(ctx, start_at, "--start")
-    scenario = Scenario(process_id, count, **options)
-    ctx.close()
-    with _progress(ctx, count, "simulating") as bar:
-        result = run(ctx, lambda: run_simulation(ctx.db_url, scenario, progress=_advance_to(bar)))
+    scenario = scenario_for(
+        ctx.app(), process, count, seed, arrivals, dict(staff), hours, start_at, actor=ctx.user
+    )
+    ctx.close()  # the simulation opens the database itself, in one long transaction
+    with progress(ctx, count, "simulating") as moved:
+        result = run_simulation(ctx.db_url, scenario, progress=moved)
     if report_path:
-        html = run(ctx, lambda: ctx.app().report_html(process_id=process_id))
-        _write_atomically(ctx, report_path, html)
-    if ctx.as_json:
-        emit_json(result.to_json() | {"report": report_path})
-        return
-    click.echo(result.text())
-    if report_path:
-        click.echo(f"\nreport: {report_path}")
+        _write_file(report_path, ctx.app().report_html(process_id=scenario.process))
+    ctx.emit(
+        result.to_json() | {"report": report_path},
+        result.text() + (f"\n\nreport: {report_path}" if report_path else ""),
+    )
 
 
-def _write_atomically(ctx: Context, path: str, body: str) -> None:
-    """Written beside the target and renamed: a failed write never leaves half a file."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as out:
-            out.write(body)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        fail(ctx, f"cannot write {path}: {exc.strerror}")
+def _write_file(path: str, body: str) -> None:
+    from engine.files import atomic_file
+
+    with atomic_file(path) as out:
+        out.write(body)
 
 
 @main.command()
 @click.option(
     "--instances",
     "count",
+    type=AtLeastOne(),
     default=2500,
     show_default=True,
     help="How many orders arrive (2,500 is about a quarter).",
@@ -1441,49 +1054,26 @@ def demo(click_ctx: click.Context, count: int, seed: int, out_path: str, keep: b
       handoff demo
       handoff demo --instances 500 --out /tmp/report.html
     """
-    import shutil
-    import tempfile
     from pathlib import Path
 
-    from engine.demo import run_demo
+    from engine.demo import run_demo, scratch_database
 
     ctx: Context = click_ctx.obj
-    if count < 1:
-        fail(ctx, f"--instances must be at least 1, got {count}", 2)
-    source = click_ctx.parent.get_parameter_source("db_url") if click_ctx.parent else None
-    tmpdir = None
-    if source is None or source.name == "DEFAULT":
-        tmpdir = tempfile.mkdtemp(prefix="handoff-demo-")
-        ctx.db_url = f"sqlite:///{os.path.join(tmpdir, 'handoff.db')}"
     report = Path(out_path).resolve()
     if not report.parent.is_dir():
-        fail(ctx, f"--out: folder {report.parent} does not exist", 2)
-    try:
-        with _progress(ctx, count, "simulating") as bar:
-            result = run(
-                ctx,
-                lambda: run_demo(
-                    ctx.db_url, instances=count, seed=seed, report_path=report, progress=_advance_to(bar)
-                ),
-            )
-        if ctx.as_json:
-            emit_json(result.to_json() | {"database": ctx.db_url if (keep or not tmpdir) else None})
-        else:
-            click.echo(result.text())
-            if tmpdir and keep:
-                click.echo(f"database kept: {ctx.db_url}")
-            elif tmpdir:
-                click.echo("(the demo used a temporary database: --keep keeps it, --db URL chooses one)")
-    finally:
-        if tmpdir and not keep:
-            ctx.close()
-            shutil.rmtree(tmpdir, ignore_errors=True)
+        raise Failed(f"--out: folder {report.parent} does not exist", 2)
+    source = click_ctx.parent.get_parameter_source("db_url") if click_ctx.parent else None
+    chosen = None if source is None or source.name == "DEFAULT" else ctx.db_url
+    with scratch_database(chosen, keep=keep) as db_url, progress(ctx, count, "simulating") as moved:
+        result = run_demo(db_url, instances=count, seed=seed, report_path=report, progress=moved)
+    note = "" if chosen else f"\ndatabase kept: {db_url}" if keep else f"\n{TEMPORARY_DEMO}"
+    ctx.emit(result.to_json() | {"database": db_url if (keep or chosen) else None}, result.text() + note)
 
 
 @main.command()
 @click.option("--process", help="Only this process.")
-@_when_option("--since", "Instances started from this time on (UTC, ISO 8601).")
-@_when_option("--until", "Instances started before this time (UTC, ISO 8601).")
+@click.option("--since", type=Moment(), help="Instances started from this time on (UTC, ISO 8601).")
+@click.option("--until", type=Moment(), help="Instances started before this time (UTC, ISO 8601).")
 @click.option(
     "--format",
     "fmt",
@@ -1496,8 +1086,8 @@ def demo(click_ctx: click.Context, count: int, seed: int, out_path: str, keep: b
 def report(
     ctx: Context,
     process: str | None,
-    since: str | None,
-    until: str | None,
+    since: datetime | None,
+    until: datetime | None,
     fmt: str | None,
     out_path: str | None,
 ) -> None:
@@ -1512,30 +1102,18 @@ def report(
       handoff report --format json --out report.json
       handoff report --format html --out report.html
     """
-    since_at = _parse_time(ctx, since, "--since")
-    until_at = _parse_time(ctx, until, "--until")
     fmt = fmt or ("json" if ctx.as_json else "text")
+    filters = {"process_id": process, "since": since, "until": until, "actor": ctx.user}
     if fmt == "html":
-        body = run(
-            ctx,
-            lambda: ctx.app().report_html(process_id=process, since=since_at, until=until_at, actor=ctx.user),
-        )
+        body = ctx.app().report_html(**filters)
     else:
-        result = run(
-            ctx, lambda: ctx.app().report(process_id=process, since=since_at, until=until_at, actor=ctx.user)
-        )
-        body = json.dumps(result.to_json(), indent=2) + "\n" if fmt == "json" else result.text()
+        found = ctx.app().report(**filters)
+        body = json.dumps(found.to_json(), indent=2) + "\n" if fmt == "json" else found.text()
     if out_path is None or out_path == "-":
         click.echo(body, nl=False)
         return
-    _write_atomically(ctx, out_path, body)
-    if ctx.as_json:
-        emit_json({"format": fmt, "out": out_path})
-    else:
-        click.echo(f"report written to {out_path} ({fmt})")
-
-
-# --- exports ------------------------------------------------------------------------------------------
+    _write_file(out_path, body)
+    ctx.emit({"format": fmt, "out": out_path}, f"report written to {out_path} ({fmt})")
 
 
 @main.command()
@@ -1547,8 +1125,8 @@ def report(
     help="XES (IEEE 1849) or CSV, one row per event.",
 )
 @click.option("--process", help="Only this process.")
-@_when_option("--since", "Events from this time on (UTC, ISO 8601).")
-@_when_option("--until", "Events before this time (UTC, ISO 8601).")
+@click.option("--since", type=Moment(), help="Events from this time on (UTC, ISO 8601).")
+@click.option("--until", type=Moment(), help="Events before this time (UTC, ISO 8601).")
 @click.option("--schedule", is_flag=True, help="Also export tasks becoming ready (lifecycle 'schedule').")
 @click.option("--out", "out_path", required=True, metavar="FILE", help="Where to write; - for stdout.")
 @pass_ctx
@@ -1556,8 +1134,8 @@ def export(
     ctx: Context,
     fmt: str,
     process: str | None,
-    since: str | None,
-    until: str | None,
+    since: datetime | None,
+    until: datetime | None,
     schedule: bool,
     out_path: str,
 ) -> None:
@@ -1570,49 +1148,17 @@ def export(
     Example:
       handoff export --format xes --process order_to_cash --out orders.xes
     """
-    since_at = _parse_time(ctx, since, "--since")
-    until_at = _parse_time(ctx, until, "--until")
+    from engine.files import atomic_file
 
-    def write(out: Any) -> int:
-        return run(  # type: ignore[no-any-return]
-            ctx,
-            lambda: ctx.app().export(
-                out,
-                fmt,
-                process_id=process,
-                since=since_at,
-                until=until_at,
-                schedule=schedule,
-                actor=ctx.user,
-            ),
-        )
-
+    filters = {"process_id": process, "since": since, "until": until, "schedule": schedule, "actor": ctx.user}
     if out_path == "-":
-        write(click.get_binary_stream("stdout"))
+        ctx.app().export(click.get_binary_stream("stdout"), fmt, **filters)
         return
-    import tempfile
-
-    # Written beside the target and renamed at the end: a failed export leaves no half-written file
-    # behind, and an older export stays as it was.
-    target = os.path.abspath(out_path)
-    try:
-        fd, partial = tempfile.mkstemp(prefix=".handoff-export-", dir=os.path.dirname(target))
-    except OSError as exc:
-        fail(ctx, f"cannot write {out_path}: {exc.strerror}")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            count = write(out)
-        os.chmod(partial, 0o644)
-        os.replace(partial, target)
-    except OSError as exc:
-        fail(ctx, f"cannot write {out_path}: {exc.strerror}")
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-    if ctx.as_json:
-        emit_json({"format": fmt, "out": out_path, "events": count})
-    else:
-        click.echo(f"{count} events written to {out_path} ({fmt})")
+    with atomic_file(out_path, binary=True) as out:
+        count = ctx.app().export(out, fmt, **filters)
+    ctx.emit(
+        {"format": fmt, "out": out_path, "events": count}, f"{count} events written to {out_path} ({fmt})"
+    )
 
 
 # --- sign-in secrets and the web server (docs/security.md, docs/web-api.md) ----------------------------
@@ -1639,12 +1185,9 @@ def users_passwd(ctx: Context, name: str, from_stdin: bool) -> None:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True, err=True)
-    result = run(ctx, lambda: signin.set_password(ctx.app(), name, password, actor=ctx.user))
-    if ctx.as_json:
-        emit_json(result.to_json())
-        return
+    result = signin.set_password(ctx.app(), name, password, actor=ctx.user)
     ended = f"; {result.sessions_ended} web session(s) ended" if result.sessions_ended else ""
-    click.echo(f"password of {name} set{ended}")
+    ctx.emit(result.to_json(), f"password of {name} set{ended}")
 
 
 @users.command("token")
@@ -1662,11 +1205,12 @@ def users_token(ctx: Context, name: str, expires: str | None) -> None:
       curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/tasks
     """
     from engine import signin
+    from engine.text import when
 
-    lifetime = run(ctx, lambda: signin.parse_expiry(expires))
-    new = run(ctx, lambda: signin.create_token(ctx.app(), name, expires=lifetime, actor=ctx.user))
+    lifetime = signin.parse_expiry(expires)
+    new = signin.create_token(ctx.app(), name, expires=lifetime, actor=ctx.user)
     if ctx.as_json:
-        emit_json(new.to_json())
+        ctx.emit(new.to_json())
         return
     until = f", expires {when(new.view.expires_at)} UTC" if new.view.expires_at else ", no expiry"
     click.echo(f"token {new.view.id} for {name}{until} (shown once, keep it secret):", err=True)
@@ -1684,12 +1228,13 @@ def users_tokens(ctx: Context, name: str) -> None:
       handoff users tokens erp-bot
     """
     from engine import signin
+    from engine.text import table, when
 
     app = ctx.app()
-    items = run(ctx, lambda: signin.tokens(app, name, actor=ctx.user))
+    items = signin.tokens(app, name, actor=ctx.user)
     now = app.clock()
     if ctx.as_json:
-        emit_json([t.to_json(now) for t in items])
+        ctx.emit([t.to_json(now) for t in items])
         return
     if not items:
         click.echo(f"{name} has no API tokens (handoff users token {name})")
@@ -1722,11 +1267,8 @@ def users_revoke(ctx: Context, token_id: int) -> None:
     from engine import signin
 
     app = ctx.app()
-    view = run(ctx, lambda: signin.revoke_token(app, token_id, actor=ctx.user))
-    if ctx.as_json:
-        emit_json(view.to_json(app.clock()))
-    else:
-        click.echo(f"token {view.id} of {view.name} revoked")
+    view = signin.revoke_token(app, token_id, actor=ctx.user)
+    ctx.emit(view.to_json(app.clock()), f"token {view.id} of {view.name} revoked")
 
 
 @main.command()
@@ -1762,8 +1304,8 @@ def serve(ctx: Context, host: str, port: int, workers: int, proxy_header: str | 
     from engine import signin
 
     app = ctx.app()
-    run(ctx, app.single_user_mode)  # the schema check, with its clear message
-    admins = run(ctx, lambda: signin.check_can_serve(app))
+    app.single_user_mode()  # the schema check, with its clear message
+    admins = signin.check_can_serve(app)
     ctx.close()
     import uvicorn
 

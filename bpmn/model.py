@@ -241,3 +241,14 @@ class ValidationReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        """`handoff validate --json`: ok, the processes found, every problem with file and line."""
+        return {
+            "ok": self.ok,
+            "processes": [p.model.process_id for p in self.processes],
+            "problems": [
+                {"file": p.file, "line": p.line, "severity": p.severity, "message": p.message}
+                for p in self.problems
+            ],
+        }

@@ -7,8 +7,12 @@ headline: where work waits most, the busiest handoffs, the worst boundary, the S
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +22,7 @@ from bpmn.durations import format_duration
 from storage import Database
 
 from .facade import Handoff
+from .files import atomic_file
 from .report import Report
 from .simulation import Scenario, SimulationResult, simulate
 
@@ -172,9 +177,22 @@ def run_demo(
         report = app.report(process_id=PROCESS, actor=ANALYST)
         if report_path is not None:
             html = app.report_html(process_id=PROCESS, actor=ANALYST)
-            tmp = report_path.with_name(report_path.name + ".tmp")
-            tmp.write_text(html, encoding="utf-8")
-            tmp.replace(report_path)
+            with atomic_file(report_path) as out:
+                out.write(html)
     finally:
         app.db.dispose()
     return DemoResult(result, report, report_path, time.perf_counter() - began)
+
+
+@contextmanager
+def scratch_database(db_url: str | None, *, keep: bool) -> Iterator[str]:
+    """The demo's database: `db_url`, or a temporary SQLite file deleted afterwards unless `keep`."""
+    if db_url is not None:
+        yield db_url
+        return
+    folder = tempfile.mkdtemp(prefix="handoff-demo-")
+    try:
+        yield f"sqlite:///{os.path.join(folder, 'handoff.db')}"
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)

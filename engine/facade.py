@@ -61,7 +61,7 @@ class Handoff:
 
     def __init__(
         self,
-        database: Database,
+        database: Database | str,
         *,
         clock: Clock = utc_now,
         plugins: Iterable[object] = (),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import os
 import random
 import re
 from collections import deque
@@ -592,3 +593,41 @@ def simulate(
         return Simulation(app, clock, scenario).run(progress)
     finally:
         app.db.dispose()
+
+
+def scenario_for(
+    app: Handoff,
+    process: str,
+    instances: int,
+    seed: int,
+    arrivals: str | None,
+    staff: Mapping[str, int],
+    hours: str | None,
+    start: datetime | None,
+    *,
+    actor: str | None,
+) -> Scenario:
+    """The scenario of `handoff simulate`: PROCESS is a deployed process id, or a BPMN file that is
+    deployed first; the rate and the working hours as people write them (InvalidInput naming the option)."""
+    try:
+        rate = parse_rate(arrivals) if arrivals else None
+    except ValueError as exc:
+        raise InvalidInput(f"--arrivals: {exc}") from exc
+    try:
+        working = WorkingHours.parse(hours) if hours else None
+    except ValueError as exc:
+        raise InvalidInput(f"--hours: {exc}") from exc
+    process_id = process
+    if os.path.isfile(process):
+        process_id = app.deploy([process], actor=actor)[0].process
+    else:
+        app.process_model(process)  # a clear error when it is not deployed
+    options: dict[str, Any] = {
+        "seed": seed,
+        "arrivals_per_hour": rate,
+        "staff": dict(staff),
+        "hours": working,
+    }
+    if start is not None:
+        options["start"] = start
+    return Scenario(process_id, instances, **options)

@@ -244,3 +244,45 @@ def _child(db_url: str, name: str, interval: float, lease: float, queue: Any, as
         worker.run(interval=interval, stop=stop, on_pass=report)
     finally:
         app.db.dispose()
+
+
+def serve(
+    app: Handoff,
+    db_url: str,
+    *,
+    once: bool,
+    interval: float,
+    concurrency: int,
+    lease: timedelta,
+    name: str | None,
+    on_pass: Callable[[WorkerPass], None],
+    on_line: Callable[[str], None],
+    on_start: Callable[[str], None],
+    as_json: bool,
+) -> int:
+    """`handoff worker`: one pass (`once`), or passes until SIGTERM / Ctrl-C (the item in hand is finished
+    first), in this process or in `concurrency` processes. Returns how many worker processes failed."""
+    import signal
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    app.next_due_at()  # the schema check, with its clear message, before any child starts
+    if concurrency > 1 and not once:
+        return run_pool(
+            db_url,
+            processes=concurrency,
+            interval=interval,
+            lease=lease,
+            name=name or default_name(),
+            stop=stop,
+            on_line=on_line,
+            as_json=as_json,
+        )
+    worker = Worker(app, name=name, lease=lease)
+    if once:
+        on_pass(worker.run_once())
+        return 0
+    on_start(f"worker {worker.name} running on {app.db.display_url()} (Ctrl-C stops it)")
+    worker.run(interval=interval, stop=stop, on_pass=on_pass)
+    return 0

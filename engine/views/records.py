@@ -10,6 +10,25 @@ from .base import iso
 from .instances import InstanceView, TimelineEntry
 
 
+def _side(
+    element: str,
+    name: str | None,
+    lane: str | None,
+    event: int,
+    actor: str | None | bool = False,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """One end of a handoff or crossing, as the JSON shows it (a handoff's ends also have actor and time)."""
+    side: dict[str, Any] = {"element": element, "name": name}
+    if actor is not False:
+        side["actor"] = actor
+    side["lane"] = lane
+    if at is not None:
+        side["at"] = iso(at)
+    side["event"] = event
+    return side
+
+
 @dataclass(frozen=True)
 class HandoffView:
     id: int
@@ -34,22 +53,17 @@ class HandoffView:
             "id": self.id,
             "instance": self.instance,
             "process": self.process,
-            "from": {
-                "element": self.from_element,
-                "name": self.from_name,
-                "actor": self.from_actor,
-                "lane": self.from_lane,
-                "at": iso(self.from_at),
-                "event": self.from_event,
-            },
-            "to": {
-                "element": self.to_element,
-                "name": self.to_name,
-                "actor": self.to_actor,
-                "lane": self.to_lane,
-                "at": iso(self.to_at),
-                "event": self.to_event,
-            },
+            "from": _side(
+                self.from_element,
+                self.from_name,
+                self.from_lane,
+                self.from_event,
+                self.from_actor,
+                self.from_at,
+            ),
+            "to": _side(
+                self.to_element, self.to_name, self.to_lane, self.to_event, self.to_actor, self.to_at
+            ),
             "from_actor": self.from_actor,
             "to_actor": self.to_actor,
             "from_lane": self.from_lane,
@@ -80,18 +94,8 @@ class CrossingView:
             "id": self.id,
             "instance": self.instance,
             "process": self.process,
-            "from": {
-                "element": self.from_element,
-                "name": self.from_name,
-                "lane": self.from_lane,
-                "event": self.from_event,
-            },
-            "to": {
-                "element": self.to_element,
-                "name": self.to_name,
-                "lane": self.to_lane,
-                "event": self.to_event,
-            },
+            "from": _side(self.from_element, self.from_name, self.from_lane, self.from_event),
+            "to": _side(self.to_element, self.to_name, self.to_lane, self.to_event),
             "from_lane": self.from_lane,
             "to_lane": self.to_lane,
             "at": iso(self.at),

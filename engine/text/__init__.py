@@ -1,9 +1,16 @@
-"""Plain-text tables for terminals: the CLI's listings and the text report share one layout."""
+"""Plain text for terminals: the CLI's tables and how each view reads (the text report shares the layout).
+
+`engine.text.instances`, `.tasks`, `.records`, `.people` and `.definitions` render the views of
+engine/views as the lines the CLI prints; this module holds what they share.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
+
+from bpmn.durations import format_duration
 
 
 def cut(value: Any, width: int) -> str:
@@ -26,3 +33,19 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], limits: Sequenc
     for row in cells:
         lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
     return "\n".join(lines)
+
+
+def when(value: datetime | None) -> str:
+    """A time as the CLI prints it (UTC, to the minute); empty for none."""
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+def duration(seconds: float) -> str:
+    """A duration as ISO 8601 (PT4H30M), as SLAs are written."""
+    return format_duration(timedelta(seconds=seconds))
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
