@@ -40,20 +40,16 @@ _hasher = PasswordHasher()  # argon2-cffi's defaults: Argon2id, RFC 9106's low-m
 _dummy_hash: str | None = None
 
 
-class SignInFailed(HandoffError):
+class SignInFailed(HandoffError, exit_code=10):
     """Wrong name or password (which one is not said). `delay` is how long to wait before answering."""
-
-    exit_code = 10
 
     def __init__(self, message: str, delay: float) -> None:
         super().__init__(message)
         self.delay = delay
 
 
-class SignInRefused(HandoffError):
+class SignInRefused(HandoffError, exit_code=10):
     """Too many failed sign-ins for this name or from this address: refused without checking."""
-
-    exit_code = 10
 
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
