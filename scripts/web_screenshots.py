@@ -179,7 +179,10 @@ def shoot(url: str, ids: dict[str, int], out: Path, chromium: str) -> list[Path]
         snap(dan, "process", "/processes/order_to_cash")
         cleo = person("cleo")
         snap(cleo, "dashboard", "/dashboard?process=order_to_cash", full=True)
-        cleo.click("tr.bottleneck a")
+        bottlenecks = cleo.locator(
+            "h3:text-is('Bottlenecks (activities by total waiting time)') + table tbody tr"
+        )
+        bottlenecks.first.locator("td").nth(1).locator("a").click()
         snap(cleo, "lane-tasks")
         snap(ada, "admin", "/admin", full=True)
         browser.close()

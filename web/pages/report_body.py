@@ -43,6 +43,15 @@ def _placeholder(report: Report, link: Callable[..., str]) -> str:
             f'<td class="num">{"-" if share is None else f"{100 * share:.0f}%"}</td></tr>'
         )
     out.append("</tbody></table>")
+    out.append('<h3>Bottlenecks (activities by total waiting time)</h3><table class="data"><thead><tr>'
+               "<th>Activity</th><th>Lane</th><th>Tasks</th><th>Waited</th></tr></thead><tbody>")  # fmt: skip
+    for b in report.bottlenecks:
+        out.append(
+            f"<tr><td>{e(b['name'] or b['element'])}</td>"
+            f'<td><a href="{e(link("lane_tasks", lane=b["lane"]))}">{e(b["lane"] or "")}</a></td>'
+            f'<td class="num">{b["tasks"]}</td><td class="num">{e(dur(b["waiting_total"]))}</td></tr>'
+        )
+    out.append("</tbody></table>")
     out.append('<h3>Handoffs lane → lane</h3><table class="data matrix-list"><thead><tr><th>From</th><th>To</th>'
                "<th>Count</th><th>Median latency</th></tr></thead><tbody>")  # fmt: skip
     for m in report.handoff_matrix:
