@@ -358,3 +358,25 @@ def test_stylesheets_are_served_by_the_package(sqlite_url: str, path: str) -> No
         answer = httpx.get(url + path)
         assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/css")
         assert "http" not in answer.text, "nothing loaded from elsewhere"
+
+
+def test_the_dashboard_shows_the_report_through_its_one_renderer(sqlite_url: str) -> None:
+    """The dashboard embeds exactly what engine/report_html.py's shared body renderer makes (the same that
+    `handoff report --format html` wraps in a page), with the dashboard's links."""
+    from engine import report_html
+
+    render = getattr(report_html, "render_report_body", None)
+    if render is None:
+        pytest.skip("render_report_body (branch report) has not reached this branch yet")
+    from engine.diagrams import process_diagram
+    from web.pages.dashboard import Filters, linker
+
+    with pages_site(sqlite_url) as (url, seed):
+        cleo = SignedIn(url, "cleo")
+        page = cleo.get("/dashboard", params={"process": "order_to_cash"})
+        report = seed.app.report(process_id="order_to_cash", actor="cleo")
+        diagrams = {"order_to_cash": process_diagram(seed.app.db, "order_to_cash")}
+        body = render(report, diagrams, linker(Filters("order_to_cash", None, None)))
+        assert body.startswith('<div class="handoff-report">') and body in page.text
+        assert "/dashboard/tasks?process=order_to_cash&amp;lane=Finance" in body
+        cleo.close()
