@@ -178,7 +178,9 @@ def shoot(url: str, ids: dict[str, int], out: Path, chromium: str) -> list[Path]
         snap(dan, "processes", full=True)
         snap(dan, "process", "/processes/order_to_cash")
         cleo = person("cleo")
-        snap(cleo, "dashboard", "/dashboard?process=order_to_cash", full=True)
+        cleo.set_viewport_size({"width": 1280, "height": 1500})
+        snap(cleo, "dashboard", "/dashboard?process=order_to_cash")
+        cleo.set_viewport_size({"width": 1280, "height": 820})
         bottlenecks = cleo.locator(
             "h3:text-is('Bottlenecks (activities by total waiting time)') + table tbody tr"
         )

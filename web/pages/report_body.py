@@ -24,7 +24,7 @@ def _lane(name: str | None) -> str:
 
 
 def _placeholder(report: Report, link: Callable[..., str]) -> str:
-    out = ['<section class="report-body placeholder">']
+    out = ['<section class="report-body placeholder"><h1>Handoff report</h1>']
     out.append(
         f'<div class="cards"><div class="card"><div class="k">Instances</div><div class="v">'
         f'{report.instances["total"]}</div></div><div class="card"><div class="k">Cycle time p50</div>'
