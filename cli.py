@@ -868,7 +868,7 @@ def sla_list(ctx: Context) -> None:
     "--interval",
     default=5.0,
     show_default=True,
-    type=click.FloatRange(min=0.05),
+    type=click.FloatRange(min=0.05, max=86_400),
     help="Longest sleep between passes, in seconds (a worker wakes sooner when work falls due).",
 )
 @click.option(
@@ -882,7 +882,7 @@ def sla_list(ctx: Context) -> None:
     "--lease",
     default=60.0,
     show_default=True,
-    type=click.FloatRange(min=1),
+    type=click.FloatRange(min=1, max=7 * 86_400),
     help="Seconds a claim on due work lasts; a dead worker's work is taken over after it.",
 )
 @click.option("--name", default=None, help="This worker's name in leases and logs [default: host:pid].")
@@ -1103,6 +1103,8 @@ def report(
       handoff report --format html --out report.html
     """
     fmt = fmt or ("json" if ctx.as_json else "text")
+    if fmt == "html" and out_path in (None, "-") and sys.stdout.isatty():
+        raise Failed("an HTML report is for a browser: write it to a file with --out report.html", 2)
     filters = {"process_id": process, "since": since, "until": until, "actor": ctx.user}
     if fmt == "html":
         body = ctx.app().report_html(**filters)
@@ -1128,7 +1130,9 @@ def report(
 @click.option("--since", type=Moment(), help="Events from this time on (UTC, ISO 8601).")
 @click.option("--until", type=Moment(), help="Events before this time (UTC, ISO 8601).")
 @click.option("--schedule", is_flag=True, help="Also export tasks becoming ready (lifecycle 'schedule').")
-@click.option("--out", "out_path", required=True, metavar="FILE", help="Where to write; - for stdout.")
+@click.option(
+    "--out", "out_path", default="-", show_default=True, metavar="FILE", help="Where to write; - for stdout."
+)
 @pass_ctx
 def export(
     ctx: Context,
@@ -1147,6 +1151,7 @@ def export(
     \b
     Example:
       handoff export --format xes --process order_to_cash --out orders.xes
+      handoff export --format csv | head
     """
     from engine.files import atomic_file
 

@@ -21,7 +21,10 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"not an ISO 8601 duration: {text!r} (examples: PT4H, P1D, P1DT12H)")
     parts = {k: float(v) for k, v in match.groupdict().items() if v}
     days = parts.pop("years", 0) * 365 + parts.pop("months", 0) * 30 + parts.pop("days", 0)
-    return timedelta(days=days, **parts)
+    try:
+        return timedelta(days=days, **parts)
+    except OverflowError:
+        raise ValueError(f"duration {text!r} is too long (at most 999,999,999 days)") from None
 
 
 def format_duration(delta: timedelta) -> str:

@@ -38,7 +38,16 @@ def validate_files(paths: Sequence[str | Path], *, max_bytes: int = MAX_FILE_BYT
     if problems:
         return ValidationReport((), tuple(problems))
     report = validate(sources)
-    return ValidationReport(report.processes, tuple(problems) + report.problems)
+    return ValidationReport(report.processes, in_line_order(tuple(problems) + report.problems))
+
+
+def in_line_order(problems: Sequence[Problem]) -> tuple[Problem, ...]:
+    """Problems file by file (in the order the files came), each file's by line; those without a line
+    (the file as a whole) first."""
+    files: dict[str, int] = {}
+    for problem in problems:
+        files.setdefault(problem.file, len(files))
+    return tuple(sorted(problems, key=lambda p: (files[p.file], p.line or 0)))
 
 
 def _spiff_problem(exc: Exception, lines: dict[str, dict[str, int]], default_file: str) -> Problem:

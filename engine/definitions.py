@@ -17,7 +17,7 @@ from storage import subscriptions as subs
 from storage.models import TimerSchedule
 
 from . import handlers, input_limits, runtime
-from .errors import DefinitionInvalid
+from .errors import DefinitionInvalid, NotFound
 from .kernel.app import App
 from .kernel.definitions import not_deployed
 from .kernel.units import Units
@@ -26,7 +26,11 @@ from .views import Deployment, ProcessSummary
 
 
 def validate(paths: Sequence[str | Path]) -> bpmn.ValidationReport:
-    """Parse and lint files without storing anything: every problem as `file:line: message`."""
+    """Parse and lint files without storing anything: every problem as `file:line: message`, in line order.
+    A file that does not exist is NotFound (nothing to validate), not a problem of the BPMN."""
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        raise NotFound(f"no such file: {', '.join(missing)}")
     return bpmn.validate_files(paths, max_bytes=input_limits.upload_limit())
 
 

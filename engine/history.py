@@ -16,6 +16,7 @@ from storage.models import BoundaryCrossing, Delay, HandoffRecord, SlaSetting
 
 from .errors import InvalidInput
 from .hooks.recorders import add_delays, delay_row, instance_threshold, task_threshold
+from .input_limits import whole
 from .instances import show
 from .kernel.app import App
 from .kernel.definitions import Definitions
@@ -35,7 +36,7 @@ def instance_history(app: App, instance_id: int, *, actor: str | None = None) ->
     late = {d.task: d for d in delay_list if d.task is not None}
     ready_at: dict[int, datetime] = {}
     entries = []
-    for e in view.timeline:
+    for e in view.timeline or ():
         waited = None
         if e.kind == "task_ready" and e.task is not None:
             ready_at[e.task] = e.at
@@ -84,6 +85,9 @@ def _records(
 ) -> list[Any]:
     app.ready()
     app.permissions.authorize(actor, "history")
+    whole(limit, "limit")
+    if instance_id is not None:
+        whole(instance_id, "instance")
     with app.db.reader() as session:
         found = repo.records(
             session,

@@ -20,6 +20,7 @@ MAX_PAYLOAD_BYTES = 1 * MIB  # all the data of one call, as compact JSON (and th
 MAX_DEPTH = 20  # nesting of objects and arrays; the data object itself is level 1
 MAX_KEY_CHARS = 200  # a field name, at any level
 MAX_NAME_CHARS = 255  # a business key: the width of its column
+MAX_ID = 2**31 - 1  # ids people type (instances, tasks) and counts: PostgreSQL's INTEGER
 MAX_INT = 2**63 - 1  # whole numbers are 64-bit, as BPMN's `long` and every JSON consumer expect
 MIN_INT = -(2**63)
 
@@ -59,3 +60,15 @@ def human_size(n: int) -> str:
         if n >= size:
             return f"{n / size:.1f} {unit}"
     return f"{n} bytes"
+
+
+def whole(value: int, what: str, *, low: int = 1, high: int = MAX_ID) -> int:
+    """`value` if low <= value <= high, else InvalidInput naming `what` (an option or a filter)."""
+    if not low <= value <= high:
+        raise InvalidInput(f"{what} must be a whole number from {low} to {high:,}, got {value}")
+    return value
+
+
+def is_id(value: int) -> bool:
+    """A value that can be the id of a stored row (out of range: no such row, never a database error)."""
+    return 1 <= value <= MAX_ID

@@ -8,6 +8,7 @@ from storage import repository as repo
 
 from . import payload
 from .errors import InvalidInput
+from .input_limits import whole
 from .kernel import rows
 from .kernel.advance import start as start_instance
 from .kernel.app import App
@@ -36,6 +37,8 @@ def start(
     app.permissions.authorize(actor, "start")
     data = payload.check_payload(data or {}, f"the start of process {payload.show(process_id)}")
     payload.check_text(business_key, "the business key")
+    if version is not None:
+        whole(version, "version")
     with units.operation() as work:
         op = Operation(work, app.clock(), actor)
         ref = app.definitions.ref(work, process_id, version)
@@ -48,13 +51,16 @@ def start(
 
 
 def show(app: App, instance_id: int, *, actor: str | None = None) -> InstanceView:
-    """One instance: status, data, open tasks and its timeline."""
+    """One instance: status, data and open tasks, and its timeline (who did what when) for those who may
+    read history (the rule of `history`): for others the view has no timeline (`timeline_shown` False)."""
     app.ready()
     app.permissions.authorize(actor, "read")
     with app.db.reader() as session:
         work = Work(session)
         instance = rows.instance(work, instance_id)
         definition = app.definitions.for_instance(session, instance)
+        if not app.permissions.may(actor, "history"):
+            return rows.instance_view(work, instance, definition, timeline=None)
         timeline = tuple(
             TimelineEntry(
                 id=e.id,
@@ -85,6 +91,7 @@ def list_instances(
     """Instances, newest first, filtered by process, status and business key."""
     app.ready()
     app.permissions.authorize(actor, "read")
+    whole(limit, "limit")
     if status is not None and status not in INSTANCE_STATUSES:
         raise InvalidInput(f"unknown status {status!r}; one of {', '.join(INSTANCE_STATUSES)}")
     with app.db.reader() as session:

@@ -18,6 +18,7 @@ from storage.models import User
 from . import access
 from .access import ROLES
 from .errors import Conflict, InvalidInput, NotFound
+from .input_limits import whole
 from .kernel.app import App
 from .kernel.permissions import NAME_LIMIT, check_fresh
 from .kernel.units import Units
@@ -215,6 +216,7 @@ def audit_log(
     """Users added, changed and removed: who did it and when, oldest first (the newest `limit`)."""
     app.ready()
     app.permissions.authorize(actor, "audit")
+    whole(limit, "limit")
     with app.db.reader() as session:
         return [
             AuditView(e.id, e.at, e.actor, e.action, e.subject, e.data)

@@ -10,6 +10,7 @@ from storage.models import HumanTask
 
 from . import access, forms, runtime
 from .errors import Conflict
+from .input_limits import whole
 from .kernel import rows
 from .kernel.advance import advance
 from .kernel.app import App
@@ -34,14 +35,16 @@ def list_tasks(
     """Human tasks; an operator sees those of their own lanes only (admins see all)."""
     app.ready()
     member = app.permissions.authorize(actor, "tasks")
+    if instance_id is not None:
+        whole(instance_id, "instance")
     lanes = None
     if member is not None and member.role != "admin":
         access.check_lane_filter(member, lane)
         lanes = sorted(member.lanes)
     with app.db.reader() as session:
         return [
-            rows.task_view(task, process)
-            for task, process in repo.list_tasks(
+            rows.task_view(task, process, instance_status)
+            for task, process, instance_status in repo.list_tasks(
                 session,
                 lane=lane,
                 assignee=assignee,

@@ -86,6 +86,9 @@ def run_notify_hooks(
         try:
             impl.function(events=events)
         except Exception as exc:  # noqa: BLE001 - a notify hook never undoes a committed change
-            log.warning("notify hook %s failed: %s", impl.plugin_name, exc, exc_info=True)
+            # One line for whoever watches the log; the traceback only at debug level (a person at a
+            # terminal sees their change succeed, and the failure is stored as a `hook_failed` event).
+            log.warning("notify hook %s failed: %s: %s", impl.plugin_name, type(exc).__name__, exc)
+            log.debug("notify hook %s failed", impl.plugin_name, exc_info=True)
             failures.append((impl.plugin_name, f"{type(exc).__name__}: {exc}"))
     return failures

@@ -57,6 +57,14 @@ class Permissions:
             return None
         return access.check(members, actor, action)
 
+    def may(self, actor: str | None, action: str) -> bool:
+        """Whether `actor` may do `action`, without refusing anything (everyone may in single-user mode)."""
+        members = self.members()
+        if not members:
+            return True
+        member = members.get(actor or "")
+        return member is not None and member.role in access.RULES[action].roles
+
     def authorize_task(self, actor: str | None, task: HumanTask, action: str) -> None:
         """Operators act on the tasks of their own lanes only: checked on the task row's lane."""
         check_actor(actor)

@@ -9,20 +9,21 @@ from storage.models import HumanTask, ProcessInstance
 
 from .. import runtime
 from ..errors import Conflict, NotFound
+from ..input_limits import is_id
 from ..views import InstanceView, TaskView, TimelineEntry
 from . import waits
 from .work import Work
 
 
 def task(work: Work, task_id: int) -> HumanTask:
-    found = work.task(task_id)
+    found = work.task(task_id) if is_id(task_id) else None
     if found is None:
         raise NotFound(f"task {task_id} does not exist (see 'handoff tasks')")
     return found
 
 
 def instance(work: Work, instance_id: int) -> ProcessInstance:
-    found = work.instance(instance_id)
+    found = work.instance(instance_id) if is_id(instance_id) else None
     if found is None:
         raise NotFound(f"instance {instance_id} does not exist (see 'handoff instances')")
     return found
@@ -63,7 +64,9 @@ def workflow(work: Work, definition: runtime.LoadedDefinition, instance: Process
     return loaded
 
 
-def task_view(row: HumanTask, process_id: str) -> TaskView:
+def task_view(row: HumanTask, process_id: str, instance_status: str | None = None) -> TaskView:
+    """A task row as a view; with its instance's status when the caller read it (a task of a suspended
+    instance waits until it is resumed)."""
     return TaskView(
         id=row.id,
         instance=row.instance_id,
@@ -80,6 +83,7 @@ def task_view(row: HumanTask, process_id: str) -> TaskView:
         claimed_at=row.claimed_at,
         completed_at=row.completed_at,
         completed_by=row.completed_by,
+        on_hold=instance_status in ("suspended", "terminated"),
     )
 
 
@@ -88,7 +92,7 @@ def instance_view(
     instance: ProcessInstance,
     definition: runtime.LoadedDefinition,
     *,
-    timeline: tuple[TimelineEntry, ...] = (),
+    timeline: tuple[TimelineEntry, ...] | None = (),
     tasks: Sequence[HumanTask] | None = None,
 ) -> InstanceView:
     """The instance with its open tasks (those given, else read) and, for `show`, its timeline."""

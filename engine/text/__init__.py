@@ -36,10 +36,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], limits: Sequenc
 
 
 def when(value: datetime | None) -> str:
-    """A time as the CLI prints it (UTC, to the minute); empty for none."""
+    """A time as the CLI prints it, to the second, with its zone (times are stored and shown in UTC);
+    empty for none."""
     if value is None:
         return ""
-    return value.strftime("%Y-%m-%d %H:%M")
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def duration(seconds: float) -> str:

@@ -66,7 +66,9 @@ def instance(view: InstanceView, *, timeline: bool = False, waits: Sequence[Wait
     for w in waits:
         key = f" (key {w.correlation})" if w.correlation else ""
         lines.append(f"waits for {w.kind} '{w.name}'{key} at {w.element_id}")
-    if timeline and view.timeline:
+    if timeline and view.timeline is None:
+        lines.append(f"timeline: for analysts and admins ('handoff history {view.id}')")
+    elif timeline and view.timeline:
         lines.append("timeline:")
         lines += [f"  {when(e.at)}  {_event_line(e)}" for e in view.timeline]
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ..views import TaskView
 from . import table, when
@@ -26,9 +27,6 @@ def tasks(items: Sequence[TaskView]) -> str:
         return "no open tasks"
     rows = []
     for t in items:
-        fields = ", ".join(
-            f"{f['id']}{'*' if f.get('required') else ''}:{f.get('type', 'string')}" for f in t.form
-        )
         rows.append(
             (
                 t.id,
@@ -36,14 +34,24 @@ def tasks(items: Sequence[TaskView]) -> str:
                 t.process,
                 t.label,
                 t.lane or "",
-                t.state,
-                t.assignee or "",
+                f"{t.state} (on hold)" if t.on_hold and t.state in ("ready", "claimed") else t.state,
+                t.assignee or t.completed_by or "",
                 when(t.created_at),
                 when(t.due_at),
-                fields,
+                ", ".join(form_field(f) for f in t.form),
             )
         )
     return table(HEADERS, rows)
+
+
+def form_field(field: dict[str, Any]) -> str:
+    """`amount*:long "Order amount"`, `decision:enum(approve|reject)`: what to give with --data (* required),
+    with the label a form shows when it says more than the id."""
+    values = "|".join(v["id"] for v in field.get("values") or ())
+    label = field.get("label")
+    named = f' "{label}"' if label and label != field["id"] else ""
+    kind = field.get("type", "string") + (f"({values})" if values else "")
+    return f"{field['id']}{'*' if field.get('required') else ''}:{kind}{named}"
 
 
 def claimed(view: TaskView) -> str:

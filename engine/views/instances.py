@@ -26,6 +26,7 @@ class TaskView:
     claimed_at: datetime | None = None
     completed_at: datetime | None = None
     completed_by: str | None = None
+    on_hold: bool = False  # its instance is suspended: nobody may claim or complete it until resumed
 
     @property
     def label(self) -> str:
@@ -47,7 +48,9 @@ class TaskView:
             "claimed_at": iso(self.claimed_at),
             "completed_at": iso(self.completed_at),
             "completed_by": self.completed_by,
-            "form": [dict(f) for f in self.form],
+            "on_hold": self.on_hold,
+            # A field's extension properties (simulation hints such as p_true) are not part of the form.
+            "form": [{k: v for k, v in f.items() if k != "properties"} for f in self.form],
         }
 
 
@@ -94,7 +97,7 @@ class InstanceView:
     completed_at: datetime | None
     started_by: str | None
     next_due_at: datetime | None = None
-    timeline: tuple[TimelineEntry, ...] = field(default=())
+    timeline: tuple[TimelineEntry, ...] | None = field(default=())  # None: the reader may not see history
     attempts: int = 0  # automatic retries made for the current failure
 
     @property
@@ -119,7 +122,7 @@ class InstanceView:
             "next_due_at": iso(self.next_due_at),
             **failure_json(self.status, self.error, self.next_due_at, self.attempts),
         }
-        if with_timeline:
+        if with_timeline and self.timeline is not None:
             out["timeline"] = [e.to_json() for e in self.timeline]
         return out
 

@@ -42,9 +42,10 @@ def list_tasks(
     include_closed: bool = False,
     limit: int = 200,
     lanes: Sequence[str] | None = None,
-) -> Sequence[tuple[HumanTask, str]]:
-    """Human tasks with their process id; `lanes` (when not None) keeps only tasks of those lanes."""
-    query = select(HumanTask, ProcessInstance.process_id).join(
+) -> Sequence[tuple[HumanTask, str, str]]:
+    """Human tasks with their process id and their instance's status; `lanes` (when not None) keeps only
+    tasks of those lanes."""
+    query = select(HumanTask, ProcessInstance.process_id, ProcessInstance.status).join(
         ProcessInstance, ProcessInstance.id == HumanTask.instance_id
     )
     if not include_closed:
@@ -58,7 +59,7 @@ def list_tasks(
     if instance_id is not None:
         query = query.where(HumanTask.instance_id == instance_id)
     rows = session.execute(query.order_by(HumanTask.id).limit(limit)).all()
-    return [(r[0], r[1]) for r in rows]
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def update_task_if(
