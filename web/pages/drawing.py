@@ -24,7 +24,7 @@ def instance_svg(
     diagram: Diagram, instance: InstanceView, *, here: str | None = None, waits: Iterable[str] = ()
 ) -> Markup:
     """The diagram with the path of `instance`; `here` (an element id) is ringed as "this task"."""
-    completed = [e.element for e in instance.timeline if e.kind == "task_completed" and e.element]
+    completed = [e.element for e in instance.timeline or () if e.kind == "task_completed" and e.element]
     open_elements = [t.element for t in instance.tasks] + list(waits)
     error = instance.error or {}
     failed = [str(error["task"])] if instance.status == "error" and error.get("task") else []
