@@ -3,7 +3,8 @@ work done in-process through the engine, in the same run (DESIGN §5: API >= 0.7
 
 One unit of work is what an operator's tool does: start an instance of `one_task.bpmn` (POST
 /api/processes/one_task/instances) and complete its task (POST /api/tasks/{id}/complete). Every client
-is an operator of lane Work signed in with an API token of their own; the server is `handoff serve` as a
+(a thread with the standard library's http.client, keep-alive: light, since clients and server share the
+machine) is an operator of lane Work signed in with an API token of their own; the server is `handoff serve` as a
 subprocess on 127.0.0.1 (bounded: --units in all, at most --seconds, then everything stops). The
 in-process baseline does the same units one after another through `Handoff.start` and `.complete` on
 a fresh SQLite file, with the same users registered (so the same role and lane checks run).
@@ -28,8 +29,10 @@ import sys
 import tempfile
 import threading
 import time
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -86,6 +89,12 @@ class InProcess:
         self.app.db.dispose()
 
 
+def _post(http: HTTPConnection, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    http.request("POST", path, body=body, headers=headers)
+    answer = http.getresponse()
+    return answer.status, answer.read()
+
+
 class Load:
     """N client threads sharing a budget of units; each records its requests' latencies."""
 
@@ -105,34 +114,44 @@ class Load:
             return True
 
     def client(self, token: str, deadline: float) -> None:
-        headers = {"Authorization": f"Bearer {token}"}
+        # The standard library's HTTP client (keep-alive, one connection per client): the clients share
+        # the machine's 2 cores with the server, and a lighter client leaves more of them to it.
+        host, port = urlsplit(self.url).hostname, urlsplit(self.url).port
+        http = HTTPConnection(host or "127.0.0.1", port, timeout=30)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         latencies: list[float] = []
-        with httpx.Client(base_url=self.url, headers=headers, timeout=30) as http:
+        try:
             while time.perf_counter() < deadline and self.take():
                 t0 = time.perf_counter()
-                started = http.post("/api/processes/one_task/instances", json={"data": {"n": 1}})
+                status, body = _post(
+                    http, "/api/processes/one_task/instances", b'{"data": {"n": 1}}', headers
+                )
                 t1 = time.perf_counter()
                 latencies.append(t1 - t0)
-                if started.status_code != 201:
-                    self.note(started)
+                if status != 201:
+                    self.note(status, body)
                     continue
-                task = started.json()["tasks"][0]["id"]
-                done = http.post(f"/api/tasks/{task}/complete", json={"data": {"done": True}})
+                task = json.loads(body)["tasks"][0]["id"]
+                status, body = _post(
+                    http, f"/api/tasks/{task}/complete", b'{"data": {"done": true}}', headers
+                )
                 latencies.append(time.perf_counter() - t1)
-                if done.status_code == 200 and done.json()["status"] == "completed":
+                if status == 200 and json.loads(body)["status"] == "completed":
                     with self.lock:
                         self.completed += 1
                 else:
-                    self.note(done)
+                    self.note(status, body)
+        finally:
+            http.close()
         with self.lock:
             self.latencies.extend(latencies)
 
-    def note(self, answer: httpx.Response) -> None:
+    def note(self, status: int, body: bytes) -> None:
         with self.lock:
-            if answer.status_code == 409:
+            if status == 409:
                 self.conflicts += 1
             else:
-                self.errors.append(f"{answer.status_code} {answer.text[:200]}")
+                self.errors.append(f"{status} {body[:200].decode('utf-8', 'replace')}")
 
     def run(self) -> float:
         deadline = time.perf_counter() + self.seconds
