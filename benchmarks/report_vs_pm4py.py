@@ -292,6 +292,9 @@ def generate(url: str, db_file: str, events_target: int, seed: int) -> dict:
                         actor if finished else None,
                         _ts(ready + sla * 1_000_000),
                         "{}" if finished else None,
+                        # what engine/hooks/task_times.py writes when the task completes
+                        (taken - ready) / 1e6 if finished else None,
+                        (done - taken) / 1e6 if finished else None,
                     )
                 )
                 # SLA breach: waited (ready -> taken, or -> now while open) beyond the activity's SLA
@@ -456,8 +459,8 @@ def generate(url: str, db_file: str, events_target: int, seed: int) -> dict:
         )
         con.executemany(
             "INSERT INTO human_task (id, instance_id, spiff_task_id, element_id, name, type, lane, form, state,"
-            " assignee, created_at, claimed_at, completed_at, completed_by, due_at, data)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " assignee, created_at, claimed_at, completed_at, completed_by, due_at, data, wait_seconds,"
+            " processing_seconds) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             ht_rows,
         )
         con.executemany(
@@ -635,7 +638,8 @@ def compute(df, with_handover_network: bool = True) -> tuple[dict, dict]:
         "per_instance_mean": float(per_case.mean()),
         "per_instance_max": int(per_case.max()),
     }
-    rw = a.groupby([case, "activity"]).size()
+    # Rework: human tasks executed again in a case (docs/report.md), like Handoff's task rows.
+    rw = a[a["etype"].isin(["userTask", "manualTask"])].groupby([case, "activity"]).size()
     rework = (rw[rw > 1] - 1).groupby(level="activity").agg(["sum", "count"])
     steps["crossings_rework"] = time.perf_counter() - t
 
@@ -710,15 +714,16 @@ def child(mode: str, path: str, handover: bool) -> None:
         del raw
         t_read = time.perf_counter() - t0
     rss_loaded = _rss_mb()
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     figures, steps = compute(df, handover)
-    t_compute = time.perf_counter() - t1
+    t_compute, c_compute = time.perf_counter() - t1, time.process_time() - c1
     print(
         json.dumps(
             {
                 "events": int(len(df)),
                 "read_seconds": t_read,
                 "compute_seconds": t_compute,
+                "compute_cpu_seconds": c_compute,
                 "steps": steps,
                 "rss_after_load_mb": rss_loaded,
                 "figures": figures,
@@ -730,13 +735,24 @@ def child(mode: str, path: str, handover: bool) -> None:
 # --- 2. the run ----------------------------------------------------------------------------------------
 
 
+LAST_CPU = [0.0]
+
+
 def run(cmd: list[str], stdout_path: str | None = None) -> tuple[float, float, str]:
-    """Run a subprocess; wall seconds, its own peak RSS (MB, from wait4) and its stdout."""
+    """Run a subprocess; wall seconds, its own peak RSS (MB, from wait4) and its stdout.
+
+    Its CPU seconds (user + system, from the same wait4) are kept in LAST_CPU: on a machine that other
+    jobs share, CPU time moves less than wall time, so the run prints ratios of both."""
     with open(stdout_path, "w+") if stdout_path else tempfile.TemporaryFile("w+") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        # This checkout's code first, whatever `handoff` an editable install elsewhere put on the PATH.
+        env = dict(
+            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        )
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
+        LAST_CPU[0] = usage.ru_utime + usage.ru_stime
         proc.returncode = os.waitstatus_to_exitcode(status)
         err = proc.stderr.read() if proc.stderr is not None else ""
         out.seek(0)
@@ -775,7 +791,7 @@ def main() -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_file}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{db_file}"
-    handoff = [sys.executable, "-m", "cli"] if not shutil.which("handoff") else ["handoff"]
+    handoff = [sys.executable, "-m", "cli"]  # this checkout's CLI (cwd and PYTHONPATH are ROOT)
     try:
         say(f"generating ~{args.events:,} events into {db_file} ...")
         _, gen_rss, gen_out = run(
@@ -813,12 +829,14 @@ def main() -> None:
         say("(a) handoff report --format json ...")
         rep_path = workdir / "report.json"
         h_wall, h_rss, _ = run(handoff + ["--db", url, "report", "--format", "json", "--out", str(rep_path)])
+        h_cpu = LAST_CPU[0]
         report = json.loads(rep_path.read_text())
         say(f"    {h_wall:.2f} s, peak RSS {h_rss:.0f} MB")
 
         extra = [] if handover else ["--no-handover-network"]
         say("(b) PM4Py read_xes + compute ...")
         b_wall, b_rss, b_out = run([sys.executable, __file__, "--child", "xes", "--path", str(xes), *extra])
+        b_cpu = LAST_CPU[0]
         b = json.loads(b_out.strip().splitlines()[-1])
         say(
             f"    {b_wall:.2f} s (read {b['read_seconds']:.2f} + compute {b['compute_seconds']:.2f}), peak RSS {b_rss:.0f} MB"
@@ -833,6 +851,8 @@ def main() -> None:
 
         r_read = b_wall / h_wall
         r_comp = c["compute_seconds"] / h_wall
+        r_read_cpu = b_cpu / h_cpu
+        r_comp_cpu = c["compute_cpu_seconds"] / h_cpu
         f = b["figures"]
         check = {
             "instances": (report["instances"]["total"], f["cases"]),
@@ -843,6 +863,8 @@ def main() -> None:
             "crossings": (report["crossings"]["total"], f["crossings"]["total"]),
             "ping_pong": (sum(p["count"] for p in report["crossings"]["ping_pong"]), f["ping_pong"]),
             "sla_task_waits": (report["delays"]["task_waits"], f["sla_task_waits"]),
+            "rework": (sum(r["count"] for r in report["rework"]), f["rework"]),
+            "flow_efficiency": (report["flow_efficiency"], f["flow_efficiency"]),
             "tasks_done": (
                 sum(x["tasks_done"] for x in report["lanes"]),
                 sum(x["tasks_done"] for x in f["lanes"]),
@@ -854,9 +876,10 @@ def main() -> None:
             "python": sys.version.split()[0],
             "generation": gen,
             "exports": exports,
-            "handoff": {"seconds": h_wall, "peak_rss_mb": h_rss},
+            "handoff": {"seconds": h_wall, "cpu_seconds": h_cpu, "peak_rss_mb": h_rss},
             "pm4py_read_compute": {
                 "seconds": b_wall,
+                "cpu_seconds": b_cpu,
                 "read_seconds": b["read_seconds"],
                 "compute_seconds": b["compute_seconds"],
                 "peak_rss_mb": b_rss,
@@ -864,6 +887,7 @@ def main() -> None:
             },
             "pm4py_compute_only": {
                 "seconds": c["compute_seconds"],
+                "cpu_seconds": c["compute_cpu_seconds"],
                 "peak_rss_mb": c_rss,
                 "rss_after_load_mb": c["rss_after_load_mb"],
                 "steps": c["steps"],
@@ -871,6 +895,8 @@ def main() -> None:
             "ratios": {
                 "read_compute_over_handoff": r_read,
                 "compute_only_over_handoff": r_comp,
+                "read_compute_over_handoff_cpu": r_read_cpu,
+                "compute_only_over_handoff_cpu": r_comp_cpu,
                 "memory_handoff_over_pm4py_compute_only": h_rss / c_rss,
                 "memory_handoff_over_pm4py_read_compute": h_rss / b_rss,
             },
@@ -887,10 +913,18 @@ def main() -> None:
             print(json.dumps(result, indent=2))
             return
         print()
-        print(f"{'':28}{'time s':>10}{'peak RSS MB':>14}{'ratio vs Handoff':>18}")
-        print(f"{'Handoff report (SQL)':28}{h_wall:>10.2f}{h_rss:>14.0f}{'1.0x':>18}")
-        print(f"{'PM4Py read_xes + compute':28}{b_wall:>10.2f}{b_rss:>14.0f}{r_read:>17.1f}x")
-        print(f"{'PM4Py compute only':28}{c['compute_seconds']:>10.2f}{c_rss:>14.0f}{r_comp:>17.1f}x")
+        print(f"{'':28}{'time s':>10}{'CPU s':>8}{'peak RSS MB':>14}{'ratio (wall)':>14}{'ratio (CPU)':>13}")
+        print(
+            f"{'Handoff report (SQL)':28}{h_wall:>10.2f}{h_cpu:>8.2f}{h_rss:>14.0f}{'1.0x':>14}{'1.0x':>13}"
+        )
+        print(
+            f"{'PM4Py read_xes + compute':28}{b_wall:>10.2f}{b_cpu:>8.2f}{b_rss:>14.0f}{r_read:>13.1f}x"
+            f"{r_read_cpu:>12.1f}x"
+        )
+        print(
+            f"{'PM4Py compute only':28}{c['compute_seconds']:>10.2f}{c['compute_cpu_seconds']:>8.2f}{c_rss:>14.0f}"
+            f"{r_comp:>13.1f}x{r_comp_cpu:>12.1f}x"
+        )
         print()
         print(
             "PM4Py compute steps (s), compute-only run:",

@@ -31,6 +31,11 @@ from .errors import InvalidInput
 
 FORMATS = ("xes", "csv")
 
+# The resource of an event no person did: an automated activity's completion, a task becoming ready.
+# Process-mining tools (PM4Py's organisational mining, resource classifiers) expect a resource on every
+# event; a name in parentheses cannot be mistaken for a person's.
+NO_PERSON = "(system)"
+
 # Handoff event kind -> XES standard lifecycle transition.
 LIFECYCLE = {"task_ready": "schedule", "task_claimed": "start", "task_completed": "complete"}
 
@@ -141,7 +146,7 @@ def _csv_rows(rows: Iterable[Any], text: Any) -> int:
                 LIFECYCLE[row.kind],
                 row.kind,
                 timestamp(row.at),
-                row.actor,
+                row.actor or NO_PERSON,
                 row.lane,
                 row.token,
             )
@@ -170,7 +175,7 @@ def _event_element(row: Any) -> Any:
     _attr(event, "string", "concept:instance", row.token)
     _attr(event, "string", "lifecycle:transition", LIFECYCLE[row.kind])
     _attr(event, "date", "time:timestamp", timestamp(row.at))
-    _attr(event, "string", "org:resource", row.actor)
+    _attr(event, "string", "org:resource", row.actor or NO_PERSON)
     _attr(event, "string", "org:group", row.lane)
     _attr(event, "string", "element_id", row.element_id)
     _attr(event, "string", "element_type", row.element_type)

@@ -5,8 +5,10 @@ Schema, window rule and percentile method: docs/report.md. Definitions: DESIGN Â
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -81,10 +83,20 @@ def build_report(
     until: datetime | None = None,
 ) -> Report:
     """Compute the report for instances of `process_id` (or all) started in [since, until)."""
-    inst = an.scoped_instances(process_id, since, until)
-    counts = an.instance_counts(session, inst)
-    cycle, cycle_by_process = an.cycle_time(session, inst)
-    first, last = an.window_bounds(session, inst)
+    with an.scoped_instances(session, process_id, since, until) as scope:
+        return _build(session, scope, process_id, since, until)
+
+
+def _build(
+    session: Session,
+    scope: an.Scope,
+    process_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Report:
+    counts = an.instance_counts(session, scope)
+    cycle, cycle_by_process = an.cycle_time(session, scope)
+    first, last = an.window_bounds(session, scope)
 
     by_status: dict[str, int] = {}
     processes: dict[str, dict[str, Any]] = {}
@@ -97,13 +109,17 @@ def build_report(
         entry["by_status"][row["status"]] = row["count"]
     for pid, entry in processes.items():
         entry["cycle_time"] = cycle_by_process.get(pid, an.empty_stats())
+        entry["cycle_histogram"] = an.cycle_histogram(session, scope, pid, entry["cycle_time"]["p99"])
+        entry["longest"] = an.longest(session, scope, pid)
 
-    processing = an.processing_total(session, inst)
     cycle_total = cycle["total"]
-    lanes = an.lanes(session, inst)
+    lanes = an.lanes(session, scope)
+    processing = sum(lane.pop("processing_in_completed_instances") for lane in lanes)
+    all_waiting = sum(lane["waiting"]["total"] for lane in lanes)
     for lane in lanes:
         waited = lane.pop("waiting_in_completed_instances")
         lane["waiting_share"] = (waited / cycle_total) if cycle_total else None
+        lane["share_of_waiting"] = (lane["waiting"]["total"] / all_waiting) if all_waiting else None
 
     return Report(
         window={
@@ -113,23 +129,64 @@ def build_report(
             "rule": "instances started in [since, until)",
             "first_start": _iso(first),
             "last_start": _iso(last),
+            "history_end": _iso(an.last_change(session, scope)),
         },
         instances={"total": sum(by_status.values()), "by_status": dict(sorted(by_status.items()))},
         processes=[processes[k] for k in sorted(processes)],
         cycle_time=cycle,
         throughput=[
             {"week": _iso_week(monday), "week_start": monday, "completed": n}
-            for monday, n in an.throughput(session, inst)
+            for monday, n in an.throughput(session, scope)
         ],
         flow_efficiency=(processing / cycle_total) if cycle_total else None,
         lanes=lanes,
-        handoff_matrix=an.handoff_matrix(session, inst),
-        slowest_pairs=an.slowest_pairs(session, inst),
-        crossings=an.crossings(session, inst),
-        rework=an.rework(session, inst),
-        delays=an.delays(session, inst),
-        bottlenecks=an.bottlenecks(session, inst),
+        handoff_matrix=an.handoff_matrix(session, scope),
+        slowest_pairs=an.slowest_pairs(session, scope),
+        crossings=an.crossings(session, scope),
+        rework=an.rework(session, scope),
+        delays=an.delays(session, scope),
+        bottlenecks=an.bottlenecks(session, scope),
     )
+
+
+def week_is_partial(week_start: str, history_end: str | None) -> bool:
+    """A throughput week is partial when the history (`window.history_end`) ends before the week does:
+    its count is not comparable with the full weeks before it."""
+    if history_end is None:
+        return False
+    monday = datetime.fromisoformat(week_start).replace(tzinfo=UTC)
+    return datetime.fromisoformat(history_end.replace("Z", "+00:00")) < monday + timedelta(days=7)
+
+
+def when(iso: str | None) -> str:
+    """'2026-03-02T09:00:00Z' as a person reads it: 'Mon 2 Mar 2026 09:00'."""
+    if not iso:
+        return "-"
+    at = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return f"{at:%a} {at.day} {at:%b %Y %H:%M}"
+
+
+def window_sentence(window: Mapping[str, Any], total: int) -> str:
+    """The report's scope in words (docs/report.md, window rule)."""
+    since, until = window.get("since"), window.get("until")
+    if not (since or until or total):
+        return "No instances to report on yet."
+    if since and until:
+        text = f"Instances started between {when(since)} and {when(until)} UTC (the end not included)"
+    elif since:
+        text = f"Instances started from {when(since)} UTC on"
+    elif until:
+        text = f"Instances started before {when(until)} UTC"
+    else:
+        text = f"Instances started between {when(window.get('first_start'))} and {when(window.get('last_start'))} UTC"
+    count = f"{total} instance{'' if total == 1 else 's'}"
+    if not (since or until):
+        count = f"all {count}"
+    process = window.get("process")
+    text += f": {count} of {f'process {process}' if process else 'all processes'}."
+    if total:
+        text += f" Their history up to {when(window.get('history_end'))} UTC."
+    return text
 
 
 # --- text --------------------------------------------------------------------------------------------
@@ -166,9 +223,9 @@ def _section(title: str, body: str) -> str:
 
 def render_text(report: Report) -> str:
     w = report.window
-    scope = w["process"] or "all processes"
-    span = f"started {w['since'] or 'any time'} .. {w['until'] or 'now'}"
-    out = [f"Handoff report: {scope}, instances {span}", "=" * min(WIDTH, 72), ""]
+    out = [f"Handoff report: {w['process'] or 'all processes'}"]
+    out += textwrap.wrap(window_sentence(w, report.instances["total"]), WIDTH)
+    out += ["=" * min(WIDTH, 72), ""]
     inst = report.instances
     statuses = ", ".join(f"{k} {v}" for k, v in inst["by_status"].items()) or "none"
     out.append(f"Instances: {inst['total']} ({statuses})")
@@ -287,4 +344,4 @@ def render_text(report: Report) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-__all__ = ["Report", "build_report", "dur", "render_text"]
+__all__ = ["Report", "build_report", "dur", "render_text", "week_is_partial", "when", "window_sentence"]

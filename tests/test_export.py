@@ -16,7 +16,7 @@ from sqlalchemy import insert, select
 
 from conftest import DATA, EXAMPLE
 from engine import Handoff, InvalidInput
-from engine.export import CSV_COLUMNS, XES_NS, export_events
+from engine.export import CSV_COLUMNS, NO_PERSON, XES_NS, export_events
 from storage.export_queries import event_stream_statement
 from storage.models import Event, ProcessInstance
 
@@ -60,13 +60,13 @@ def run_order(app: Handoff, clock, *, day: int, approver: str = "fay") -> int:
 # Computed by hand from run_order's clock: (activity, lifecycle, resource, group, timestamp).
 EXPECTED = [
     ("Register order", "complete", "ann", "Customer Service", "09:10"),
-    ("Assess risk", "complete", None, "Finance", "09:10"),
+    ("Assess risk", "complete", NO_PERSON, "Finance", "09:10"),
     ("Approve credit", "start", "fay", "Finance", "09:15"),
     ("Approve credit", "complete", "fay", "Finance", "09:20"),
     ("Issue invoice", "complete", "fay", "Finance", "09:21"),
     ("Pick and pack", "complete", "wes", "Warehouse", "09:22"),
     ("Ship order", "complete", "wes", "Warehouse", "09:23"),
-    ("Close order", "complete", None, "Customer Service", "09:23"),
+    ("Close order", "complete", NO_PERSON, "Customer Service", "09:23"),
 ]
 SCHEDULED = ["Register order", "Approve credit", "Issue invoice", "Pick and pack", "Ship order"]
 
@@ -142,7 +142,7 @@ def test_xes_declares_the_standard_extensions_and_one_trace_per_instance(
     assert approve[0]["concept:instance"] == approve[1]["concept:instance"]  # start and complete pair up
     assert {e["element_type"] for e in events} == {"userTask", "scriptTask"}
     second_resources = {e.get("org:resource") for e in logged[1][1]}
-    assert second_resources == {"ann", "fin", "wes", None}
+    assert second_resources == {"ann", "fin", "wes", NO_PERSON}
     assert logged[1][1][0]["time:timestamp"] == stamp("09:10", day=1)
 
 
@@ -160,7 +160,7 @@ def test_xes_with_schedule_adds_task_ready(app: Handoff, orders: list[int]) -> N
         ("Pick and pack", stamp("09:20")),
         ("Ship order", stamp("09:22")),
     ]
-    assert all("org:resource" not in e for e in events if e["lifecycle:transition"] == "schedule")
+    assert all(e["org:resource"] == NO_PERSON for e in events if e["lifecycle:transition"] == "schedule")
 
 
 def test_csv_has_the_documented_columns_and_the_same_events(
@@ -214,7 +214,7 @@ def test_filters_by_process_and_time(app: Handoff, orders: list[int], clock) -> 
     assert trace["concept:name"] == str(other) and count == len(events) == 2
     assert [(e["concept:name"], e.get("org:resource")) for e in events] == [
         ("First", "ann"),
-        ("Calculate", None),
+        ("Calculate", NO_PERSON),
     ]
     assert all("org:group" not in e for e in events)  # no lanes: no group
 

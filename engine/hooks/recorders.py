@@ -19,6 +19,7 @@ from storage.models import BoundaryCrossing, Delay, HandoffRecord
 
 from ..lifecycle import LifecycleEvent
 from .specs import CompletedStep, RecordContext, hookimpl
+from .task_times import TaskTimesRecorder
 
 MAX_TRAIL = 100_000  # a causal path longer than this is a corrupt history, not a process
 
@@ -264,4 +265,5 @@ BUILT_IN: list[tuple[str, object]] = [
     ("handoff.handoffs", HandoffRecorder()),
     ("handoff.crossings", CrossingRecorder()),
     ("handoff.delays", DelayRecorder()),
+    ("handoff.task_times", TaskTimesRecorder()),
 ]

@@ -23,6 +23,7 @@ from .tasks import (
     open_tasks_of,
     open_tasks_with_instances,
     set_task,
+    set_task_values,
     update_task_if,
 )
 
@@ -59,6 +60,7 @@ __all__ = [
     "records",
     "set_sla",
     "set_task",
+    "set_task_values",
     "sla_settings",
     "update_instances",
     "update_task_if",
