@@ -65,6 +65,8 @@ class Edge:
     name: str | None
     waypoints: tuple[tuple[float, float], ...]
     label: Bounds | None = None
+    source: str | None = None  # the flow's sourceRef and targetRef (element ids), to follow a path
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,17 @@ def diagram_from_tree(tree: etree._ElementTree) -> Diagram | None:
             points = tuple((_float(p, "x"), _float(p, "y")) for p in node.findall(f"{{{DI_NS}}}waypoint"))
             if len(points) < 2:
                 continue
-            edges.append(Edge(element=ref, kind=etype, name=_name(element), waypoints=points, label=label))
+            edges.append(
+                Edge(
+                    element=ref,
+                    kind=etype,
+                    name=_name(element),
+                    waypoints=points,
+                    label=label,
+                    source=element.get("sourceRef") if element is not None else None,
+                    target=element.get("targetRef") if element is not None else None,
+                )
+            )
             xs.extend(p[0] for p in points)
             ys.extend(p[1] for p in points)
             extend(label)

@@ -159,10 +159,11 @@ def camunda_form(node: etree._Element) -> tuple[FormField, ...]:
         )
         if values and type_ not in ("enum",):
             type_ = "enum"
-        required = any(
-            c.get("name") == "required" and (c.get("config") or "true").lower() != "false"
+        checks = {
+            (c.get("name") or ""): (c.get("config") or "")
             for c in ff.iterfind("camunda:validation/camunda:constraint", NS)
-        )
+        }
+        required = "required" in checks and checks["required"].lower() != "false"
         props = {
             (p.get("id") or p.get("name") or ""): p.get("value", "")
             for p in ff.iterfind("camunda:properties/camunda:property", NS)
@@ -176,26 +177,73 @@ def camunda_form(node: etree._Element) -> tuple[FormField, ...]:
                 default=_default(ff.get("defaultValue"), type_),
                 values=values,
                 properties={k: v for k, v in props.items() if k},
+                readonly="readonly" in checks and checks["readonly"].lower() != "false",
+                constraints=_limits({k: checks.get(k) for k in _CAMUNDA_LIMITS}),
             )
         )
     return tuple(fields)
 
 
+_CAMUNDA_LIMITS = ("min", "max", "minlength", "maxlength")
+# JSON Schema's keywords for the same limits.
+_SCHEMA_LIMITS = {"minimum": "min", "maximum": "max", "minLength": "minlength", "maxLength": "maxlength"}
+_WIDGETS = {"textarea", "radio", "select", "checkbox", "password", "hidden", "email", "uri", "updown"}
+
+
+def _limits(raw: dict[str, Any]) -> dict[str, float]:
+    """The numeric limits that parse (an upload may hold anything; others are dropped, not guessed)."""
+    out: dict[str, float] = {}
+    for key, value in raw.items():
+        if isinstance(value, bool) or value is None:
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        if number == number and abs(number) != float("inf"):
+            out[key] = number
+    return out
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _ordered(names: list[str], order: Any) -> list[str]:
+    """Field ids in uiSchema `ui:order` (react-jsonschema-form's: `*` stands for the ones not listed)."""
+    if not isinstance(order, list) or not all(isinstance(o, str) for o in order):
+        return names
+    listed = [o for o in order if o in names]
+    rest = [n for n in names if n not in listed]
+    if "*" not in order:
+        return listed + rest
+    star = order.index("*")
+    before = [o for o in order[:star] if o in names]
+    after = [o for o in order[star + 1 :] if o in names]
+    return before + [n for n in names if n not in before and n not in after] + after
+
+
 _JSON_TYPES = {"string": "string", "integer": "long", "number": "double", "boolean": "boolean"}
 
 
-def json_schema_form(schema: dict[str, Any]) -> tuple[FormField, ...]:
-    """A SpiffArena form (JSON Schema) as form fields; nested objects and arrays are not flattened."""
+def json_schema_form(schema: dict[str, Any], ui_schema: Any = None) -> tuple[FormField, ...]:
+    """A SpiffArena form (JSON Schema, with its uiSchema's basics: `ui:order`, `ui:widget`, `ui:help`,
+    `ui:placeholder`, `ui:title`, `ui:readonly`) as form fields; nested objects and arrays are not
+    flattened."""
     # An upload: any JSON may arrive here, so read only the shapes a form schema has.
     properties = schema.get("properties") if isinstance(schema, dict) else None
     if not isinstance(properties, dict):
         return ()
+    ui = ui_schema if isinstance(ui_schema, dict) else {}
     listed = schema.get("required")
     required = {r for r in listed if isinstance(r, str)} if isinstance(listed, list) else set()
     fields: list[FormField] = []
-    for fid, prop in properties.items():
+    for fid in _ordered(list(properties), ui.get("ui:order")):
+        prop = properties[fid]
         if not isinstance(prop, dict):
             continue
+        found = ui.get(fid)
+        look: dict[str, Any] = found if isinstance(found, dict) else {}
         enum = prop.get("enum")
         one_of = prop.get("oneOf") or prop.get("anyOf")
         values: tuple[tuple[str, str], ...] = ()
@@ -206,17 +254,45 @@ def json_schema_form(schema: dict[str, Any]) -> tuple[FormField, ...]:
         type_ = "enum" if values else _JSON_TYPES.get(str(prop.get("type")), "string")
         if prop.get("format") == "date":
             type_ = "date"
+        widget = _text(look.get("ui:widget"))
         fields.append(
             FormField(
                 id=fid,
-                label=str(prop.get("title") or fid),
+                label=str(look.get("ui:title") or prop.get("title") or fid),
                 type=type_,
                 required=fid in required,
                 default=prop.get("default"),
                 values=values,
+                help=_text(look.get("ui:help")) or _text(prop.get("description")),
+                widget=widget if widget in _WIDGETS else None,
+                placeholder=_text(look.get("ui:placeholder")),
+                readonly=look.get("ui:readonly") is True or look.get("ui:disabled") is True,
+                constraints=_limits({ours: prop.get(theirs) for theirs, ours in _SCHEMA_LIMITS.items()}),
             )
         )
     return tuple(fields)
+
+
+def _json_file(json_files: dict[str, SourceFile], name: str | None) -> Any:
+    """A deployed JSON file's content, or None when it is missing or not JSON (validation said so)."""
+    if not name or name not in json_files:
+        return None
+    try:
+        return json.loads(json_files[name].content)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def documentation(node: etree._Element) -> str | None:
+    """The element's `bpmn:documentation` text (the first one), stripped."""
+    doc = node.find("bpmn:documentation", NS)
+    return (doc.text or "").strip() or None if doc is not None else None
+
+
+def instructions(node: etree._Element) -> str | None:
+    """SpiffArena's `spiffworkflow:instructionsForEndUser` (Markdown with Jinja `{{ data }}`)."""
+    found = node.find("bpmn:extensionElements/spiffworkflow:instructionsForEndUser", NS)
+    return (found.text or "").strip() or None if found is not None else None
 
 
 def elements_of(
@@ -244,14 +320,11 @@ def elements_of(
             props = extension_properties(node)
             for name, value in retry.camunda_cycle(node).items():
                 props.setdefault(name, value)
-            if tag in HUMAN_TAGS:
+            if tag in HUMAN_TAGS or tag == "startEvent":  # a start event's form is the start form
                 form = camunda_form(node)
-                schema_file = props.get("formJsonSchemaFilename")
-                if not form and schema_file and schema_file in json_files:
-                    try:
-                        form = json_schema_form(json.loads(json_files[schema_file].content))
-                    except (ValueError, UnicodeDecodeError, RecursionError):
-                        form = ()
+                schema = _json_file(json_files, props.get("formJsonSchemaFilename"))
+                if not form and schema is not None:
+                    form = json_schema_form(schema, _json_file(json_files, props.get("formUiSchemaFilename")))
             out[node_id] = Element(
                 id=node_id,
                 type=tag,
@@ -261,6 +334,8 @@ def elements_of(
                 properties=props,
                 form=form,
                 service=service_bindings.binding(node, props) if tag == "serviceTask" else None,
+                documentation=documentation(node),
+                instructions=instructions(node),
             )
             if tag in CONTAINER_TAGS:
                 visit(node, lanes.get(node_id) or inherited)

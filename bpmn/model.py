@@ -53,9 +53,17 @@ class FormField:
     default: Any = None
     values: tuple[tuple[str, str], ...] = ()  # (id, name) for an enum
     properties: dict[str, str] = field(default_factory=dict)
+    # How a form shows the field (SpiffArena's uiSchema and JSON Schema `description`): help text under
+    # it, a widget (textarea, radio, select, checkbox, password, hidden), a placeholder, read-only.
+    help: str | None = None
+    widget: str | None = None
+    placeholder: str | None = None
+    readonly: bool = False
+    # Limits the engine checks on completion: min, max (numbers), minlength, maxlength (text).
+    constraints: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "label": self.label,
             "type": self.type,
@@ -64,6 +72,14 @@ class FormField:
             "values": [{"id": v, "name": n} for v, n in self.values],
             "properties": dict(self.properties),
         }
+        for key in ("help", "widget", "placeholder"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        if self.readonly:
+            out["readonly"] = True
+        if self.constraints:
+            out["constraints"] = dict(self.constraints)
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> FormField:
@@ -75,6 +91,11 @@ class FormField:
             default=d.get("default"),
             values=tuple((v["id"], v.get("name") or v["id"]) for v in d.get("values") or ()),
             properties=dict(d.get("properties") or {}),
+            help=d.get("help"),
+            widget=d.get("widget"),
+            placeholder=d.get("placeholder"),
+            readonly=bool(d.get("readonly")),
+            constraints=dict(d.get("constraints") or {}),
         )
 
 
@@ -90,6 +111,8 @@ class Element:
     properties: dict[str, str] = field(default_factory=dict)
     form: tuple[FormField, ...] = ()
     service: ServiceBinding | None = None  # a service task's handler (bpmn/service_bindings.py)
+    documentation: str | None = None  # bpmn:documentation, as the modeller wrote it
+    instructions: str | None = None  # SpiffArena's instructionsForEndUser (Markdown with {{ data }})
 
     @property
     def label(self) -> str:
@@ -113,6 +136,8 @@ class Element:
             properties=dict(d.get("properties") or {}),
             form=tuple(FormField.from_json(f) for f in d.get("form") or ()),
             service=ServiceBinding.from_json(service) if service else None,
+            documentation=d.get("documentation"),
+            instructions=d.get("instructions"),
         )
 
 

@@ -16,7 +16,12 @@ class HandoffError(Exception):
 
 
 class InvalidInput(HandoffError, exit_code=2):
-    """Bad form data, options or values."""
+    """Bad form data, options or values. `fields` names the form fields at fault (when known), so that
+    a form can show the error beside them."""
+
+    def __init__(self, message: str, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class DefinitionInvalid(HandoffError, exit_code=3):

@@ -44,8 +44,38 @@ _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def _convert(field: FormField, value: Any, task_label: str, *, default: bool = False) -> Any:
-    """`value` (already checked by `payload.check_payload`) as the field's type, or InvalidInput.
-    `default`: the value is the field's default from the BPMN file, not a person's input."""
+    """`value` (already checked by `payload.check_payload`) as the field's type within its limits, or
+    InvalidInput naming the field. `default`: the value is the field's default from the BPMN file, not a
+    person's input."""
+    try:
+        return _within(field, _typed(field, value, task_label, default=default), task_label)
+    except InvalidInput as exc:
+        raise InvalidInput(str(exc), (field.id,)) from None
+
+
+def _within(field: FormField, value: Any, task_label: str) -> Any:
+    """The form's limits (Camunda's min/max/minlength/maxlength constraints, JSON Schema's
+    minimum/maximum/minLength/maxLength)."""
+    where = f"field '{field.id}' of {task_label}"
+    limits = field.constraints
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if "min" in limits and value < limits["min"]:
+            raise InvalidInput(f"{where} must be at least {_number(limits['min'])}, got {show(value)}")
+        if "max" in limits and value > limits["max"]:
+            raise InvalidInput(f"{where} must be at most {_number(limits['max'])}, got {show(value)}")
+    if isinstance(value, str) and field.type in ("string", "text"):
+        if "minlength" in limits and len(value) < limits["minlength"]:
+            raise InvalidInput(f"{where} must have at least {_number(limits['minlength'])} characters")
+        if "maxlength" in limits and len(value) > limits["maxlength"]:
+            raise InvalidInput(f"{where} must have at most {_number(limits['maxlength'])} characters")
+    return value
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _typed(field: FormField, value: Any, task_label: str, *, default: bool = False) -> Any:
     where = f"field '{field.id}' of {task_label}"
     if value is None:
         return None
@@ -107,6 +137,11 @@ def _listing(names: Sequence[str], most: int = 8) -> str:
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
+def fields_from_json(form: Iterable[Mapping[str, Any]]) -> tuple[FormField, ...]:
+    """A stored form (a task row's or a start event's, DESIGN §7's shape) as the fields `check` takes."""
+    return tuple(FormField.from_json(dict(f)) for f in form)
+
+
 def check(form: Sequence[FormField], data: Mapping[str, Any], task_label: str) -> dict[str, Any]:
     """The data to store for a task: converted to the form's types, defaults filled, unknown fields refused.
 
@@ -122,7 +157,8 @@ def check(form: Sequence[FormField], data: Mapping[str, Any], task_label: str) -
     if unknown:
         raise InvalidInput(
             f"{task_label} has no field {_listing([show(k) for k in unknown], 5)}; its fields are "
-            f"{_listing(list(fields), 20)}"
+            f"{_listing(list(fields), 20)}",
+            tuple(unknown),
         )
     out: dict[str, Any] = {}
     missing: list[str] = []
@@ -140,5 +176,7 @@ def check(form: Sequence[FormField], data: Mapping[str, Any], task_label: str) -
         elif field.id in data:
             out[field.id] = None
     if missing:
-        raise InvalidInput(f"{task_label} needs {_listing([repr(m) for m in missing])} (required)")
+        raise InvalidInput(
+            f"{task_label} needs {_listing([repr(m) for m in missing])} (required)", tuple(missing)
+        )
     return out

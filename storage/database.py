@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -125,6 +126,10 @@ class Database:
         self._write_sessions = sessionmaker(
             self.engine.execution_options(handoff_write=True), expire_on_commit=False
         )
+        # SQLite has one writer at a time. Threads of one process (the web server's) queue for it here,
+        # and each gets it the moment it is free, rather than polling in SQLite's busy handler, which
+        # sleeps up to 100 ms between tries. Other processes still meet at SQLite's own lock.
+        self._one_writer = threading.RLock() if parsed.get_backend_name() == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -189,6 +194,8 @@ class Database:
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back entirely if it raises."""
+        if self._one_writer is not None:
+            self._one_writer.acquire()
         session = self._write_sessions()
         try:
             yield session
@@ -206,6 +213,8 @@ class Database:
             raise
         finally:
             session.close()
+            if self._one_writer is not None:
+                self._one_writer.release()
 
     @contextmanager
     def reader(self) -> Iterator[Session]:

@@ -416,3 +416,69 @@ class EventStart(Base):
     kind: Mapped[str] = mapped_column(String(8))  # message or signal
     name: Mapped[str] = mapped_column(String(255))
     element_id: Mapped[str] = mapped_column(String(255))
+
+
+# --- sign-in (web door, DESIGN §8; docs/security.md) ------------------------------------------------
+# Secrets are never stored: a password as its Argon2id hash, a token or session id as its SHA-256
+# (both are long random strings, so a fast hash is enough and a stolen table opens nothing).
+
+
+class Password(Base):
+    """A user's password, as an Argon2id hash (argon2-cffi's encoded form: algorithm, costs, salt)."""
+
+    __tablename__ = "user_password"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(255))
+    set_at: Mapped[datetime]
+    set_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class ApiToken(Base):
+    """An API token (`Authorization: Bearer`): shown once when made, then only its digest is kept."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (UniqueConstraint("digest", name="uq_api_token_digest"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the token, hex
+    hint: Mapped[str] = mapped_column(String(16))  # the token's first characters, to recognise it
+    created_at: Mapped[datetime]
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(255))
+    last_used_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds the session id, the table its digest, so that every
+    `handoff serve` process shares the session and sign-out ends it everywhere (DESIGN §6)."""
+
+    __tablename__ = "web_session"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the session id, hex
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))  # the synchronizer token of this session's forms
+    created_at: Mapped[datetime]
+    seen_at: Mapped[datetime]  # idle expiry counts from here (refreshed at most once a minute)
+    expires_at: Mapped[datetime]  # absolute expiry
+    address: Mapped[str | None] = mapped_column(String(64))
+
+
+class SigninFailure(Base):
+    """A failed sign-in, counted per name and per address to slow and then refuse guessing; rows older
+    than the counting window are pruned as new ones arrive."""
+
+    __tablename__ = "signin_failure"
+    __table_args__ = (
+        Index("ix_signin_failure_name_at", "name", "at"),
+        Index("ix_signin_failure_address_at", "address", "at"),
+        Index("ix_signin_failure_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    name: Mapped[str] = mapped_column(String(255))
+    address: Mapped[str] = mapped_column(String(64))

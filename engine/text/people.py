@@ -43,6 +43,10 @@ def audit(items: Sequence[AuditView]) -> str:
     rows = []
     for e in items:
         data = e.data or {}
+        if not e.action.startswith("user_"):  # sign-ins, passwords, tokens (engine/signin.py)
+            what = ", ".join(f"{k} {v}" for k, v in data.items())
+            rows.append((when(e.at), e.actor or "", e.action.replace("_", " "), e.subject, what))
+            continue
         what = f"{data.get('role', '')}; lanes: {', '.join(data.get('lanes') or []) or '-'}"
         before = data.get("before")
         if before:
