@@ -363,12 +363,8 @@ def test_stylesheets_are_served_by_the_package(sqlite_url: str, path: str) -> No
 def test_the_dashboard_shows_the_report_through_its_one_renderer(sqlite_url: str) -> None:
     """The dashboard embeds exactly what engine/report_html.py's shared body renderer makes (the same that
     `handoff report --format html` wraps in a page), with the dashboard's links."""
-    from engine import report_html
-
-    render = getattr(report_html, "render_report_body", None)
-    if render is None:
-        pytest.skip("render_report_body (branch report) has not reached this branch yet")
     from engine.diagrams import process_diagram
+    from engine.report_html import render_report_body as render
     from web.pages.dashboard import Filters, linker
 
     with pages_site(sqlite_url) as (url, seed):

@@ -15,10 +15,10 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from engine import diagrams as diagram_reads
+from engine.report_html import render_report_body
 from engine.worklists import AGE_BUCKETS, authorize, lane_ageing, open_work
 
 from .common import PageUser, Viewer, app_of, parse_day, query_link, render
-from .report_body import report_body
 
 router = APIRouter(include_in_schema=False)
 LIMIT = 1000
@@ -100,7 +100,7 @@ def dashboard(
         request,
         "dashboard.html",
         viewer,
-        body=Markup(report_body(report, diagrams, link)),  # noqa: S704 - the renderer escapes
+        body=Markup(render_report_body(report, diagrams, link)),  # noqa: S704 - the renderer escapes
         filters=filters,
         processes=processes,
         ageing=ageing,

@@ -9,19 +9,12 @@ import hashlib
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from engine import report_html
+from engine.report_html import report_css as stylesheet
 
 router = APIRouter(include_in_schema=False)
 
 
-def _report_css() -> str:
-    """The report's stylesheet: `report_css()` since the report body became one shared renderer (branch
-    `report`), the `CSS` constant before it."""
-    made = getattr(report_html, "report_css", None)
-    return str(made()) if callable(made) else str(getattr(report_html, "CSS", ""))
-
-
-_BODY = _report_css().encode()
+_BODY = stylesheet().encode()
 _ETAG = '"' + hashlib.sha256(_BODY).hexdigest()[:16] + '"'
 
 
