@@ -24,7 +24,10 @@ if TYPE_CHECKING:
     from engine import Handoff, InstanceView
 
 DEFAULT_DB = "sqlite:///handoff.db"
-TEMPORARY_DEMO = "(the demo used a temporary database: --keep keeps it, --db URL chooses one)"
+TEMPORARY_DEMO = (
+    "(the demo used a temporary database: --keep keeps it, --db URL chooses one; then it says how to look"
+    " at it in the browser)"
+)
 
 
 class Failed(click.ClickException):
@@ -1066,8 +1069,12 @@ def demo(click_ctx: click.Context, count: int, seed: int, out_path: str, keep: b
     chosen = None if source is None or source.name == "DEFAULT" else ctx.db_url
     with scratch_database(chosen, keep=keep) as db_url, progress(ctx, count, "simulating") as moved:
         result = run_demo(db_url, instances=count, seed=seed, report_path=report, progress=moved)
+    kept = db_url if (keep or chosen) else None
     note = "" if chosen else f"\ndatabase kept: {db_url}" if keep else f"\n{TEMPORARY_DEMO}"
-    ctx.emit(result.to_json() | {"database": db_url if (keep or chosen) else None}, result.text() + note)
+    browser = "\n".join(result.browser_text(kept))
+    ctx.emit(
+        result.to_json() | {"database": kept, "web": result.browser(kept)}, result.text() + browser + note
+    )
 
 
 @main.command()

@@ -104,7 +104,8 @@ class Database:
         try:
             parsed = make_url(url)
         except Exception as exc:  # SQLAlchemy raises ArgumentError, but also ValueError on odd input
-            raise StorageError(f"invalid database URL {url!r}: {exc}") from exc
+            hint = f" (a SQLite file is written sqlite:///{url})" if "://" not in url else ""
+            raise StorageError(f"invalid database URL {url!r}{hint}: {exc}") from exc
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.url = parsed
