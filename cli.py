@@ -30,6 +30,14 @@ TEMPORARY_DEMO = (
 )
 
 
+def printable(text: Any, *, whole: bool = False) -> str:
+    """engine.terminal.printable (one line, cut to its bound; `whole`: every line, uncut), imported when
+    something is printed: `--help` imports no engine."""
+    from engine.terminal import printable as escaped
+
+    return escaped(text, None, lines=True) if whole else escaped(text)
+
+
 class Failed(click.ClickException):
     """An error for the person at the terminal: one line on stderr; with --json, also `{"error": ...}`
     (plus `instance` for a failed script) on stdout."""
@@ -40,7 +48,7 @@ class Failed(click.ClickException):
         self.extra = extra
 
     def report(self, as_json: bool) -> None:
-        click.echo(f"error: {self.message}", err=True)
+        click.echo(f"error: {printable(self.message, whole=True)}", err=True)  # bounded by the engine
         if as_json:
             click.echo(json.dumps({"error": self.message, **self.extra}))
 
@@ -109,7 +117,8 @@ class Context:
         if self.as_json:
             click.echo(json.dumps(value, indent=2, default=str))
         elif text is not None:
-            click.echo(text() if callable(text) else text)
+            # The renderers escape what came from uploads; this is the last guard for anything else.
+            click.echo(printable(text() if callable(text) else text, whole=True))
 
     def changed(self, view: InstanceView) -> None:
         """An instance after a change: as `show` prints it, without the timeline."""
@@ -309,7 +318,7 @@ def validate(ctx: Context, files: tuple[str, ...]) -> None:
     report = validate_files(files)
     if not ctx.as_json:
         for problem in report.problems:
-            click.echo(str(problem), err=problem.severity == "error")
+            click.echo(printable(str(problem)), err=problem.severity == "error")
     ctx.emit(report.to_json(), validated(report) if report.ok else None)
     if not report.ok:
         sys.exit(3)
@@ -346,7 +355,7 @@ def deploy(ctx: Context, files: tuple[str, ...], trusted_scripts: bool) -> None:
     results = ctx.app().deploy(list(files), actor=ctx.user, trusted_scripts=trusted_scripts)
     if not ctx.as_json:
         for warning in sorted({w for r in results for w in r.warnings}):
-            click.echo(warning, err=True)
+            click.echo(printable(warning), err=True)
     ctx.emit([r.to_json() for r in results], lambda: deployed(results))
 
 
@@ -759,7 +768,7 @@ def users_add(ctx: Context, name: str, lanes: tuple[str, ...], role: str | None)
 
     result = ctx.app().add_user(name, lanes=lanes or None, role=role, actor=ctx.user)
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {printable(warning)}", err=True)
     ctx.emit(result.to_json(), lambda: text.change(result))
 
 
