@@ -360,19 +360,30 @@ def deploy(ctx: Context, files: tuple[str, ...], trusted_scripts: bool) -> None:
 
 
 @main.command()
+@click.argument("process", required=False)
+@click.option("--versions", is_flag=True, help="Every deployed version, newest first, not only the latest.")
 @pass_ctx
-def processes(ctx: Context) -> None:
+def processes(ctx: Context, process: str | None, versions: bool) -> None:
     """List deployed processes: latest version, lanes, instance counts, and whether that version's
-    scripts run sandboxed or trusted (full Python, deployed with --trusted-scripts).
+    scripts run sandboxed or trusted (full Python, deployed with --trusted-scripts). With --versions
+    (or a PROCESS), every version: when and by whom it was deployed, its instances and files.
 
     \b
     Example:
       handoff processes
+      handoff processes --versions order_to_cash
     """
+    from engine.lookups import process_versions
     from engine.text import definitions as text
 
-    items = ctx.app().processes(actor=ctx.user)
-    ctx.emit([p.to_json() for p in items], lambda: text.processes(items))
+    app = ctx.app()
+    if not (versions or process):
+        items = app.processes(actor=ctx.user)
+        ctx.emit([p.to_json() for p in items], lambda: text.processes(items))
+        return
+    ids = [process] if process else [p.process for p in app.processes(actor=ctx.user)]
+    found = [v for pid in ids for v in process_versions(app, pid, actor=ctx.user)]
+    ctx.emit(found, lambda: text.versions(found))
 
 
 # --- instances ---------------------------------------------------------------------------------------
