@@ -217,14 +217,22 @@ def record_filters(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def progress(ctx: Context, total: int, label: str) -> Iterator[Callable[[int], None] | None]:
+def progress(ctx: Context, total: int | None, label: str) -> Iterator[Callable[..., None] | None]:
     """A progress bar on stderr for a terminal (nothing when piped or with --json): gives the callback
-    that moves it to N done."""
+    that moves it to `done`, `moved(done)` or `moved(done, total)` when the total is learnt on the way."""
     if ctx.as_json or not sys.stderr.isatty():
         yield None
         return
-    with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True) as bar:
-        yield lambda done: bar.update(done - bar.pos)
+    with click.progressbar(
+        length=max(total or 0, 1), label=label, file=sys.stderr, show_pos=True, show_eta=True
+    ) as bar:
+
+        def moved(done: int, of: int | None = None) -> None:
+            if of is not None:
+                bar.length = max(of, 1)
+            bar.update(done - bar.pos)
+
+        yield moved
 
 
 def _default_user() -> str:
@@ -1184,10 +1192,11 @@ def export(
 
     filters = {"process_id": process, "since": since, "until": until, "schedule": schedule, "actor": ctx.user}
     if out_path == "-":
-        ctx.app().export(click.get_binary_stream("stdout"), fmt, **filters)
+        with progress(ctx, None, "exporting") as moved:
+            ctx.app().export(click.get_binary_stream("stdout"), fmt, progress=moved, **filters)
         return
-    with atomic_file(out_path, binary=True) as out:
-        count = ctx.app().export(out, fmt, **filters)
+    with atomic_file(out_path, binary=True) as out, progress(ctx, None, "exporting") as moved:
+        count = ctx.app().export(out, fmt, progress=moved, **filters)
     ctx.emit(
         {"format": fmt, "out": out_path, "events": count}, f"{count} events written to {out_path} ({fmt})"
     )

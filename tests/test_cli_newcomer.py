@@ -261,3 +261,40 @@ def test_processes_lists_every_version_with_its_instances(
     assert [(p["process"], p["version"]) for p in latest] == [("order_to_cash", 2)]
     code, _, err = cli(db_url, "processes", "--versions", "nope")
     assert code == 4 and "process 'nope' is not deployed" in err
+
+
+# --- item 23: progress on long work, on a terminal only ------------------------------------------------
+
+
+def test_export_shows_progress_on_a_terminal_and_not_when_piped(
+    app: Handoff, db_url: str, started: int, tmp_path: Path
+) -> None:
+    env = dict(os.environ, HANDOFF_DB=db_url, HANDOFF_USER="ann")
+    exe = Path(sys.executable).with_name("handoff")
+    command = [str(exe)] if exe.exists() else [sys.executable, str(ROOT / "cli.py")]
+    events = app.export(open(os.devnull, "w"), "csv", schedule=True)  # noqa: SIM115 - counted, not kept
+    assert events > 0
+    leader, follower = pty.openpty()
+    out = tmp_path / "log.csv"
+    proc = subprocess.run(
+        [*command, "export", "--format", "csv", "--schedule", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    os.close(follower)
+    shown = os.read(leader, 65536).decode()
+    os.close(leader)
+    assert proc.returncode == 0
+    assert "exporting" in shown and f"{events}/{events}" in shown, shown
+    assert out.read_text().count("\n") == events + 1  # the header and every event
+    piped = subprocess.run(
+        [*command, "export", "--format", "csv", "--schedule", "--out", str(out)],
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    assert piped.returncode == 0 and piped.stderr == b""
+    assert piped.stdout.decode().strip() == f"{events} events written to {out} (csv)"
