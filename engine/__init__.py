@@ -27,9 +27,8 @@ if TYPE_CHECKING:
     from .facade import Handoff
     from .forms import parse_assignments
     from .hooks import hookimpl
-    from .instances import INSTANCE_STATUSES
+    from .instance_reads import INSTANCE_STATUSES
     from .lifecycle import LifecycleEvent
-    from .runtime.messaging import Wait
     from .views import (
         AuditView,
         Deployment,
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
         TimelineEntry,
         UserChange,
         UserView,
+        Wait,
         iso,
     )
 
@@ -61,9 +61,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Handoff": (".facade", "Handoff"),
     "parse_assignments": (".forms", "parse_assignments"),
     "hookimpl": (".hooks", "hookimpl"),
-    "INSTANCE_STATUSES": (".instances", "INSTANCE_STATUSES"),
+    "INSTANCE_STATUSES": (".instance_reads", "INSTANCE_STATUSES"),
     "LifecycleEvent": (".lifecycle", "LifecycleEvent"),
-    "Wait": (".runtime.messaging", "Wait"),
+    "Wait": (".views", "Wait"),
     "AuditView": (".views", "AuditView"),
     "Deployment": (".views", "Deployment"),
     "InstanceSummary": (".views", "InstanceSummary"),

@@ -104,3 +104,35 @@ def test_no_private_name_leaves_its_module() -> None:
             ):
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value.id}.{node.attr}")
     assert found == []
+
+
+READ_COMMAND = """
+import json, sys
+import cli
+try:
+    cli.main({args!r})
+except SystemExit:
+    pass
+heavy = ("SpiffWorkflow", "alembic", "RestrictedPython", "lxml", "mako", "engine.kernel.advance")
+print(json.dumps(sorted(name for name in heavy if name in sys.modules)), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("command", [["tasks", "--all"], ["show", "1"], ["instances"]])
+def test_read_commands_import_no_workflow_runtime(tmp_path: Path, command: list[str]) -> None:
+    """Issue 17: a read command starts without SpiffWorkflow, the sandbox, lxml or Alembic (it reads rows;
+    the schema's newest revision comes from storage/migration_heads.py) and still prints what it should."""
+    from engine import Handoff
+
+    url = f"sqlite:///{tmp_path / 'reads.db'}"
+    app = Handoff(url)
+    app.init()
+    app.deploy([ROOT / "examples" / "order-to-cash.bpmn"], actor="dan")
+    app.start("order_to_cash", actor="web", business_key="K-1")
+    app.db.dispose()
+    args = ["--db", url, "--user", "ann", *command]
+    out = subprocess.run(
+        [sys.executable, "-c", READ_COMMAND.format(args=args)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert "K-1" in out.stdout or "Register order" in out.stdout, out.stdout + out.stderr
+    assert json.loads(out.stderr.strip().splitlines()[-1]) == []

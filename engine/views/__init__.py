@@ -2,7 +2,7 @@
 
 from .base import iso
 from .definitions import Deployment, ProcessSummary
-from .instances import InstanceSummary, InstanceView, TaskView, TimelineEntry, failure_json
+from .instances import InstanceSummary, InstanceView, TaskView, TimelineEntry, Wait, failure_json
 from .people import AuditView, UserChange, UserView
 from .records import CrossingView, DelayView, HandoffView, HistoryEntry, InstanceHistory, SlaView
 
@@ -22,6 +22,7 @@ __all__ = [
     "TimelineEntry",
     "UserChange",
     "UserView",
+    "Wait",
     "failure_json",
     "iso",
 ]

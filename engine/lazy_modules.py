@@ -1,0 +1,28 @@
+"""Modules that load on first use (`importlib.util.LazyLoader`), for the start-up of read commands.
+
+`handoff tasks` needs the database and the views, not SpiffWorkflow, the sandbox or the report's
+renderers; the facade names every use case, so it holds them as lazy modules: a module's code runs
+when one of its names is first read (and imports then what it needs).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from types import ModuleType
+
+
+def lazy_module(name: str) -> ModuleType:
+    """The module `name` (absolute), executed when one of its attributes is first read."""
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no module named {name!r}", name=name)
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
