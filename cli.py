@@ -3,8 +3,8 @@
 Each command converts its options, calls one use case through `engine.Handoff`, and prints the result as
 text (engine/text renders every view) or, with --json, as the view's JSON. Every error, whether the
 engine's or a usage error, becomes one line on stderr (and `{"error": ...}` on stdout with --json) with
-its exit code, in one place: `Cli`. The engine is imported inside the commands, so `handoff --help`
-starts fast.
+its exit code, in one place: `Cli` (cli_base.py, with the context, option types and shared options).
+The engine is imported inside the commands, so `handoff --help` starts fast.
 """
 
 from __future__ import annotations
@@ -13,226 +13,31 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    from engine import Handoff, InstanceView
+from cli_base import (
+    AtLeastOne,
+    Cli,
+    Context,
+    Failed,
+    Moment,
+    Staffing,
+    data_of,
+    data_options,
+    pass_ctx,
+    printable,
+    progress,
+    record_filters,
+)
 
 DEFAULT_DB = "sqlite:///handoff.db"
 TEMPORARY_DEMO = (
     "(the demo used a temporary database: --keep keeps it, --db URL chooses one; then it says how to look"
     " at it in the browser)"
 )
-
-
-def printable(text: Any, *, whole: bool = False) -> str:
-    """engine.terminal.printable (one line, cut to its bound; `whole`: every line, uncut), imported when
-    something is printed: `--help` imports no engine."""
-    from engine.terminal import printable as escaped
-
-    return escaped(text, None, lines=True) if whole else escaped(text)
-
-
-class Failed(click.ClickException):
-    """An error for the person at the terminal: one line on stderr; with --json, also `{"error": ...}`
-    (plus `instance` for a failed script) on stdout."""
-
-    def __init__(self, message: str, exit_code: int = 1, **extra: Any) -> None:
-        super().__init__(" ".join(message.split()))
-        self.exit_code = exit_code
-        self.extra = extra
-
-    def report(self, as_json: bool) -> None:
-        click.echo(f"error: {printable(self.message, whole=True)}", err=True)  # bounded by the engine
-        if as_json:
-            click.echo(json.dumps({"error": self.message, **self.extra}))
-
-
-class Cli(click.Group):
-    """The `handoff` group: engine errors and usage errors end here, each as one line and its exit code."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except Exception as exc:
-            from engine.errors import HandoffError, ScriptFailed
-
-            if not isinstance(exc, HandoffError):
-                raise
-            extra = {"instance": exc.instance_id} if isinstance(exc, ScriptFailed) and exc.instance_id else {}
-            raise Failed(str(exc), exc.exit_code, **extra) from exc
-
-    def main(
-        self, args: Sequence[str] | None = None, *rest: Any, standalone_mode: bool = True, **extra: Any
-    ) -> Any:
-        argv = list(sys.argv[1:] if args is None else args)
-        as_json = "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
-        if not standalone_mode:
-            return super().main(argv, *rest, standalone_mode=False, **extra)
-        try:
-            code = super().main(argv, *rest, standalone_mode=False, **extra)
-        except Failed as exc:
-            exc.report(as_json)
-            sys.exit(exc.exit_code)
-        except click.ClickException as exc:  # usage errors: click's own text, or one line with --json
-            if as_json:
-                Failed(exc.format_message(), exc.exit_code).report(True)
-            else:
-                exc.show()
-            sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("Aborted!", err=True)
-            sys.exit(1)
-        sys.exit(code if isinstance(code, int) else 0)
-
-
-class Context:
-    """The global options, and the application built on first use (closed when the command ends)."""
-
-    def __init__(self, db_url: str, user: str, as_json: bool) -> None:
-        self.db_url = db_url
-        self.user = user
-        self.as_json = as_json
-        self._app: Handoff | None = None
-
-    def app(self) -> Handoff:
-        if self._app is None:
-            from engine import Handoff
-
-            self._app = Handoff(self.db_url)
-        return self._app
-
-    def close(self) -> None:
-        if self._app is not None:
-            self._app.db.dispose()
-            self._app = None
-
-    def emit(self, value: Any, text: str | Callable[[], str] | None = None) -> None:
-        """The result: its JSON with --json, else its text (if any)."""
-        if self.as_json:
-            click.echo(json.dumps(value, indent=2, default=str))
-        elif text is not None:
-            # The renderers escape what came from uploads; this is the last guard for anything else.
-            click.echo(printable(text() if callable(text) else text, whole=True))
-
-    def changed(self, view: InstanceView) -> None:
-        """An instance after a change: as `show` prints it, without the timeline."""
-        from engine.text import instances as text
-
-        self.emit(view.to_json(), lambda: text.instance(view))
-
-
-pass_ctx = click.make_pass_decorator(Context)
-
-
-class Moment(click.ParamType):
-    """An ISO 8601 time (UTC unless it says otherwise)."""
-
-    name = "TIME"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            option = param.opts[0] if param is not None and param.opts else "TIME"
-            raise Failed(
-                f"{option} expects an ISO 8601 time like 2026-03-02 or 2026-03-02T09:00Z, got {value!r}", 2
-            ) from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-class AtLeastOne(click.ParamType):
-    """A whole number of at least 1 (how many instances)."""
-
-    name = "N"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        option = param.opts[0] if param is not None and param.opts else "N"
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            number = 0
-        if number < 1:
-            raise Failed(f"{option} must be at least 1, got {value}", 2)
-        return number
-
-
-class Staffing(click.ParamType):
-    """LANE=K: K operators in a lane."""
-
-    name = "LANE=K"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> tuple[str, int]:
-        lane, sep, count = str(value).rpartition("=")
-        if not sep or not lane.strip() or not count.strip().isdigit() or int(count) < 1:
-            raise Failed(f"--staff expects LANE=K with K a whole number of at least 1, got {value!r}", 2)
-        return lane.strip(), int(count)
-
-
-def data_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """--data KEY=VALUE... and --data-json: a command's form data or variables."""
-    f = click.option(
-        "--data-json",
-        metavar="JSON",
-        help="Data as a JSON object, e.g. '{\"amount\": 100}'. Limits: 64 KiB per string, 1 MiB in all, "
-        "20 levels deep, finite numbers, 64-bit whole numbers (docs/hostile-input.md).",
-    )(f)
-    return click.option(
-        "--data",
-        "data_pairs",
-        multiple=True,
-        metavar="KEY=VALUE",
-        help="A form field or variable; repeat for more. Converted to the field's type.",
-    )(f)
-
-
-def data_of(pairs: tuple[str, ...], data_json: str | None) -> dict[str, Any]:
-    from engine import parse_assignments
-
-    return parse_assignments(pairs, data_json)
-
-
-def record_filters(f: Callable[..., Any]) -> Callable[..., Any]:
-    """The filters of the hook records: process, instance, period, lanes, limit."""
-    options = [
-        click.option("--process", "process_id", help="Only this process."),
-        click.option("--instance", "instance_id", type=int, help="Only this instance."),
-        click.option("--since", type=Moment(), help="From this time on (UTC, ISO 8601)."),
-        click.option("--until", type=Moment(), help="Before this time (UTC, ISO 8601)."),
-        click.option("--lane", "lanes", multiple=True, help="Touching this lane; repeat for more."),
-        click.option("--limit", default=1000, show_default=True, help="At most this many."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
-@contextmanager
-def progress(ctx: Context, total: int | None, label: str) -> Iterator[Callable[..., None] | None]:
-    """A progress bar on stderr for a terminal (nothing when piped or with --json): gives the callback
-    that moves it to `done`, `moved(done)` or `moved(done, total)` when the total is learnt on the way."""
-    if ctx.as_json or not sys.stderr.isatty():
-        yield None
-        return
-    with click.progressbar(
-        length=max(total or 0, 1), label=label, file=sys.stderr, show_pos=True, show_eta=True
-    ) as bar:
-
-        def moved(done: int, of: int | None = None) -> None:
-            if of is not None:
-                bar.length = max(of, 1)
-            bar.update(done - bar.pos)
-
-        yield moved
 
 
 def _default_user() -> str:
@@ -289,22 +94,15 @@ def init(ctx: Context) -> None:
     Example:
       handoff --db sqlite:///work.db init
     """
-    from engine.text.people import SINGLE_USER
+    from engine.text.people import schema
 
     app = ctx.app()
     before, after = app.init()
-    url = app.db.display_url()
-    single = app.single_user_mode()
-    if before == after:
-        text = f"{url}: schema is up to date (revision {after})"
-    elif before is None:
-        text = f"{url}: schema created (revision {after})"
-    else:
-        text = f"{url}: schema upgraded from {before} to {after}"
-    users = (
-        SINGLE_USER if single else "users are registered: roles and lanes are checked (handoff users list)"
+    url, single = app.db.display_url(), app.single_user_mode()
+    ctx.emit(
+        {"database": url, "from": before, "to": after, "single_user_mode": single},
+        schema(url, before, after, single_user=single),
     )
-    ctx.emit({"database": url, "from": before, "to": after, "single_user_mode": single}, f"{text}\n{users}")
 
 
 @main.command()
@@ -1035,7 +833,7 @@ def simulate(
         ctx.app(), process, count, seed, arrivals, dict(staff), hours, start_at, actor=ctx.user
     )
     ctx.close()  # the simulation opens the database itself, in one long transaction
-    with progress(ctx, count, "simulating") as moved:
+    with progress(ctx.as_json, count, "simulating") as moved:
         result = run_simulation(ctx.db_url, scenario, progress=moved)
     if report_path:
         _write_file(report_path, ctx.app().report_html(process_id=scenario.process))
@@ -1095,7 +893,7 @@ def demo(click_ctx: click.Context, count: int, seed: int, out_path: str, keep: b
         raise Failed(f"--out: folder {report.parent} does not exist", 2)
     source = click_ctx.parent.get_parameter_source("db_url") if click_ctx.parent else None
     chosen = None if source is None or source.name == "DEFAULT" else ctx.db_url
-    with scratch_database(chosen, keep=keep) as db_url, progress(ctx, count, "simulating") as moved:
+    with scratch_database(chosen, keep=keep) as db_url, progress(ctx.as_json, count, "simulating") as moved:
         result = run_demo(db_url, instances=count, seed=seed, report_path=report, progress=moved)
     kept = db_url if (keep or chosen) else None
     note = "" if chosen else f"\ndatabase kept: {db_url}" if keep else f"\n{TEMPORARY_DEMO}"
@@ -1192,10 +990,10 @@ def export(
 
     filters = {"process_id": process, "since": since, "until": until, "schedule": schedule, "actor": ctx.user}
     if out_path == "-":
-        with progress(ctx, None, "exporting") as moved:
+        with progress(ctx.as_json, None, "exporting") as moved:
             ctx.app().export(click.get_binary_stream("stdout"), fmt, progress=moved, **filters)
         return
-    with atomic_file(out_path, binary=True) as out, progress(ctx, None, "exporting") as moved:
+    with atomic_file(out_path, binary=True) as out, progress(ctx.as_json, None, "exporting") as moved:
         count = ctx.app().export(out, fmt, progress=moved, **filters)
     ctx.emit(
         {"format": fmt, "out": out_path, "events": count}, f"{count} events written to {out_path} ({fmt})"
@@ -1246,15 +1044,13 @@ def users_token(ctx: Context, name: str, expires: str | None) -> None:
       curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/tasks
     """
     from engine import signin
-    from engine.text import when
+    from engine.text.people import token_made
 
-    lifetime = signin.parse_expiry(expires)
-    new = signin.create_token(ctx.app(), name, expires=lifetime, actor=ctx.user)
+    new = signin.create_token(ctx.app(), name, expires=signin.parse_expiry(expires), actor=ctx.user)
     if ctx.as_json:
         ctx.emit(new.to_json())
         return
-    until = f", expires {when(new.view.expires_at)} UTC" if new.view.expires_at else ", no expiry"
-    click.echo(f"token {new.view.id} for {name}{until} (shown once, keep it secret):", err=True)
+    click.echo(token_made(new, name), err=True)
     click.echo(new.token)
 
 
@@ -1269,30 +1065,11 @@ def users_tokens(ctx: Context, name: str) -> None:
       handoff users tokens erp-bot
     """
     from engine import signin
-    from engine.text import table, when
+    from engine.text.people import tokens
 
     app = ctx.app()
     items = signin.tokens(app, name, actor=ctx.user)
-    now = app.clock()
-    if ctx.as_json:
-        ctx.emit([t.to_json(now) for t in items])
-        return
-    if not items:
-        click.echo(f"{name} has no API tokens (handoff users token {name})")
-        return
-    rows = [
-        (
-            t.id,
-            t.hint + "…",
-            t.state(now),
-            when(t.created_at),
-            when(t.expires_at),
-            when(t.last_used_at),
-            when(t.revoked_at),
-        )
-        for t in items
-    ]
-    click.echo(table(["ID", "TOKEN", "STATE", "MADE", "EXPIRES", "LAST USED", "REVOKED"], rows))
+    ctx.emit([t.to_json(app.clock()) for t in items], lambda: tokens(name, items, app.clock()))
 
 
 @users.command("revoke")
@@ -1342,32 +1119,27 @@ def serve(ctx: Context, host: str, port: int, workers: int, proxy_header: str | 
       handoff users passwd ann
       handoff serve --port 8080           then open http://127.0.0.1:8080/
     """
+    import uvicorn
+
     from engine import signin
 
     app = ctx.app()
     app.single_user_mode()  # the schema check, with its clear message
-    admins = signin.check_can_serve(app)
+    admins, url = signin.check_can_serve(app), app.db.display_url()
     ctx.close()
-    import uvicorn
-
     os.environ["HANDOFF_DB"] = ctx.db_url  # each worker process builds its application from it
     if proxy_header:
         os.environ["HANDOFF_PROXY_HEADER"] = proxy_header
     if not ctx.as_json:
         click.echo(
-            f"handoff serving {app.db.display_url()} at http://{host}:{port}/ "
-            f"(API docs at /api/docs; admins who can sign in: {', '.join(admins)}; Ctrl-C stops it)",
+            f"handoff serving {url} at http://{host}:{port}/ (API docs at /api/docs; admins who can sign "
+            f"in: {', '.join(admins)}; Ctrl-C stops it)",
             err=True,
         )
     uvicorn.run(
-        "web.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        server_header=False,
-    )
+        "web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+        log_level="info", server_header=False,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
