@@ -14,16 +14,12 @@ if TYPE_CHECKING:
 
 # Names load on first use (PEP 562): a command that only reads never imports what it does not run.
 _LAZY: dict[str, tuple[str, str]] = {
-    "Element": (".model", "Element"),
-    "FormField": (".model", "FormField"),
-    "ParsedProcess": (".model", "ParsedProcess"),
-    "Problem": (".model", "Problem"),
-    "ProcessModel": (".model", "ProcessModel"),
-    "SourceFile": (".model", "SourceFile"),
-    "ValidationReport": (".model", "ValidationReport"),
-    "load_files": (".parsing", "load_files"),
-    "validate": (".parsing", "validate"),
-    "validate_files": (".parsing", "validate_files"),
+    name: (module, name)
+    for module, names in {
+        ".model": "Element FormField ParsedProcess Problem ProcessModel SourceFile ValidationReport",
+        ".parsing": "load_files validate validate_files",
+    }.items()
+    for name in names.split()
 }
 
 

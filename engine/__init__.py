@@ -7,8 +7,9 @@ Imports no click and no web framework: the doors (cli.py, web/) stay thin layers
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .lazy_modules import lazy_names
 
 if TYPE_CHECKING:
     from .access import ROLES
@@ -45,50 +46,29 @@ if TYPE_CHECKING:
 
 # Names load on first use (PEP 562): a command that only reads never imports what it does not run.
 _LAZY: dict[str, tuple[str, str]] = {
-    "ROLES": (".access", "ROLES"),
-    "Clock": (".clock", "Clock"),
-    "ManualClock": (".clock", "ManualClock"),
-    "utc_now": (".clock", "utc_now"),
-    "Conflict": (".errors", "Conflict"),
-    "DefinitionInvalid": (".errors", "DefinitionInvalid"),
-    "Forbidden": (".errors", "Forbidden"),
-    "HandoffError": (".errors", "HandoffError"),
-    "HookError": (".errors", "HookError"),
-    "InvalidInput": (".errors", "InvalidInput"),
-    "NotFound": (".errors", "NotFound"),
-    "ScriptFailed": (".errors", "ScriptFailed"),
-    "SetupRequired": (".errors", "SetupRequired"),
-    "Handoff": (".facade", "Handoff"),
-    "parse_assignments": (".forms", "parse_assignments"),
-    "hookimpl": (".hooks", "hookimpl"),
-    "INSTANCE_STATUSES": (".instance_reads", "INSTANCE_STATUSES"),
-    "LifecycleEvent": (".lifecycle", "LifecycleEvent"),
-    "Wait": (".views", "Wait"),
-    "AuditView": (".views", "AuditView"),
-    "Deployment": (".views", "Deployment"),
-    "InstanceSummary": (".views", "InstanceSummary"),
-    "InstanceView": (".views", "InstanceView"),
-    "ProcessSummary": (".views", "ProcessSummary"),
-    "TaskView": (".views", "TaskView"),
-    "TimelineEntry": (".views", "TimelineEntry"),
-    "UserChange": (".views", "UserChange"),
-    "UserView": (".views", "UserView"),
-    "iso": (".views", "iso"),
+    name: (module, name)
+    for module, names in {
+        ".access": "ROLES",
+        ".clock": "Clock ManualClock utc_now",
+        ".errors": (
+            "Conflict DefinitionInvalid Forbidden HandoffError HookError InvalidInput NotFound "
+            "ScriptFailed SetupRequired"
+        ),
+        ".facade": "Handoff",
+        ".forms": "parse_assignments",
+        ".hooks": "hookimpl",
+        ".instance_reads": "INSTANCE_STATUSES",
+        ".lifecycle": "LifecycleEvent",
+        ".views": (
+            "Wait AuditView Deployment InstanceSummary InstanceView ProcessSummary TaskView "
+            "TimelineEntry UserChange UserView iso"
+        ),
+    }.items()
+    for name in names.split()
 }
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module, attribute = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module, __name__), attribute)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [
