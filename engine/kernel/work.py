@@ -62,7 +62,8 @@ class Work:
         fails with a Conflict. (An instance inserted earlier in this transaction by a Core INSERT is not
         in the ORM's session: it is updated by a version-checked UPDATE of its own.)"""
         if instance in self.session:
-            self.session.flush()
+            if not repo.update_loaded_instance(self.session, instance):
+                self.session.flush()
         elif not repo.update_instances(self.session, [instance]):
             raise Conflict(f"instance {instance.id} was changed by someone else just now; nothing was saved")
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import ProcessDefinition, ProcessInstance
 from .buffer import INSTANCE, INSTANCE_COLUMNS, buffer_of
+from .loading import attach, held
 from .prepared import Prepared
 
 _INSERT_INSTANCE = Prepared(
@@ -16,8 +19,14 @@ _INSERT_INSTANCE = Prepared(
 )
 
 
+_INSTANCE_BY_ID = Prepared(select(INSTANCE).where(INSTANCE.c.id == bindparam("id")))
+
+
 def get_instance(session: Session, instance_id: int) -> ProcessInstance | None:
-    return session.get(ProcessInstance, instance_id)
+    if held(session, ProcessInstance, instance_id) is not None:
+        return session.get(ProcessInstance, instance_id)  # the session's own, refreshed if it was expired
+    values = _INSTANCE_BY_ID.first(session, {"id": instance_id})
+    return attach(session, ProcessInstance, values) if values is not None else None
 
 
 def list_instances(
@@ -75,6 +84,30 @@ _UPDATE_INSTANCES = (
     .where(INSTANCE.c.id == bindparam("_id"), INSTANCE.c.version_counter == bindparam("_version"))
     .values({**{k: bindparam(k) for k in _WRITTEN_FIELDS}, "version_counter": INSTANCE.c.version_counter + 1})
 )
+
+
+_UPDATE_INSTANCE = Prepared(_UPDATE_INSTANCES)
+_WRITTEN = frozenset(_WRITTEN_FIELDS)
+
+
+def update_loaded_instance(session: Session, instance: ProcessInstance) -> bool:
+    """Write a changed instance the session holds, under its version counter, with one prepared UPDATE
+    instead of the ORM's flush (~4x its cost on every state change). Only when the fields an operation
+    writes are all that changed; False otherwise (the caller flushes). A concurrent change makes it
+    raise StaleDataError, as the ORM's flush would; on success the object's values count as committed.
+    """
+    if not _WRITTEN.issuperset(inspect(instance).committed_state):
+        return False
+    values = {k: getattr(instance, k) for k in _WRITTEN_FIELDS}
+    params = {"_id": instance.id, "_version": instance.version_counter, **values}
+    if _UPDATE_INSTANCE.execute(session, params).rowcount != 1:
+        raise StaleDataError(
+            "UPDATE statement on table 'process_instance' expected to update 1 row(s); 0 were matched."
+        )
+    for key, value in values.items():
+        set_committed_value(instance, key, value)
+    set_committed_value(instance, "version_counter", instance.version_counter + 1)
+    return True
 
 
 def update_instances(session: Session, instances: Sequence[ProcessInstance]) -> bool:
