@@ -27,9 +27,15 @@ def attach(session: Session, model: type[T], values: dict[str, Any]) -> T:
     found = held(session, model, values["id"])
     if found is not None:
         return found
-    row = model(**values)
-    make_transient_to_detached(row)  # its values count as loaded: no history, nothing to flush
+    row = detached(model, values)
     session.add(row)
+    return row
+
+
+def detached(model: type[T], values: dict[str, Any]) -> T:
+    """The object of a row read by Core, outside any session, its values as loaded (no history)."""
+    row = model(**values)
+    make_transient_to_detached(row)
     return row
 
 
