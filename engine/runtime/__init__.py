@@ -7,6 +7,7 @@ objects beyond passing them back here. `Workflow` and `Task` name those objects 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow as Workflow
 from SpiffWorkflow.task import Task
 
+from . import log_extras  # noqa: F401 - installs the lazy log details (engine/runtime/log_extras.py)
 from .engine_clock import clock_at, seeded_task_ids
 from .failures import Failure, describe_failure
 from .script_output import ScriptOutputInvalid, check_script_output
