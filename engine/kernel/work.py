@@ -27,9 +27,18 @@ class Work:
         self.session = session
         self.memo = memo or Memo()
         self.notify: list[LifecycleEvent] = []  # recorded events, for the notify hooks after the commit
+        # Instance rows this transaction read, outside the ORM session: one object per row, written by a
+        # prepared version-checked UPDATE (`changed`), never by a flush (issue 17: the ORM's flush and
+        # its commit-time bookkeeping cost more than the rest of a completion's SQL).
+        self._instances: dict[int, ProcessInstance] = {}
 
     def instance(self, instance_id: int) -> ProcessInstance | None:
-        return repo.get_instance(self.session, instance_id)
+        found = self._instances.get(instance_id)
+        if found is None:
+            found = repo.get_instance(self.session, instance_id, attached=False)
+            if found is not None:
+                self._instances[instance_id] = found
+        return found
 
     def task(self, task_id: int) -> HumanTask | None:
         return repo.get_task(self.session, task_id)
@@ -59,10 +68,10 @@ class Work:
 
     def changed(self, instance: ProcessInstance) -> None:
         """Write a changed instance row now, under its version counter: a concurrent change wins, this one
-        fails with a Conflict. (An instance inserted earlier in this transaction by a Core INSERT is not
-        in the ORM's session: it is updated by a version-checked UPDATE of its own.)"""
-        if instance in self.session:
-            self.session.flush()
+        fails with a Conflict. (An instance inserted earlier in this transaction by a Core INSERT is
+        updated by a version-checked UPDATE of its own.)"""
+        if instance in self.session or self._instances.get(instance.id) is instance:
+            repo.update_loaded_instance(self.session, instance)  # a concurrent change: StaleDataError
         elif not repo.update_instances(self.session, [instance]):
             raise Conflict(f"instance {instance.id} was changed by someone else just now; nothing was saved")
 

@@ -21,6 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import event_subprocesses as event_subprocess_rules
 from . import sandbox
 from .bounds import RunawayLoop, check_call_depth
+from .lean_steps import do_engine_steps
 from .tasks import all_tasks
 
 __all__ = ["RunawayLoop", "StepLog", "caught_code_event", "has_unfinished", "is_finished", "run_engine"]
@@ -89,7 +90,7 @@ def _run_engine(
             raise sandbox.OperationTimeout(str(exc), task) from None
 
     checkpoint = time.time()  # SpiffWorkflow stamps last_state_change with time.time()
-    workflow.do_engine_steps(did_complete_task=did_complete)
+    do_engine_steps(workflow, did_complete)
     while True:
         if event_subprocesses and event_subprocess_rules.settle(workflow, event_subprocesses):
             pass
@@ -98,7 +99,7 @@ def _run_engine(
                 did_complete(task)
         else:
             break
-        workflow.do_engine_steps(did_complete_task=did_complete)
+        do_engine_steps(workflow, did_complete)
     # Subprocess and call-activity tasks complete outside the callbacks (their spec's _update): find
     # every task completed since the checkpoint, and keep the completion order.
     logged = {id(t) for t in log.completed}

@@ -16,7 +16,10 @@ from SpiffWorkflow.util.task import TaskState
 from bpmn import Element, ProcessModel
 from bpmn.serializer import codec
 
-from . import sandbox
+from . import (
+    log_extras,  # noqa: F401 - installs the lazy log details (engine/runtime/log_extras.py)
+    sandbox,
+)
 from .bounds import bound_multi_instance
 
 

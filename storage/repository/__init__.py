@@ -14,7 +14,14 @@ from .definitions import (
     latest_definition_ref,
 )
 from .events import add_events, add_events_returning_ids, completed_event, completion_ranks, events_of
-from .instances import get_instance, insert_instance, list_instances, open_instances, update_instances
+from .instances import (
+    get_instance,
+    insert_instance,
+    list_instances,
+    open_instances,
+    update_instances,
+    update_loaded_instance,
+)
 from .records import add_rows, delay_subjects, list_sla, records, set_sla, sla_settings
 from .tasks import (
     OPEN_TASK_STATES,
@@ -65,5 +72,6 @@ __all__ = [
     "set_task_values",
     "sla_settings",
     "update_instances",
+    "update_loaded_instance",
     "update_task_if",
 ]

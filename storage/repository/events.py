@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from ..models import Event
 from .buffer import EVENT, EVENT_COLUMNS, buffer_of
-from .prepared import Prepared, pg_next_ids
+from .prepared import Prepared
 
 _INSERT_EVENTS = insert(EVENT)
+_INSERT_EVENTS_RETURNING = insert(EVENT).returning(EVENT.c.id, sort_by_parameter_order=True)
 
 
 def add_events(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -43,11 +44,10 @@ def add_events_returning_ids(session: Session, rows: list[dict[str, Any]]) -> li
         return ids
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        ids = pg_next_ids(conn, "event", len(rows))
-        conn.execute(
-            _INSERT_EVENTS, [dict(row, id=event_id) for row, event_id in zip(rows, ids, strict=True)]
-        )
-        return ids
+        # SQLAlchemy's "insertmanyvalues": one INSERT ... SELECT FROM (VALUES ...) ORDER BY its counter
+        # RETURNING id, the ids matched back to the rows' order; one round trip instead of two (the
+        # sequence first, then the rows).
+        return list(conn.execute(_INSERT_EVENTS_RETURNING, rows).scalars())
     # SQLite: one multi-row INSERT; writers hold the write lock (BEGIN IMMEDIATE) and rowids of one
     # statement are consecutive, so the last rowid gives them all. The SQL text is built once per row
     # count and the values go through the columns' own bind processors (UTC datetimes, JSON).

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import ProcessDefinition, ProcessInstance
 from .buffer import INSTANCE, INSTANCE_COLUMNS, buffer_of
+from .loading import attach, detached, held
 from .prepared import Prepared
 
 _INSERT_INSTANCE = Prepared(
@@ -16,8 +19,18 @@ _INSERT_INSTANCE = Prepared(
 )
 
 
-def get_instance(session: Session, instance_id: int) -> ProcessInstance | None:
-    return session.get(ProcessInstance, instance_id)
+_INSTANCE_BY_ID = Prepared(select(INSTANCE).where(INSTANCE.c.id == bindparam("id")))
+
+
+def get_instance(session: Session, instance_id: int, *, attached: bool = True) -> ProcessInstance | None:
+    """The instance row; `attached=False`: outside the session, for one operation to change (written by
+    `update_loaded_instance`, never by an ORM flush), unless the session holds the row already."""
+    if held(session, ProcessInstance, instance_id) is not None:
+        return session.get(ProcessInstance, instance_id)  # the session's own, refreshed if it was expired
+    values = _INSTANCE_BY_ID.first(session, {"id": instance_id})
+    if values is None:
+        return None
+    return attach(session, ProcessInstance, values) if attached else detached(ProcessInstance, values)
 
 
 def list_instances(
@@ -60,7 +73,7 @@ def insert_instance(session: Session, instance: ProcessInstance) -> int:
     return instance.id
 
 
-_WRITTEN_FIELDS = (
+_WRITTEN_FIELDS: tuple[str, ...] = (
     "status",
     "state",
     "data",
@@ -75,6 +88,38 @@ _UPDATE_INSTANCES = (
     .where(INSTANCE.c.id == bindparam("_id"), INSTANCE.c.version_counter == bindparam("_version"))
     .values({**{k: bindparam(k) for k in _WRITTEN_FIELDS}, "version_counter": INSTANCE.c.version_counter + 1})
 )
+
+
+_WRITTEN = frozenset(_WRITTEN_FIELDS)
+_UPDATES: dict[tuple[str, ...], Prepared] = {}
+_NOT_WRITTEN = frozenset({"id", "version_counter"})
+
+
+def update_loaded_instance(session: Session, instance: ProcessInstance) -> None:
+    """Write a changed instance that was read from the database, under its version counter, with one
+    prepared UPDATE (the ORM's flush costs ~4x as much on every state change): the fields an operation
+    writes, and any other it changed. A concurrent change raises StaleDataError, as the ORM's flush
+    would; afterwards the object's values count as committed.
+    """
+    others = [k for k in inspect(instance).committed_state if k not in _WRITTEN and k not in _NOT_WRITTEN]
+    key = _WRITTEN_FIELDS + tuple(sorted(others))
+    prepared = _UPDATES.get(key)
+    if prepared is None:
+        statement = (
+            update(INSTANCE)
+            .where(INSTANCE.c.id == bindparam("_id"), INSTANCE.c.version_counter == bindparam("_version"))
+            .values({**{k: bindparam(k) for k in key}, "version_counter": INSTANCE.c.version_counter + 1})
+        )
+        prepared = _UPDATES[key] = Prepared(statement)
+    values = {k: getattr(instance, k) for k in key}
+    params = {"_id": instance.id, "_version": instance.version_counter, **values}
+    if prepared.execute(session, params).rowcount != 1:
+        raise StaleDataError(
+            "UPDATE statement on table 'process_instance' expected to update 1 row(s); 0 were matched."
+        )
+    for name, value in values.items():
+        set_committed_value(instance, name, value)
+    set_committed_value(instance, "version_counter", instance.version_counter + 1)
 
 
 def update_instances(session: Session, instances: Sequence[ProcessInstance]) -> bool:

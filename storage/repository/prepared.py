@@ -73,20 +73,38 @@ class Prepared:
     def first(self, session: Session, params: dict[str, Any]) -> dict[str, Any] | None:
         """The first row of a SELECT as a dict, its values through the columns' result processors."""
         result = self.execute(session, params)
+        processors = self._processors(session.connection().dialect, result)
         row = result.first()
         if row is None:
             return None
-        dialect = session.connection().dialect
-        processors = self._result_processors.get(dialect.name)
-        if processors is None:
-            processors = self._result_processors[dialect.name] = [
-                (col.key, col.type.dialect_impl(dialect).result_processor(dialect, None))
-                for col in self.statement.selected_columns
-            ]
         return {
             name: (process(value) if process is not None else value)
             for (name, process), value in zip(processors, row, strict=True)
         }
+
+    def all(self, session: Session, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every row of a SELECT as a dict, like `first`."""
+        result = self.execute(session, params)
+        processors = self._processors(session.connection().dialect, result)
+        return [
+            {
+                name: (process(value) if process is not None else value)
+                for (name, process), value in zip(processors, row, strict=True)
+            }
+            for row in result.all()
+        ]
+
+    def _processors(self, dialect: Any, result: Any) -> list[tuple[str, Any]]:
+        """Each column's result processor, made once per dialect for the driver's type of the column
+        (psycopg's numeric processors need it)."""
+        processors = self._result_processors.get(dialect.name)
+        if processors is None:
+            description = result.cursor.description
+            processors = self._result_processors[dialect.name] = [
+                (col.key, col.type.dialect_impl(dialect).result_processor(dialect, described[1]))
+                for col, described in zip(self.statement.selected_columns, description, strict=True)
+            ]
+        return processors
 
 
 def pg_next_ids(conn: Any, table: str, n: int) -> list[int]:

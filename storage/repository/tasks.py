@@ -11,6 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..models import HumanTask, ProcessInstance
 from .buffer import TASK, TASK_COLUMNS, buffer_of
+from .loading import attach, flush_pending, held
 from .prepared import Prepared
 
 OPEN_TASK_STATES = ("ready", "claimed")
@@ -21,16 +22,32 @@ _INSERT_TASK_RETURNING = Prepared(_INSERT_TASK.returning(TASK.c.id))
 _INSERT_TASK_SQLITE = Prepared(_INSERT_TASK)  # SQLite: the cursor's lastrowid, cheaper than RETURNING
 
 
+_TASK_BY_ID = Prepared(select(TASK).where(TASK.c.id == bindparam("id")))
+_OPEN_TASKS_OF = Prepared(
+    select(TASK)
+    .where(
+        TASK.c.instance_id == bindparam("instance_id"),
+        # IN (?, ?) with fixed values: an expanding IN is rendered per execution, not once
+        TASK.c.state.in_([bindparam(f"open_{i}", state) for i, state in enumerate(OPEN_TASK_STATES)]),
+    )
+    .order_by(TASK.c.id)
+)
+
+
 def get_task(session: Session, task_id: int) -> HumanTask | None:
-    return session.get(HumanTask, task_id)
+    if held(session, HumanTask, task_id) is not None:
+        return session.get(HumanTask, task_id)  # the session's own, refreshed if it was expired
+    values = _TASK_BY_ID.first(session, {"id": task_id})
+    return attach(session, HumanTask, values) if values is not None else None
 
 
 def open_tasks_of(session: Session, instance_id: int) -> Sequence[HumanTask]:
-    return session.scalars(
-        select(HumanTask)
-        .where(HumanTask.instance_id == instance_id, HumanTask.state.in_(OPEN_TASK_STATES))
-        .order_by(HumanTask.id)
-    ).all()
+    """The instance's open task rows, ordered by id (rows the session holds as it holds them)."""
+    flush_pending(session)
+    return [
+        attach(session, HumanTask, values)
+        for values in _OPEN_TASKS_OF.all(session, {"instance_id": instance_id})
+    ]
 
 
 def list_tasks(

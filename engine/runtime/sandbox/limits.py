@@ -7,9 +7,10 @@ Measured on the 2-core machines here:
   one firing land where C code clears errors.
 - CPU, other threads (signals reach only the main thread): the policy compiles a `_tick_()` call into
   every loop body, function and lambda; it reads `time.thread_time()` every 256 calls.
-- Memory: `RLIMIT_AS` is lowered to the address space in use plus the cap around each evaluation (~5 us),
-  so any allocation beyond it fails with MemoryError, C-level ones included. Process-wide: several threads
-  running scripts at once share one ceiling raised by one cap each. tracemalloc was rejected: tracing
+- Memory: `RLIMIT_AS` is lowered to the address space in use plus the cap, so any allocation beyond it
+  fails with MemoryError, C-level ones included: inside an operation once, at its first sandboxed
+  evaluation, and held until the operation ends (~15 us a time); outside any, around the evaluation.
+  Process-wide: several threads running scripts at once share one ceiling raised by one cap each. tracemalloc was rejected: tracing
   every allocation of the process costs far more than the scripts.
 - Operation: `operation_budget()` gives one operation (start, complete, a timer firing...) a wall-clock
   deadline. On the main thread `setitimer(ITIMER_REAL)` (SIGALRM, re-firing every second) interrupts
@@ -90,14 +91,17 @@ class Limits:
 
 
 class Operation:
-    """One operation's deadline (time.monotonic)."""
+    """One operation's deadline (time.monotonic), and whether it holds the memory cap."""
 
-    __slots__ = ("deadline", "expired", "text")
+    __slots__ = ("deadline", "expired", "text", "capped")
 
     def __init__(self, limits: Limits) -> None:
         self.deadline = time.monotonic() + limits.operation_seconds
         self.expired = False
         self.text = limits.operation_text()
+        # The memory cap, lowered at the operation's first sandboxed evaluation and held until it ends
+        # (None: not lowered yet; False: not available here).
+        self.capped: bool | None = None
 
     def passed(self) -> bool:
         if not self.expired and time.monotonic() > self.deadline:
@@ -176,6 +180,7 @@ def operation_budget(limits: Limits) -> Iterator[Operation]:
             _operation = None
         else:
             _local.operation = None
+        _release_cap(operation)
 
 
 # --- one evaluation's CPU budget ------------------------------------------------------------------------
@@ -308,7 +313,7 @@ def run_limited(limits: Limits, run: Callable[[Budget], Any], *, memory: bool = 
     # Nested (an expression evaluated inside a running script): the outer evaluation's budget and timer.
     armed = on_main and outer is None
     budget = outer if outer is not None else Budget(limits, operation, thread=not on_main)
-    capped = memory and _address_space.enter(limits.memory_mib * 1024 * 1024)
+    capped, held = _cap(limits, operation, memory)
     try:
         if armed:
             _install(signal.SIGPROF, _on_cpu_timer)
@@ -343,8 +348,34 @@ def run_limited(limits: Limits, run: Callable[[Budget], Any], *, memory: bool = 
     except BaseException as exc:  # SystemExit, GeneratorExit, ...: uploaded code never ends the process
         raise _stopped(exc) from None
     finally:
-        if capped:
+        if capped and not held:
             _address_space.exit()
+
+
+def _cap(limits: Limits, operation: Operation | None, memory: bool) -> tuple[bool, bool]:
+    """Lower the memory cap for an evaluation: (capped, held by the operation rather than this one).
+
+    Inside an operation the cap is lowered once, at its first sandboxed evaluation, to what the process
+    uses then plus the cap, and held until the operation ends: reading /proc/self/statm and two
+    setrlimit calls per script cost ~15 us, more than a short script (issue 17). It only gets stricter
+    for the evaluations after the first (what they and the engine between them keep counts against
+    the one cap); the engine's own steps between the scripts allocate little. An evaluation without
+    the cap (trusted scripts) releases the operation's first.
+    """
+    if operation is None:
+        return (memory and _address_space.enter(limits.memory_mib * 1024 * 1024)), False
+    if not memory:
+        _release_cap(operation)
+        return False, False
+    if operation.capped is None:
+        operation.capped = _address_space.enter(limits.memory_mib * 1024 * 1024)
+    return operation.capped, True
+
+
+def _release_cap(operation: Operation) -> None:
+    if operation.capped:
+        _address_space.exit()
+    operation.capped = None
 
 
 def _stopped(exc: BaseException) -> ScriptStopped:
