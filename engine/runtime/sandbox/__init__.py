@@ -27,6 +27,7 @@ from .errors import (
     ScriptStopped,
 )
 from .guards import MAX_DECIMAL_INT_DIGITS, MAX_INT_BITS, MAX_MODPOW_BITS, MAX_RANGE
+from .policy import check_compiles
 from .limits import (
     CPU_SECONDS_ENV,
     MEMORY_MIB_ENV,
@@ -54,6 +55,7 @@ __all__ = [
     "ScriptRefused",
     "ScriptStopped",
     "TrustedEnvironment",
+    "check_compiles",
     "check_operation",
     "configure",
     "current_limits",

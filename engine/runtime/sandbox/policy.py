@@ -145,3 +145,23 @@ def compiled(source: str, mode: str, ticks: bool) -> CodeType:
         raise error
     assert result.code is not None
     return result.code
+
+
+def check_compiles(source: str, mode: str, *, trusted: bool = False) -> tuple[int, str] | None:
+    """None when `source` compiles as the sandbox (or, `trusted`, plain Python) will compile it at run
+    time; else (its line, one line saying why), for `handoff validate` and `deploy`."""
+    if trusted:
+        try:
+            compile(source, "<string>", mode)
+        except SyntaxError as exc:
+            return exc.lineno or 0, f"SyntaxError: {exc.msg}"
+        except ValueError as exc:  # a NUL byte in the source
+            return 0, f"it cannot be compiled ({exc})"
+        return None
+    try:
+        compiled(source, mode, False)
+    except ScriptNotAllowed as exc:
+        return getattr(exc, "lineno", 0) or 0, str(exc)
+    except ValueError as exc:
+        return 0, f"it cannot be compiled ({exc})"
+    return None
