@@ -132,10 +132,10 @@ def _timer_problem(kind: str, text: str, check: CodeCheck) -> str | None:
             func = tree.func
             called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if called in _NOT_TEXT_CALLS:
-                return f"{called}(...) does not give an ISO 8601 text; write a text such as \"PT10M\""
+                return f'{called}(...) does not give an ISO 8601 text; write a text such as "PT10M"'
         return None  # computed from the instance's data: checked when it runs
     if not isinstance(value, str):
-        return f"{text.strip()!r} is not an ISO 8601 text; write a text such as \"PT10M\""
+        return f'{text.strip()!r} is not an ISO 8601 text; write a text such as "PT10M"'
     try:
         if kind == "duration":
             TimerEventDefinition.parse_iso_duration(value)
@@ -159,7 +159,7 @@ def _dmn_input_problem(text: str, check: CodeCheck) -> str | None:
     assert failed is not None
     return (
         f"'{text.strip()}' is neither a Python test nor a FEEL test Handoff translates (ranges [a..b], "
-        f"comparisons < 5, lists \"a\",\"b\", -, not(...)): {failed[1]}"
+        f'comparisons < 5, lists "a","b", -, not(...)): {failed[1]}'
     )
 
 

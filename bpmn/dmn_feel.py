@@ -23,6 +23,10 @@ from .model import Problem
 _RANGE = re.compile(r"^([\[\(\]])\s*(.+?)\s*\.\.\s*(.+?)\s*([\]\)\[])$", re.DOTALL)
 _COMPARISON = re.compile(r"^(<=|>=|<|>|!=|=)\s*(.+)$", re.DOTALL)
 _NOT = re.compile(r"^not\s*\((.*)\)$", re.DOTALL)
+# FEEL's temporal functions read as Python calls (`date and time("...")` even parses): refused by name.
+_FEEL_FUNCTIONS = re.compile(
+    r"\b(date and time|years and months duration|duration|date|time)\s*\(", re.IGNORECASE
+)
 
 
 class NotFeel(ValueError):
@@ -100,6 +104,9 @@ def translate_unary_tests(text: str) -> str | None:
     the same way (a single value, a comparison, `-`). Raises NotFeel for a FEEL-looking text outside the
     translated forms."""
     body = text.strip()
+    function = _FEEL_FUNCTIONS.search(body)
+    if function:
+        raise NotFeel(f"FEEL's {function.group(1)}() function is not translated")
     if body == "-":
         return None  # SpiffWorkflow reads "-" as "any value" itself
     negated = _NOT.match(body)

@@ -27,7 +27,6 @@ from .errors import (
     ScriptStopped,
 )
 from .guards import MAX_DECIMAL_INT_DIGITS, MAX_INT_BITS, MAX_MODPOW_BITS, MAX_RANGE
-from .policy import check_compiles
 from .limits import (
     CPU_SECONDS_ENV,
     MEMORY_MIB_ENV,
@@ -37,6 +36,7 @@ from .limits import (
     operation_budget,
     run_limited,
 )
+from .policy import check_compiles
 
 __all__ = [
     "CPU_SECONDS_ENV",
