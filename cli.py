@@ -579,6 +579,69 @@ def terminate(ctx: Context, instance: int, reason: str | None) -> None:
     ctx.changed(ctx.app().terminate(instance, reason=reason, actor=ctx.user))
 
 
+# --- repairing running work --------------------------------------------------------------------------
+
+
+class Bar:
+    """A progress bar on stderr for a terminal (nothing when piped or with --json) whose length is known
+    only when the work starts: `step(done, total)`."""
+
+    def __init__(self, ctx: Context, label: str) -> None:
+        self.shown = not ctx.as_json and sys.stderr.isatty()
+        self.label = label
+        self.bar: Any = None
+
+    def step(self, done: int, total: int) -> None:
+        if not self.shown:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr, show_pos=True)
+        self.bar.update(done - self.bar.pos)
+        if done >= total:
+            self.bar.render_finish()
+
+
+@main.command()
+@click.argument("process")
+@click.option("--to-version", type=AtLeastOne(), required=True, help="The version to move instances to.")
+@click.option("--from-version", type=AtLeastOne(), help="Only instances on this version.")
+@click.option("--instance", "instance_ids", type=int, multiple=True, help="Only this instance (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Say per instance what would change; change nothing.")
+@pass_ctx
+def migrate(
+    ctx: Context,
+    process: str,
+    to_version: int,
+    from_version: int | None,
+    instance_ids: tuple[int, ...],
+    dry_run: bool,
+) -> None:
+    """Move running instances to another version of their process. Each instance moves in a
+    transaction of its own, keeping its history; one whose open work is at an element the version
+    does not have cannot move, and is listed. Admins only. Exit 5 when an instance failed to move.
+
+    \b
+    Example:
+      handoff migrate claims --to-version 2 --dry-run
+      handoff migrate claims --to-version 2 --from-version 1
+    """
+    from engine.text import repair as text
+
+    bar = Bar(ctx, "migrating" if not dry_run else "planning")
+    report = ctx.app().migrate(
+        process,
+        to_version=to_version,
+        from_version=from_version,
+        instance_ids=instance_ids,
+        dry_run=dry_run,
+        actor=ctx.user,
+        progress=lambda _move, done, total: bar.step(done, total),
+    )
+    ctx.emit(report.to_json(), lambda: text.migration(report))
+    if report.count("failed"):
+        raise click.exceptions.Exit(5)
+
+
 # --- messages and signals ----------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from . import (
     incidents,
     instances,
     messages,
+    migration,
     people,
     reporting,
     scheduling,
@@ -54,6 +55,7 @@ from .views import (
     UserChange,
     UserView,
 )
+from .views.repair import MigrationReport
 
 
 class Handoff:
@@ -177,6 +179,12 @@ class Handoff:
 
     def terminate(self, instance_id: int, *, reason: str | None = None, actor: str | None) -> InstanceView:
         return incidents.terminate(self.app, self.units, instance_id, reason=reason, actor=actor)
+
+    # --- repairing running work (engine/migration.py, engine/modification.py) -------------------------
+
+    def migrate(self, process_id: str, **options: Any) -> MigrationReport:
+        """Options: to_version, from_version, instance_ids, dry_run, actor, progress."""
+        return migration.migrate(self.app, self.units, process_id, **options)
 
     # --- messages and signals ------------------------------------------------------------------------
 

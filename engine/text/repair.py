@@ -1,0 +1,44 @@
+"""Repairing running work as text: a migration's report, instance by instance, then its summary."""
+
+from __future__ import annotations
+
+from ..views.repair import InstanceMove, MigrationReport
+
+
+def _changes(move: InstanceMove) -> str:
+    parts = []
+    if move.added:
+        parts.append(f"adds {', '.join(move.added)}")
+    if move.removed:
+        parts.append(f"removes {', '.join(move.removed)}")
+    if move.changed:
+        parts.append(f"changes {', '.join(move.changed)}")
+    if move.moved_tasks:
+        parts.append("moves " + ", ".join(f"{a} -> {b}" for a, b in move.moved_tasks))
+    return "; ".join(parts) or "no element changes"
+
+
+def instance_move(move: InstanceMove, to_version: int) -> str:
+    where = f"at {', '.join(move.at)}" if move.at else "at no open work"
+    head = f"instance {move.id} ({move.status}, v{move.from_version} {where})"
+    if move.error is not None:
+        return f"{head}: FAILED, nothing changed: {move.error}"
+    if move.reason is not None:
+        return f"{head}: cannot move: {move.reason}"
+    verb = "moved" if move.migrated else "can move"
+    return f"{head}: {verb} to v{to_version} ({_changes(move)})"
+
+
+def migration(report: MigrationReport) -> str:
+    lines = [instance_move(m, report.to_version) for m in report.instances]
+    if not report.instances:
+        lines.append(f"no unfinished instance of '{report.process}' to move to version {report.to_version}")
+    moved = report.count("can move") if report.dry_run else report.count("migrated")
+    summary = (
+        f"{'dry run: ' if report.dry_run else ''}{len(report.instances)} selected, "
+        f"{moved} {'can move' if report.dry_run else 'moved'} to v{report.to_version}, "
+        f"{report.count('cannot move')} cannot move, {report.count('failed')} failed"
+    )
+    if report.dry_run:
+        summary += " (nothing changed)"
+    return "\n".join([*lines, summary])
