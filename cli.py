@@ -642,6 +642,26 @@ def migrate(
         raise click.exceptions.Exit(5)
 
 
+@main.command()
+@click.argument("instance", type=int)
+@click.option("--from", "element", required=True, help="The BPMN id of a completed activity to restart from.")
+@data_options
+@pass_ctx
+def restart(
+    ctx: Context, instance: int, element: str, data_pairs: tuple[str, ...], data_json: str | None
+) -> None:
+    """Restart an instance from an activity it completed: that activity is ready again (with the data
+    given), what came after it is cancelled, and the work done again counts as rework. History stays.
+    Admins only.
+
+    \b
+    Example:
+      handoff restart 7 --from review_claim --data amount=250
+    """
+    data = data_of(data_pairs, data_json)
+    ctx.changed(ctx.app().restart(instance, element=element, data=data or None, actor=ctx.user))
+
+
 # --- messages and signals ----------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from . import (
     instances,
     messages,
     migration,
+    modification,
     people,
     reporting,
     scheduling,
@@ -185,6 +186,13 @@ class Handoff:
     def migrate(self, process_id: str, **options: Any) -> MigrationReport:
         """Options: to_version, from_version, instance_ids, dry_run, actor, progress."""
         return migration.migrate(self.app, self.units, process_id, **options)
+
+    def restart(
+        self, instance_id: int, *, element: str, data: dict[str, Any] | None = None, actor: str | None
+    ) -> InstanceView:
+        return modification.restart(
+            self.app, self.units, instance_id, element=element, data=data, actor=actor
+        )
 
     # --- messages and signals ------------------------------------------------------------------------
 

@@ -220,4 +220,3 @@ def _write_held(
     op.work.changed(instance)
     record(app, op.work, target.model, op.events)
     waits.write(op.work.session, instance, workflow, app.clock(), new=False)
-

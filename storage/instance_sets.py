@@ -47,4 +47,3 @@ def select_refs(
     if ids is not None:
         query = query.where(ProcessInstance.id.in_(list(ids)))
     return [InstanceRef(*row) for row in session.execute(query.order_by(ProcessInstance.id))]
-

@@ -33,18 +33,18 @@ BEFORE = ["register", "review", "inspect", "assess"]  # the user tasks before th
 STOPS = ["register", "review", "inspect", "assess", "receipt"]
 
 
-def populate(app: Handoff, count: int = 20) -> dict[int, str]:
+def populate(app: Handoff, count: int = 20, actor: str = "root") -> dict[int, str]:
     """`count` instances of v1, each waiting at STOPS[i % 5]; instance id -> where it waits."""
-    app.deploy([V1], actor="root")
+    app.deploy([V1], actor=actor)
     where: dict[int, str] = {}
     for i in range(count):
         stop = STOPS[i % len(STOPS)]
-        view = app.start("claims", business_key=f"C{i}", actor="root")
+        view = app.start("claims", business_key=f"C{i}", actor=actor)
         for _ in BEFORE[: STOPS.index(stop)]:
-            [task] = app.tasks(instance_id=view.id, actor="root")
-            app.complete(task.id, data={}, actor="root")
+            [task] = app.tasks(instance_id=view.id, actor=actor)
+            app.complete(task.id, data={}, actor=actor)
         where[view.id] = stop
-    app.deploy([V2], actor="root")
+    app.deploy([V2], actor=actor)
     return where
 
 
@@ -90,7 +90,9 @@ def test_the_dry_run_says_exactly_which_move_and_changes_nothing(app: Handoff) -
     assert {app.show(i, actor="root").version for i in where} == {1}
 
 
-def test_the_migration_moves_them_and_each_completes_on_v2_with_its_history(app: Handoff, db_url: str) -> None:
+def test_the_migration_moves_them_and_each_completes_on_v2_with_its_history(
+    app: Handoff, db_url: str
+) -> None:
     where = populate(app)
     before = events_of(app)
     report = app.migrate("claims", to_version=2, actor="root")
@@ -146,7 +148,9 @@ def test_the_command_line_lists_and_summarises(app: Handoff, db_url: str) -> Non
     assert dry.exit_code == 0, dry.output
     assert "instance 3 (running, v1 at inspect): cannot move: its open work is at inspect" in dry.stdout
     assert "instance 1 (running, v1 at register): can move to v2 (adds approve; removes inspect" in dry.stdout
-    assert dry.stdout.strip().endswith("dry run: 5 selected, 4 can move to v2, 1 cannot move, 0 failed (nothing changed)")
+    assert dry.stdout.strip().endswith(
+        "dry run: 5 selected, 4 can move to v2, 1 cannot move, 0 failed (nothing changed)"
+    )
     real = runner.invoke(main, ["--db", db_url, "--json", "migrate", "claims", "--to-version", "2"])
     assert real.exit_code == 0, real.output
     assert json.loads(real.stdout)["summary"]["migrated"] == 4
@@ -170,9 +174,12 @@ def test_a_kill_in_the_middle_leaves_each_instance_on_one_version(app: Handoff, 
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             with app.db.reader() as session:
-                migrated = session.scalar(
-                    select(func.count()).select_from(Event).where(Event.kind == "instance_migrated")
-                ) or 0
+                migrated = (
+                    session.scalar(
+                        select(func.count()).select_from(Event).where(Event.kind == "instance_migrated")
+                    )
+                    or 0
+                )
             if migrated >= 5:
                 os.killpg(proc.pid, signal.SIGKILL)
                 break

@@ -1,5 +1,5 @@
-"""Moving a running workflow to another version of its process, with SpiffWorkflow's diff
-(`SpiffWorkflow.bpmn.util.diff`): what would change for one instance, and the move itself.
+"""Repairing a running workflow: moving it to another version of its process with SpiffWorkflow's diff
+(`SpiffWorkflow.bpmn.util.diff`), and resetting it to a completed task (`reset_from_task_id`).
 
 SpiffWorkflow aligns the old version's task specs with the new one's by BPMN id (then by structure),
 so a task renamed in the new version is the same task with a changed name, a task added is new, and
@@ -11,7 +11,8 @@ tasks point at the new version's specs, and the ready and waiting tasks are pred
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,7 +117,9 @@ def move(workflow: BpmnWorkflow, target: LoadedDefinition) -> int:
     try:
         load_workflow(target, dump_workflow(target, workflow))
     except Exception as exc:  # noqa: BLE001 - SpiffWorkflow's restore raises whatever it meets
-        raise MoveFailed(f"its state would not load on the new version ({type(exc).__name__}: {exc})") from exc
+        raise MoveFailed(
+            f"its state would not load on the new version ({type(exc).__name__}: {exc})"
+        ) from exc
     return spliced
 
 
@@ -143,3 +146,52 @@ def _splice_finished(workflow: Any, diff: Any) -> int:
         task._children = []
         del workflow.tasks[task.id]
     return len(gone)
+
+
+def completed_elements(workflow: BpmnWorkflow, counts: Callable[[Any], bool]) -> list[str]:
+    """The elements an instance has completed (those `counts` keeps), in the order they last completed."""
+    done = [
+        t
+        for t in _tasks(workflow)
+        if t.state == TaskState.COMPLETED and getattr(t.task_spec, "bpmn_id", None) and counts(t)
+    ]
+    done.sort(key=lambda t: t.last_state_change)
+    seen: dict[str, None] = {}
+    for task in done:
+        seen.pop(str(task.task_spec.bpmn_id), None)
+        seen[str(task.task_spec.bpmn_id)] = None
+    return list(seen)
+
+
+def _tasks(workflow: BpmnWorkflow) -> Iterable[Any]:
+    yield from workflow.tasks.values()
+    for sub in workflow.subprocesses.values():
+        yield from sub.tasks.values()
+
+
+def reset_to(
+    workflow: BpmnWorkflow, element_id: str, data: dict[str, Any], counts: Callable[[Any], bool]
+) -> list[str] | None:
+    """Reset the workflow to the latest completed task of `element_id` with SpiffWorkflow's
+    `reset_from_task_id`: that task runs again (with its input data updated by `data`), everything after
+    it is removed. Returns the elements of the open work removed, or None when the element has no
+    completed task."""
+    done = [
+        t
+        for t in _tasks(workflow)
+        if t.state == TaskState.COMPLETED
+        and getattr(t.task_spec, "bpmn_id", None) == element_id
+        and counts(t)
+    ]
+    if not done:
+        return None
+    task = max(done, key=lambda t: t.last_state_change)
+    before = task.parent.data if task.parent is not None else {}
+    removed = workflow.reset_from_task_id(task.id, data={**deepcopy(before), **data})
+    return sorted(
+        {
+            str(t.task_spec.bpmn_id)
+            for t in removed
+            if t.has_state(_OPEN) and getattr(t.task_spec, "bpmn_id", None)
+        }
+    )
