@@ -662,6 +662,23 @@ def restart(
     ctx.changed(ctx.app().restart(instance, element=element, data=data or None, actor=ctx.user))
 
 
+@main.command()
+@click.argument("instance", type=int)
+@click.option(
+    "--task", "task_id", type=int, required=True, help="The open task to cancel (see 'handoff tasks')."
+)
+@pass_ctx
+def cancel(ctx: Context, instance: int, task_id: int) -> None:
+    """Cancel one open task of an instance where the model allows it (not its only open work, not a
+    branch a join waits for); the instance runs on from its other work. Admins only.
+
+    \b
+    Example:
+      handoff cancel 7 --task 31
+    """
+    ctx.changed(ctx.app().cancel(instance, task_id=task_id, actor=ctx.user))
+
+
 # --- messages and signals ----------------------------------------------------------------------------
 
 

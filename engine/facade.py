@@ -194,6 +194,9 @@ class Handoff:
             self.app, self.units, instance_id, element=element, data=data, actor=actor
         )
 
+    def cancel(self, instance_id: int, *, task_id: int, actor: str | None) -> InstanceView:
+        return modification.cancel(self.app, self.units, instance_id, task_id=task_id, actor=actor)
+
     # --- messages and signals ------------------------------------------------------------------------
 
     def message(self, name: str, **options: Any) -> list[InstanceView]:

@@ -76,3 +76,32 @@ def test_the_process_page_checks_and_moves_instances(db_url: str, tmp_path) -> N
         shown = seed.app.show(seed.ids["claim_ok"], actor="ada")
         assert shown.version == 2 and [t.name for t in shown.tasks] == ["Check the claim"]
         assert ada.post(path, {"action": "check"}).status_code == 422
+
+
+def test_restart_and_cancel_over_the_api(served: Site) -> None:
+    from conftest import DATA
+
+    app = Handoff(Database(served.db_url))
+    try:
+        app.deploy([DATA / "rework_pingpong.bpmn", DATA / "parallel_optional.bpmn"], actor="ann")
+        article = app.start("article", actor="ann").id
+        [draft] = app.tasks(instance_id=article, actor="ann")
+        app.complete(draft.id, actor="ann")
+        optional = app.start("optional_call", actor="ann").id
+        call = next(t.id for t in app.tasks(instance_id=optional, actor="ann") if t.element == "call")
+    finally:
+        app.db.dispose()
+    with served.client("olga") as olga, served.client("ann") as ann:
+        assert olga.post(f"/api/instances/{article}/restart", json={"from": "draft"}).status_code == 403
+        assert ann.post(f"/api/instances/{article}/restart", json={"from": "publish"}).status_code == 409
+        assert ann.post(f"/api/instances/{article}/restart", json={}).status_code == 400
+        restarted = ann.post(f"/api/instances/{article}/restart", json={"from": "draft", "data": {"n": 1}})
+        assert restarted.status_code == 200, restarted.text
+        assert [t["element"] for t in restarted.json()["tasks"]] == ["draft"]
+        assert olga.post(f"/api/instances/{optional}/cancel", json={"task": call}).status_code == 403
+        cancelled = ann.post(f"/api/instances/{optional}/cancel", json={"task": call})
+        assert cancelled.status_code == 200 and [t["element"] for t in cancelled.json()["tasks"]] == [
+            "handle"
+        ]
+        assert ann.post(f"/api/instances/{optional}/cancel", json={"task": call}).status_code == 409
+        assert ann.post("/api/instances/999/cancel", json={"task": call}).status_code == 404

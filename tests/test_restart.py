@@ -129,3 +129,29 @@ def test_restart_on_the_command_line(app: Handoff, clock, db_url: str) -> None:
     assert [t["element"] for t in shown["tasks"]] == ["review"] and shown["data"]["approved"] == "false"
     bad = runner.invoke(main, ["--db", db_url, "restart", str(instance), "--from", "nowhere"])
     assert bad.exit_code == 5 and "has not completed 'nowhere'" in bad.stderr
+
+
+def test_cancel_one_open_activity_where_the_model_allows_it(app: Handoff, db_url: str) -> None:
+    app.deploy([DATA / "parallel_optional.bpmn", DATA / "worked_example.bpmn"], actor="root")
+    instance = app.start("optional_call", actor="root").id
+    call, handle = open_task(app, instance, "call"), open_task(app, instance, "handle")
+    view = app.cancel(instance, task_id=call, actor="root")
+    assert [t.element for t in view.tasks] == ["handle"] and view.status == "running"
+    app.complete(handle, actor="root")
+    with pytest.raises(Conflict, match="only open work of instance"):
+        app.cancel(instance, task_id=open_task(app, instance, "close"), actor="root")
+    assert app.complete(open_task(app, instance, "close"), actor="root").status == "completed"
+    kinds = [e["kind"] for e in app.history(instance, actor="root").to_json()["timeline"]]
+    assert kinds.count("activity_cancelled") == 1 and "task_cancelled" in kinds
+    check_history_matches_state(db_url)
+
+    other = app.start("worked_example", actor="root").id
+    app.complete(open_task(app, other, "submit"), actor="root")
+    app.complete(open_task(app, other, "approve"), actor="root")
+    with pytest.raises(Conflict, match="the join 'join' waits for its branch"):
+        app.cancel(other, task_id=open_task(app, other, "create_po"), actor="root")
+    result = CliRunner().invoke(main, ["--db", db_url, "cancel", str(other), "--task", str(call)])
+    assert (
+        result.exit_code == 5
+        and f"task {call} (Courtesy call) is not a task of instance {other}" in result.stderr
+    )

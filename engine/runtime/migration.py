@@ -195,3 +195,35 @@ def reset_to(
             if t.has_state(_OPEN) and getattr(t.task_spec, "bpmn_id", None)
         }
     )
+
+
+def awaiting_join(task: Any) -> str | None:
+    """The joining gateway downstream of `task` that waits for every branch (parallel, inclusive), if
+    any: cancelling `task` would leave that join waiting for ever."""
+    seen: set[str] = set()
+    pending = list(task.task_spec.outputs)
+    while pending:
+        spec = pending.pop()
+        if spec.name in seen:
+            continue
+        seen.add(spec.name)
+        kind = type(spec).__name__
+        if kind in ("ParallelGateway", "InclusiveGateway") and len(spec.inputs) > 1:
+            return str(getattr(spec, "bpmn_id", None) or spec.name)
+        pending.extend(spec.outputs)
+    return None
+
+
+def cancel_task(workflow: BpmnWorkflow, task_id: str) -> Any:
+    """Cancel one open task (and what was predicted after it); the task, or None if it is not open."""
+    from uuid import UUID
+
+    task = workflow.get_task_from_id(UUID(task_id))
+    if task is None or not task.has_state(_OPEN):
+        return None
+    task.cancel()
+    return task
+
+
+def open_work(workflow: BpmnWorkflow) -> list[Any]:
+    return [t for t in _tasks(workflow) if t.has_state(_OPEN) and getattr(t.task_spec, "bpmn_id", None)]

@@ -36,3 +36,30 @@ def migrate(request: Request, user: User, process: str, body: MigrationBody) -> 
         actor=user.name,
     )
     return report.to_json()
+
+
+class RestartBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    element: str = Field(alias="from", min_length=1, max_length=255)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class CancelBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    task: int = Field(ge=1)
+
+
+@router.post("/instances/{instance_id}/restart")
+def restart(request: Request, user: User, instance_id: int, body: RestartBody) -> dict[str, Any]:
+    """Restart an instance from an activity it completed, with corrected data if given (as
+    `handoff restart --json`)."""
+    view = handoff(request).restart(
+        instance_id, element=body.element, data=body.data or None, actor=user.name
+    )
+    return view.to_json()
+
+
+@router.post("/instances/{instance_id}/cancel")
+def cancel(request: Request, user: User, instance_id: int, body: CancelBody) -> dict[str, Any]:
+    """Cancel one open task of an instance where the model allows it (as `handoff cancel --json`)."""
+    return handoff(request).cancel(instance_id, task_id=body.task, actor=user.name).to_json()
