@@ -521,61 +521,149 @@ def complete(ctx: Context, task: int, data_pairs: tuple[str, ...], data_json: st
 reason_option = click.option("--reason", help="Why, for the history (shown by 'handoff history').")
 
 
+STATUSES = ("running", "waiting", "completed", "error", "terminated", "suspended")  # engine.INSTANCE_STATUSES
+
+
+def batch_filters(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Instead of one INSTANCE: every instance these select (issue 16's batches)."""
+    options = [
+        click.option("--process", "process_id", help="Instances of this process."),
+        click.option(
+            "--version",
+            "versions",
+            type=AtLeastOne(),
+            multiple=True,
+            help="Of this version (with --process; repeatable).",
+        ),
+        click.option(
+            "--status",
+            "statuses",
+            type=click.Choice(STATUSES),
+            multiple=True,
+            help="In this status (repeatable).",
+        ),
+        click.option("--key", "business_key", help="With this business key."),
+        click.option("--dry-run", is_flag=True, help="List what would be done; change nothing."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def one_or_batch(
+    ctx: Context, operation: str, instance: int | None, filters: dict[str, Any], **options: Any
+) -> bool:
+    """Run `operation` on the instances `filters` select (True), or say to run it on INSTANCE (False)."""
+    dry_run = filters.pop("dry_run")
+    chosen = {k: v for k, v in filters.items() if v}
+    if instance is not None:
+        if chosen or dry_run:
+            raise Failed("give an INSTANCE or filters (--process, --version, --status, --key), not both", 2)
+        return False
+    if not chosen:
+        raise Failed(
+            f"say which instance to {operation}: an INSTANCE, or filters such as --process P --status error",
+            2,
+        )
+    from engine.text import repair as text
+
+    bar = Bar(ctx, operation)
+    report = ctx.app().batch_operation(
+        operation,
+        dry_run=dry_run,
+        actor=ctx.user,
+        progress=lambda _item, done, total: bar.step(done, total),
+        **chosen,
+        **options,
+    )
+    ctx.emit(report.to_json(), lambda: text.batch(report))
+    if report.count("failed"):
+        raise click.exceptions.Exit(5)
+    return True
+
+
 @main.command()
-@click.argument("instance", type=int)
+@click.argument("instance", type=int, required=False)
 @data_options
+@batch_filters
 @pass_ctx
-def retry(ctx: Context, instance: int, data_pairs: tuple[str, ...], data_json: str | None) -> None:
-    """Run the failed task of an instance in error again, with corrected data if given.
+def retry(
+    ctx: Context, instance: int | None, data_pairs: tuple[str, ...], data_json: str | None, **filters: Any
+) -> None:
+    """Run the failed task of an instance in error again, with corrected data if given. With filters
+    instead of INSTANCE, every instance in error they select, each on its own (one failure does not stop
+    the others), with a summary.
 
     \b
     Example:
       handoff retry 7 --data amount=1200
+      handoff retry --process claims --version 1 --status error --dry-run
     """
     data = data_of(data_pairs, data_json)
+    if one_or_batch(ctx, "retry", instance, filters, data=data or None):
+        return
+    assert instance is not None
     ctx.changed(ctx.app().retry(instance, data=data, actor=ctx.user))
 
 
 @main.command()
-@click.argument("instance", type=int)
+@click.argument("instance", type=int, required=False)
 @reason_option
+@batch_filters
 @pass_ctx
-def suspend(ctx: Context, instance: int, reason: str | None) -> None:
+def suspend(ctx: Context, instance: int | None, reason: str | None, **filters: Any) -> None:
     """Put an instance on hold: its tasks cannot be claimed or completed and its timers and automatic
-    retries do not fire until 'handoff resume'. Admins only.
+    retries do not fire until 'handoff resume'. With filters instead of INSTANCE, every instance they
+    select. Admins only.
 
     \b
     Example:
       handoff suspend 7 --reason "customer asked us to wait"
+      handoff suspend --process claims --status waiting --reason "system migration"
     """
+    if one_or_batch(ctx, "suspend", instance, filters, reason=reason):
+        return
+    assert instance is not None
     ctx.changed(ctx.app().suspend(instance, reason=reason, actor=ctx.user))
 
 
 @main.command()
-@click.argument("instance", type=int)
+@click.argument("instance", type=int, required=False)
+@batch_filters
 @pass_ctx
-def resume(ctx: Context, instance: int) -> None:
+def resume(ctx: Context, instance: int | None, **filters: Any) -> None:
     """Take a suspended instance off hold, back to the status it had; timers and retries that fell due
-    meanwhile fire on the worker's next pass. Admins only.
+    meanwhile fire on the worker's next pass. With filters instead of INSTANCE, every suspended
+    instance they select. Admins only.
 
     \b
     Example:
       handoff resume 7
+      handoff resume --process claims
     """
+    if one_or_batch(ctx, "resume", instance, filters):
+        return
+    assert instance is not None
     ctx.changed(ctx.app().resume(instance, actor=ctx.user))
 
 
 @main.command()
-@click.argument("instance", type=int)
+@click.argument("instance", type=int, required=False)
 @reason_option
+@batch_filters
 @pass_ctx
-def terminate(ctx: Context, instance: int, reason: str | None) -> None:
-    """End an instance for good: its open tasks are cancelled and it never runs again. Admins only.
+def terminate(ctx: Context, instance: int | None, reason: str | None, **filters: Any) -> None:
+    """End an instance for good: its open tasks are cancelled and it never runs again. With filters
+    instead of INSTANCE, every instance they select (try --dry-run first). Admins only.
 
     \b
     Example:
       handoff terminate 7 --reason "order cancelled by the customer"
+      handoff terminate --process claims --version 1 --key C-17 --dry-run
     """
+    if one_or_batch(ctx, "terminate", instance, filters, reason=reason):
+        return
+    assert instance is not None
     ctx.changed(ctx.app().terminate(instance, reason=reason, actor=ctx.user))
 
 
@@ -606,6 +694,10 @@ class Bar:
 @click.option("--to-version", type=AtLeastOne(), required=True, help="The version to move instances to.")
 @click.option("--from-version", type=AtLeastOne(), help="Only instances on this version.")
 @click.option("--instance", "instance_ids", type=int, multiple=True, help="Only this instance (repeatable).")
+@click.option(
+    "--status", "statuses", type=click.Choice(STATUSES), multiple=True, help="Only instances in this status."
+)
+@click.option("--key", "business_key", help="Only instances with this business key.")
 @click.option("--dry-run", is_flag=True, help="Say per instance what would change; change nothing.")
 @pass_ctx
 def migrate(
@@ -614,6 +706,8 @@ def migrate(
     to_version: int,
     from_version: int | None,
     instance_ids: tuple[int, ...],
+    statuses: tuple[str, ...],
+    business_key: str | None,
     dry_run: bool,
 ) -> None:
     """Move running instances to another version of their process. Each instance moves in a
@@ -633,6 +727,8 @@ def migrate(
         to_version=to_version,
         from_version=from_version,
         instance_ids=instance_ids,
+        statuses=statuses,
+        business_key=business_key,
         dry_run=dry_run,
         actor=ctx.user,
         progress=lambda _move, done, total: bar.step(done, total),

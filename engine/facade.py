@@ -20,6 +20,7 @@ import bpmn
 from storage import Database
 
 from . import (
+    batches,
     bootstrap,
     definitions,
     history,
@@ -56,7 +57,7 @@ from .views import (
     UserChange,
     UserView,
 )
-from .views.repair import MigrationReport
+from .views.repair import BatchReport, MigrationReport
 
 
 class Handoff:
@@ -193,6 +194,10 @@ class Handoff:
         return modification.restart(
             self.app, self.units, instance_id, element=element, data=data, actor=actor
         )
+
+    def batch_operation(self, operation: str, **options: Any) -> BatchReport:
+        """retry, suspend, resume or terminate many instances (engine/batches.py `run_batch`)."""
+        return batches.run_batch(self.app, self.units, operation, **options)
 
     def cancel(self, instance_id: int, *, task_id: int, actor: str | None) -> InstanceView:
         return modification.cancel(self.app, self.units, instance_id, task_id=task_id, actor=actor)

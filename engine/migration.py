@@ -47,6 +47,8 @@ def migrate(
     to_version: int,
     from_version: int | None = None,
     instance_ids: Sequence[int] = (),
+    statuses: Sequence[str] = (),
+    business_key: str | None = None,
     dry_run: bool = False,
     actor: str | None,
     progress: Callable[[InstanceMove, int, int], None] | None = None,
@@ -70,7 +72,8 @@ def migrate(
             session,
             process_id=process_id,
             definition_ids=source_ids,
-            statuses=MOVABLE_STATUSES,
+            statuses=[s for s in MOVABLE_STATUSES if not statuses or s in statuses],
+            business_key=business_key,
             ids=list(instance_ids) or None,
         )
         if instance_ids:

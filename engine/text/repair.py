@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..views.repair import InstanceMove, MigrationReport
+from ..views.repair import BatchReport, InstanceMove, MigrationReport
 
 
 def _changes(move: InstanceMove) -> str:
@@ -39,6 +39,34 @@ def migration(report: MigrationReport) -> str:
         f"{moved} {'can move' if report.dry_run else 'moved'} to v{report.to_version}, "
         f"{report.count('cannot move')} cannot move, {report.count('failed')} failed"
     )
+    if report.dry_run:
+        summary += " (nothing changed)"
+    return "\n".join([*lines, summary])
+
+
+_DONE = {"retry": "retried", "suspend": "suspended", "resume": "resumed", "terminate": "terminated"}
+
+
+def batch(report: BatchReport) -> str:
+    verb = _DONE.get(report.operation, report.operation)
+    lines = []
+    for item in report.items:
+        head = f"instance {item.id} (v{item.version}, {item.status})"
+        if item.outcome == "done":
+            lines.append(f"{head}: {verb}")
+        elif item.outcome == "would":
+            lines.append(f"{head}: would be {verb}")
+        elif item.outcome == "skipped":
+            lines.append(f"{head}: skipped: {item.message}")
+        else:
+            lines.append(f"{head}: FAILED, nothing changed: {item.message}")
+    if not report.items:
+        lines.append("no instance matches")
+    if report.dry_run:
+        summary = f"dry run: {len(report.items)} selected, {report.count('would')} would be {verb}"
+    else:
+        summary = f"{len(report.items)} selected, {report.count('done')} {verb}"
+    summary += f", {report.count('skipped')} skipped, {report.count('failed')} failed"
     if report.dry_run:
         summary += " (nothing changed)"
     return "\n".join([*lines, summary])

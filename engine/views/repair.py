@@ -73,3 +73,47 @@ class MigrationReport:
                 "failed": self.count("failed"),
             },
         }
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One instance of a batch: done, would be done (dry run), skipped (its status), or failed (why)."""
+
+    id: int
+    version: int
+    status: str  # after the operation when done, else as selected
+    outcome: str
+    message: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "version": self.version,
+            "status": self.status,
+            "outcome": self.outcome,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    operation: str
+    dry_run: bool
+    items: tuple[BatchItem, ...]
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for i in self.items if i.outcome == outcome)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation,
+            "dry_run": self.dry_run,
+            "instances": [i.to_json() for i in self.items],
+            "summary": {
+                "selected": len(self.items),
+                "done": self.count("done"),
+                "would": self.count("would"),
+                "skipped": self.count("skipped"),
+                "failed": self.count("failed"),
+            },
+        }
