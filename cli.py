@@ -775,6 +775,64 @@ def cancel(ctx: Context, instance: int, task_id: int) -> None:
     ctx.changed(ctx.app().cancel(instance, task_id=task_id, actor=ctx.user))
 
 
+@main.command()
+@click.option(
+    "--older-than",
+    help="Delete what ended longer ago than this (P180D); else each process's camunda:historyTimeToLive.",
+)
+@click.option("--process", "process_id", help="Only instances of this process.")
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+@click.option(
+    "--export",
+    "export_to",
+    type=click.Path(dir_okay=False),
+    help="First write the XES event log of what is deleted to FILE.",
+)
+@pass_ctx
+def cleanup(
+    ctx: Context, older_than: str | None, process_id: str | None, dry_run: bool, export_to: str | None
+) -> None:
+    """Delete completed and terminated instances past their time to live, with their tasks, history and
+    records, in bounded batches. What it deletes is gone from reports and exports for good: --export
+    keeps its event log first. Admins only.
+
+    \b
+    Example:
+      handoff cleanup --older-than P180D --dry-run
+      handoff cleanup --process claims --older-than P1Y --export claims-retired.xes
+    """
+    bar = Bar(ctx, "deleting")
+    report = ctx.app().cleanup(
+        older_than=older_than,
+        process_id=process_id,
+        dry_run=dry_run,
+        export_to=export_to,
+        actor=ctx.user,
+        progress=bar.step,
+    )
+
+    def text() -> str:
+        rows = ", ".join(
+            f"{n} {t}" for t, n in sorted(report.counts.items()) if t != "process_instance" and n
+        )
+        if not report.cutoffs:
+            return "nothing to clean up: no process has a time to live (give --older-than)"
+        verb = "would delete" if report.dry_run else "deleted"
+        lines = [f"{verb} {report.instances} finished instance(s)" + (f" ({rows})" if rows else "")]
+        if not report.dry_run:
+            lines[0] += f" in {report.batches} batch(es)"
+        if report.exported is not None:
+            lines.append(f"exported {report.exported} events of them to {export_to} first")
+        if report.instances:
+            lines.append(
+                "what is deleted is gone from reports and exports"
+                + (" (nothing changed)" if report.dry_run else " for good")
+            )
+        return "\n".join(lines)
+
+    ctx.emit(report.to_json(), text)
+
+
 # --- messages and signals ----------------------------------------------------------------------------
 
 

@@ -92,8 +92,10 @@ def export_events(
     since: datetime | None = None,
     until: datetime | None = None,
     schedule: bool = False,
+    instances: Any = None,
 ) -> int:
-    """Write the activity events (`since <= at < until`, of one process or all) to `out` as XES or CSV.
+    """Write the activity events (`since <= at < until`, of one process or all, of the instances the
+    storage select `instances` gives, if given) to `out` as XES or CSV.
 
     `out` is a binary or text file object; XES is UTF-8 (to a text object only if it has a `buffer`, as
     sys.stdout does). Returns the number of events written.
@@ -103,7 +105,9 @@ def export_events(
         raise InvalidInput(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     kinds = [k for k in LIFECYCLE if schedule or k != "task_ready"]
     with db.reader() as session:
-        rows = stream_events(session, kinds=kinds, process_id=process_id, since=since, until=until)
+        rows = stream_events(
+            session, kinds=kinds, process_id=process_id, since=since, until=until, instances=instances
+        )
         if fmt == "csv":
             return _write_csv(rows, out)
         return _write_xes(rows, _binary(out))

@@ -31,6 +31,7 @@ from . import (
     modification,
     people,
     reporting,
+    retention,
     scheduling,
     tasks,
 )
@@ -40,6 +41,7 @@ from .kernel.app import App
 from .kernel.batch import Batch
 from .kernel.units import Transactions, Units
 from .report import Report
+from .retention import CleanupReport
 from .runtime.messaging import Wait
 from .scheduling import DueWork, ScheduleView
 from .views import (
@@ -194,6 +196,10 @@ class Handoff:
         return modification.restart(
             self.app, self.units, instance_id, element=element, data=data, actor=actor
         )
+
+    def cleanup(self, **options: Any) -> CleanupReport:
+        """Options: older_than, process_id, dry_run, export_to, actor, batch, progress (engine/retention.py)."""
+        return retention.cleanup(self.app, **options)
 
     def batch_operation(self, operation: str, **options: Any) -> BatchReport:
         """retry, suspend, resume or terminate many instances (engine/batches.py `run_batch`)."""

@@ -42,9 +42,13 @@ def event_stream_statement(
     since: datetime | None = None,
     until: datetime | None = None,
     batch: int = BATCH,
+    instances: Select[Any] | None = None,
 ) -> Select[Any]:
-    """The export query: events of these kinds (all if None), `since <= at < until`, by instance then id."""
+    """The export query: events of these kinds (all if None), `since <= at < until`, of the instances
+    `instances` selects (ids; all if None), by instance then id."""
     query = select(*EXPORT_COLUMNS)
+    if instances is not None:
+        query = query.where(_EVENT.c.instance_id.in_(instances.scalar_subquery()))
     if kinds is not None:
         query = query.where(_EVENT.c.kind.in_(list(kinds)))
     if process_id:
@@ -66,10 +70,11 @@ def stream_events(
     since: datetime | None = None,
     until: datetime | None = None,
     batch: int = BATCH,
+    instances: Select[Any] | None = None,
 ) -> Iterator[Row[Any]]:
     """Yield export rows one at a time (columns: EXPORT_COLUMNS' names), fetched `batch` at a time."""
     statement = event_stream_statement(
-        kinds=kinds, process_id=process_id, since=since, until=until, batch=batch
+        kinds=kinds, process_id=process_id, since=since, until=until, batch=batch, instances=instances
     )
     result = session.execute(statement)
     try:
