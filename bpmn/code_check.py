@@ -181,10 +181,7 @@ def code_problems(
             message = _dmn_input_problem(snippet.text, check)
         else:
             failed = check(snippet.text, snippet.mode)
-            message = None
-            if failed is not None:
-                at = f"line {failed[0]} of its code: " if failed[0] and "\n" in snippet.text.strip() else ""
-                message = f"{at}{failed[1]}"
+            message = None if failed is None else failed[1]
         if message is not None:
             file_name, line = lines(snippet.element)
             problems.append(Problem(file_name, line, f"{snippet.where}: {message}"))

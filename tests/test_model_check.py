@@ -102,3 +102,19 @@ def test_a_timer_that_fails_at_run_time_names_its_element(app: Handoff) -> None:
     assert raised.value.instance_id is not None
     shown = app.show(raised.value.instance_id, actor="root").to_json()
     assert shown["error"]["task"] == "pause" and shown["error"]["task_name"] == "Cool off", shown["error"]
+
+
+def test_the_sandbox_escapes_that_do_not_compile_are_refused_at_validate() -> None:
+    """What RestrictedPython refuses when it compiles is refused at deploy, each with its line; the
+    attempts that compile (getattr with a computed name, open(), a huge division...) are stopped when
+    they run (tests/test_sandbox.py, deployed as versions from before this check were)."""
+    escapes = DATA / "sandbox_escapes.bpmn"
+    code, err = validate(escapes)
+    assert code == 3
+    found = {int(line.split(":")[1]): line for line in err.splitlines() if line.startswith(str(escapes))}
+    assert sorted(found) == [34, 43, 53, 84, 113, 122], err
+    assert (
+        "scriptTask 'Call __import__' (script): " in found[43] and '"__import__" is an invalid' in found[43]
+    )
+    assert "import statements are not allowed in the script sandbox" in found[53]
+    assert "Exec calls are not allowed" in found[113] and "Eval calls are not allowed" in found[122]
