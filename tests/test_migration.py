@@ -202,3 +202,27 @@ def test_a_kill_in_the_middle_leaves_each_instance_on_one_version(app: Handoff, 
     # The rest move on a second run, and nothing moves twice.
     report = app.migrate("claims", to_version=2, actor="root")
     assert report.count("migrated") == movable - len(done)
+
+
+def test_an_incident_on_a_broken_version_is_fixed_by_migrating_and_retrying(app: Handoff, tmp_path) -> None:
+    source = (DATA / "batch_pay.bpmn").read_text()
+    broken = tmp_path / "v1" / "pay.bpmn"
+    fixed = tmp_path / "v2" / "pay.bpmn"
+    broken.parent.mkdir()
+    fixed.parent.mkdir()
+    broken.write_text(source.replace("total = amount + 1", "total = amount + fee"))  # fee: never set
+    fixed.write_text(source)
+    app.deploy([broken], actor="root")
+    view = app.start("batch_pay", data={"blocked": False, "amount": 4}, actor="root")
+    try:
+        app.complete(view.tasks[0].id, actor="root")
+    except Exception as exc:  # noqa: BLE001 - the incident
+        assert "fee" in str(exc)
+    assert app.show(view.id, actor="root").status == "error"
+    app.deploy([fixed], actor="root")
+    report = app.migrate("batch_pay", to_version=2, actor="root")
+    assert [(m.id, m.outcome, m.status) for m in report.instances] == [(view.id, "migrated", "error")]
+    moved = app.show(view.id, actor="root")
+    assert moved.version == 2 and moved.status == "error"  # the incident stays until retried
+    done = app.retry(view.id, actor="root")
+    assert done.status == "completed" and done.data["total"] == 5
