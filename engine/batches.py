@@ -17,7 +17,7 @@ from storage import instance_sets
 from storage import repository as repo
 
 from . import incidents
-from .errors import HandoffError, InvalidInput, ScriptFailed
+from .errors import HandoffError, InvalidInput
 from .kernel.app import App
 from .kernel.definitions import not_deployed
 from .kernel.units import Units
@@ -109,6 +109,8 @@ def _one(
             view = incidents.resume(app, units, ref.id, actor=actor)
         else:
             view = incidents.terminate(app, units, ref.id, reason=reason, actor=actor)
-    except (HandoffError, ScriptFailed) as exc:
+    except HandoffError as exc:
         return BatchItem(ref.id, ref.version, ref.status, "failed", str(exc))
+    except Exception as exc:  # noqa: BLE001 - one instance's surprise must not stop the others
+        return BatchItem(ref.id, ref.version, ref.status, "failed", f"{type(exc).__name__}: {exc}")
     return BatchItem(ref.id, ref.version, view.status, "done", None)

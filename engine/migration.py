@@ -129,6 +129,8 @@ def _one(
             return _result(instance_id, from_version, instance.status, plan, moved=True)
     except HandoffError as exc:
         return InstanceMove(instance_id, from_version, status, False, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - one instance's surprise must not stop the others
+        return InstanceMove(instance_id, from_version, status, False, error=f"{type(exc).__name__}: {exc}")
 
 
 def _result(instance_id: int, from_version: int, status: str, plan: MovePlan, *, moved: bool) -> InstanceMove:
