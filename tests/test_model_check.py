@@ -118,3 +118,13 @@ def test_the_sandbox_escapes_that_do_not_compile_are_refused_at_validate() -> No
     )
     assert "import statements are not allowed in the script sandbox" in found[53]
     assert "Exec calls are not allowed" in found[113] and "Eval calls are not allowed" in found[122]
+
+
+def test_code_too_deep_to_compile_is_one_short_line(tmp_path: Path) -> None:
+    source = (BROKEN / "script_syntax.bpmn").read_text()
+    for script in ["x = " + "(" * 3000 + "1" + ")" * 3000, "x = " + "-" * 100_000 + "1"]:
+        path = tmp_path / "deep.bpmn"
+        path.write_text(source.replace("x = = 1", script))
+        code, err = validate(path)
+        assert code == 3 and len(err.splitlines()) == 1 and len(err) < 700, err[:1000]
+        assert f"{path}:6: scriptTask 'Compute total' (script): " in err
