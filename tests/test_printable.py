@@ -19,10 +19,6 @@ from engine.terminal import MAX_MESSAGE_CHARS, printable
 from engine.text import table
 from storage import Database
 
-# These tests show what the run-time sandbox does with code that reaches it: their versions are deployed
-# as before the deploy-time check (tests/conftest.py `unchecked_deploys`).
-pytestmark = pytest.mark.usefixtures("checked_at_run_time")
-
 # What a terminal would obey: CSI (colour, clear screen), OSC (window title; OSC 52 writes the
 # clipboard), the single-byte C1 CSI, a bidirectional override and isolate, a line separator.
 HOSTILE = "\x1b[31mred\x1b[0m \x1b]0;owned\x07 \x1b]52;c;ZWNobw==\x07 \x9b2J \u202eevil\u202c \u2066x\u2069 a\u2028b"

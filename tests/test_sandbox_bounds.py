@@ -26,10 +26,6 @@ from conftest import table_rows
 from engine import Handoff
 from storage import Database
 
-# These tests show what the run-time sandbox does with code that reaches it: their versions are deployed
-# as before the deploy-time check (tests/conftest.py `unchecked_deploys`).
-pytestmark = pytest.mark.usefixtures("checked_at_run_time")
-
 LIMITS = {"HANDOFF_SCRIPT_CPU_SECONDS": "0.5", "HANDOFF_SCRIPT_MEMORY_MIB": "64"}
 
 

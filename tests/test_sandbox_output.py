@@ -21,10 +21,6 @@ from conftest import DATA
 from engine import Handoff, ScriptFailed
 from storage import Database
 
-# These tests show what the run-time sandbox does with code that reaches it: their versions are deployed
-# as before the deploy-time check (tests/conftest.py `unchecked_deploys`).
-pytestmark = pytest.mark.usefixtures("checked_at_run_time")
-
 NOT_DATA = "which cannot be stored as task data"
 # route -> (script, what the incident says)
 LEFT_IN_DATA = {

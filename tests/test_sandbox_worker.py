@@ -21,10 +21,6 @@ from hostile_bpmn import BPMN_HEAD, handoff, kill_all, popen_handoff, write
 from engine import Handoff
 from storage import Database
 
-# These tests show what the run-time sandbox does with code that reaches it: their versions are deployed
-# as before the deploy-time check (tests/conftest.py `unchecked_deploys`).
-pytestmark = pytest.mark.usefixtures("checked_at_run_time")
-
 SCRIPTS = {
     "catch_finally": "n = 0\nwhile True:\n    try:\n        while True:\n            n = n + 1\n    finally:\n        continue",
     "recursive_finally": "def f():\n    try:\n        f()\n    finally:\n        f()\n\nf()",
