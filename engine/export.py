@@ -18,14 +18,14 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import chain, groupby
 from operator import attrgetter
 from typing import IO, Any, cast
 
 from storage import Database
-from storage.export_queries import stream_events
+from storage.export_queries import count_events, stream_events
 
 from .errors import InvalidInput
 
@@ -93,24 +93,42 @@ def export_events(
     until: datetime | None = None,
     schedule: bool = False,
     instances: Any = None,
+    progress: Callable[[int, int], Any] | None = None,
 ) -> int:
     """Write the activity events (`since <= at < until`, of one process or all, of the instances the
     storage select `instances` gives, if given) to `out` as XES or CSV.
 
     `out` is a binary or text file object; XES is UTF-8 (to a text object only if it has a `buffer`, as
-    sys.stdout does). Returns the number of events written.
+    sys.stdout does). Returns the number of events written. `progress(done, total)` is called now and
+    then (the total is counted first, only when it is asked for).
     """
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     kinds = [k for k in LIFECYCLE if schedule or k != "task_ready"]
+    chosen: dict[str, Any] = {
+        "kinds": kinds,
+        "process_id": process_id,
+        "since": since,
+        "until": until,
+        "instances": instances,
+    }
     with db.reader() as session:
-        rows = stream_events(
-            session, kinds=kinds, process_id=process_id, since=since, until=until, instances=instances
-        )
+        rows: Iterator[Any] = stream_events(session, **chosen)
+        if progress is not None:
+            rows = _reporting(rows, count_events(session, **chosen), progress)
         if fmt == "csv":
             return _write_csv(rows, out)
         return _write_xes(rows, _binary(out))
+
+
+def _reporting(rows: Iterable[Any], total: int, progress: Callable[[int, int], Any]) -> Iterator[Any]:
+    done = 0
+    for done, row in enumerate(rows, 1):
+        if done % 2000 == 0:
+            progress(done, total)
+        yield row
+    progress(done, total)
 
 
 def _binary(out: IO[Any]) -> IO[bytes]:

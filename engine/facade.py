@@ -12,38 +12,18 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pluggy
 
-import bpmn
 from storage import Database
 
-from . import (
-    batches,
-    bootstrap,
-    definitions,
-    history,
-    incidents,
-    instances,
-    messages,
-    migration,
-    modification,
-    people,
-    reporting,
-    retention,
-    scheduling,
-    tasks,
-)
+from . import bootstrap
 from .clock import Clock, utc_now
 from .handlers import Handler, ServiceRegistry
 from .kernel.app import App
-from .kernel.batch import Batch
 from .kernel.units import Transactions, Units
-from .report import Report
-from .retention import CleanupReport
-from .runtime.messaging import Wait
-from .scheduling import DueWork, ScheduleView
+from .lazy_modules import lazy_module
 from .views import (
     AuditView,
     CrossingView,
@@ -58,8 +38,51 @@ from .views import (
     TaskView,
     UserChange,
     UserView,
+    Wait,
 )
 from .views.repair import BatchReport, MigrationReport
+
+if TYPE_CHECKING:
+    import bpmn
+
+    from . import (
+        batches,
+        definitions,
+        history,
+        incidents,
+        instance_reads,
+        instances,
+        messages,
+        migration,
+        modification,
+        people,
+        reporting,
+        retention,
+        scheduling,
+        task_list,
+        tasks,
+    )
+    from .report import Report
+    from .retention import CleanupReport
+    from .scheduling import DueWork, ScheduleView
+else:
+    # A command runs one use case: the others (and SpiffWorkflow, the sandbox, the report's renderers
+    # behind them) load only if it is called (engine/lazy_modules.py).
+    batches = lazy_module("engine.batches")
+    definitions = lazy_module("engine.definitions")
+    history = lazy_module("engine.history")
+    incidents = lazy_module("engine.incidents")
+    instance_reads = lazy_module("engine.instance_reads")
+    instances = lazy_module("engine.instances")
+    messages = lazy_module("engine.messages")
+    migration = lazy_module("engine.migration")
+    modification = lazy_module("engine.modification")
+    people = lazy_module("engine.people")
+    reporting = lazy_module("engine.reporting")
+    retention = lazy_module("engine.retention")
+    scheduling = lazy_module("engine.scheduling")
+    task_list = lazy_module("engine.task_list")
+    tasks = lazy_module("engine.tasks")
 
 
 class Handoff:
@@ -112,6 +135,8 @@ class Handoff:
     @contextmanager
     def batch(self) -> Iterator[Handoff]:
         """Many operations as ONE transaction (engine/kernel/batch.py): use the `Handoff` it yields."""
+        from .kernel.batch import Batch
+
         with Batch(self.app) as units:
             yield Handoff.over(self.app, units)
 
@@ -144,15 +169,15 @@ class Handoff:
         return instances.start(self.app, self.units, process_id, **options)
 
     def show(self, instance_id: int, *, actor: str | None = None) -> InstanceView:
-        return instances.show(self.app, instance_id, actor=actor)
+        return instance_reads.show(self.app, instance_id, actor=actor)
 
     def instances(self, **filters: Any) -> list[InstanceSummary]:
-        """Filters: process_id, status, business_key, limit, actor (engine/instances.py `list_instances`)."""
-        return instances.list_instances(self.app, **filters)
+        """Filters: process_id, status, business_key, limit, actor (engine/instance_reads.py `list_instances`)."""
+        return instance_reads.list_instances(self.app, **filters)
 
     def tasks(self, **filters: Any) -> list[TaskView]:
-        """Filters: lane, assignee, instance_id, include_closed, actor (engine/tasks.py `list_tasks`)."""
-        return tasks.list_tasks(self.app, **filters)
+        """Filters: lane, assignee, instance_id, include_closed, actor (engine/task_list.py `list_tasks`)."""
+        return task_list.list_tasks(self.app, **filters)
 
     def claim(self, task_id: int, *, actor: str | None) -> TaskView:
         return tasks.claim(self.app, self.units, task_id, actor=actor)
@@ -219,7 +244,7 @@ class Handoff:
         return messages.signal(self.app, self.units, name, **options)
 
     def waits_of(self, instance_id: int, *, actor: str | None = None) -> list[Wait]:
-        return messages.waits_of(self.app, instance_id, actor=actor)
+        return instance_reads.waits_of(self.app, instance_id, actor=actor)
 
     # --- due work (the worker) -----------------------------------------------------------------------
 

@@ -74,7 +74,7 @@ def restart(
             raise ScriptFailed(
                 failure_text(definition, op.failure, instance_id) + " (nothing changed)", instance_id
             )
-        return rows.instance_view(work, instance, definition, tasks=open_tasks)
+        return rows.instance_view(work, instance, definition.version, tasks=open_tasks)
 
 
 def cancel(app: App, units: Units, instance_id: int, *, task_id: int, actor: str | None) -> InstanceView:
@@ -119,4 +119,4 @@ def cancel(app: App, units: Units, instance_id: int, *, task_id: int, actor: str
             raise ScriptFailed(
                 failure_text(definition, op.failure, instance_id) + " (nothing changed)", instance_id
             )
-        return rows.instance_view(work, instance, definition, tasks=open_tasks)
+        return rows.instance_view(work, instance, definition.version, tasks=open_tasks)

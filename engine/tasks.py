@@ -8,9 +8,8 @@ import bpmn
 from storage import repository as repo
 from storage.models import HumanTask
 
-from . import access, forms, runtime
+from . import forms, runtime
 from .errors import Conflict
-from .input_limits import whole
 from .kernel import rows
 from .kernel.advance import advance
 from .kernel.app import App
@@ -21,38 +20,6 @@ from .kernel.recording import record
 from .kernel.units import Units
 from .kernel.work import Work
 from .views import InstanceView, TaskView
-
-
-def list_tasks(
-    app: App,
-    *,
-    lane: str | None = None,
-    assignee: str | None = None,
-    instance_id: int | None = None,
-    include_closed: bool = False,
-    actor: str | None = None,
-) -> list[TaskView]:
-    """Human tasks; an operator sees those of their own lanes only (admins see all)."""
-    app.ready()
-    member = app.permissions.authorize(actor, "tasks")
-    if instance_id is not None:
-        whole(instance_id, "instance")
-    lanes = None
-    if member is not None and member.role != "admin":
-        access.check_lane_filter(member, lane)
-        lanes = sorted(member.lanes)
-    with app.db.reader() as session:
-        return [
-            rows.task_view(task, process, instance_status)
-            for task, process, instance_status in repo.list_tasks(
-                session,
-                lane=lane,
-                assignee=assignee,
-                instance_id=instance_id,
-                include_closed=include_closed,
-                lanes=lanes,
-            )
-        ]
 
 
 def claim(app: App, units: Units, task_id: int, *, actor: str | None) -> TaskView:
@@ -155,7 +122,7 @@ def complete(
             task_event(definition, spiff_task, "task_completed", op, task_id=task.id, data=completed)
         )
         open_tasks = advance(app, op, definition, instance, workflow)
-        view = rows.instance_view(work, instance, definition, tasks=open_tasks)
+        view = rows.instance_view(work, instance, definition.version, tasks=open_tasks)
     raise_failure(op, view, done=f"task {task_id} completed")
     return view
 

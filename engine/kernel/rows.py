@@ -4,15 +4,21 @@ their workflow restored, and shown as the views the doors print (engine/views.py
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from storage.models import HumanTask, ProcessInstance
 
 from .. import runtime
 from ..errors import Conflict, NotFound
 from ..input_limits import is_id
+from ..lazy_modules import lazy_module
 from ..views import InstanceView, TaskView, TimelineEntry
-from . import waits
 from .work import Work
+
+if TYPE_CHECKING:
+    from . import waits
+else:  # restoring a workflow needs it; reading rows (show, lists) does not (engine/lazy_modules.py)
+    waits = lazy_module("engine.kernel.waits")
 
 
 def task(work: Work, task_id: int) -> HumanTask:
@@ -90,7 +96,7 @@ def task_view(row: HumanTask, process_id: str, instance_status: str | None = Non
 def instance_view(
     work: Work,
     instance: ProcessInstance,
-    definition: runtime.LoadedDefinition,
+    version: int,
     *,
     timeline: tuple[TimelineEntry, ...] | None = (),
     tasks: Sequence[HumanTask] | None = None,
@@ -101,7 +107,7 @@ def instance_view(
     return InstanceView(
         id=instance.id,
         process=instance.process_id,
-        version=definition.version,
+        version=version,
         status=instance.status,
         business_key=instance.business_key,
         data=instance.data,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..retention import CleanupReport
 from ..views.repair import BatchReport, InstanceMove, MigrationReport
 
 
@@ -70,3 +71,20 @@ def batch(report: BatchReport) -> str:
     if report.dry_run:
         summary += " (nothing changed)"
     return "\n".join([*lines, summary])
+
+
+def cleanup(report: CleanupReport, export_to: str | None) -> str:
+    if not report.cutoffs:
+        return "nothing to clean up: no process has a time to live (give --older-than)"
+    rows = ", ".join(f"{n} {t}" for t, n in sorted(report.counts.items()) if t != "process_instance" and n)
+    verb = "would delete" if report.dry_run else "deleted"
+    first = f"{verb} {report.instances} finished instance(s)" + (f" ({rows})" if rows else "")
+    if not report.dry_run:
+        first += f" in {report.batches} batch(es)"
+    lines = [first]
+    if report.exported is not None:
+        lines.append(f"exported {report.exported} events of them to {export_to} first")
+    if report.instances:
+        gone = " (nothing changed)" if report.dry_run else " for good"
+        lines.append(f"what is deleted is gone from reports and exports{gone}")
+    return "\n".join(lines)
