@@ -31,6 +31,7 @@ from cli_base import (
     progress,
     record_filters,
 )
+from cli_repair import batch_filters, cancel, cleanup, migrate, one_or_batch, restart
 from cli_web import serve, users_passwd, users_revoke, users_token, users_tokens
 
 DEFAULT_DB = "sqlite:///handoff.db"
@@ -351,60 +352,87 @@ reason_option = click.option("--reason", help="Why, for the history (shown by 'h
 
 
 @main.command()
-@click.argument("instance", type=int)
+@click.argument("instance", type=int, required=False)
 @data_options
+@batch_filters
 @pass_ctx
-def retry(ctx: Context, instance: int, data_pairs: tuple[str, ...], data_json: str | None) -> None:
-    """Run the failed task of an instance in error again, with corrected data if given.
+def retry(
+    ctx: Context, instance: int | None, data_pairs: tuple[str, ...], data_json: str | None, **filters: Any
+) -> None:
+    """Run the failed task of an instance in error again, with corrected data if given. With filters
+    instead of INSTANCE, every instance in error they select, each on its own (one failure does not stop
+    the others), with a summary.
 
     \b
     Example:
       handoff retry 7 --data amount=1200
+      handoff retry --process claims --version 1 --status error --dry-run
     """
     data = data_of(data_pairs, data_json)
+    if one_or_batch(ctx, "retry", instance, filters, data=data or None):
+        return
+    assert instance is not None
     ctx.changed(ctx.app().retry(instance, data=data, actor=ctx.user))
 
 
 @main.command()
-@click.argument("instance", type=int)
+@click.argument("instance", type=int, required=False)
 @reason_option
+@batch_filters
 @pass_ctx
-def suspend(ctx: Context, instance: int, reason: str | None) -> None:
+def suspend(ctx: Context, instance: int | None, reason: str | None, **filters: Any) -> None:
     """Put an instance on hold: its tasks cannot be claimed or completed and its timers and automatic
-    retries do not fire until 'handoff resume'. Admins only.
+    retries do not fire until 'handoff resume'. With filters instead of INSTANCE, every instance they
+    select. Admins only.
 
     \b
     Example:
       handoff suspend 7 --reason "customer asked us to wait"
+      handoff suspend --process claims --status waiting --reason "system migration"
     """
+    if one_or_batch(ctx, "suspend", instance, filters, reason=reason):
+        return
+    assert instance is not None
     ctx.changed(ctx.app().suspend(instance, reason=reason, actor=ctx.user))
 
 
 @main.command()
-@click.argument("instance", type=int)
+@click.argument("instance", type=int, required=False)
+@batch_filters
 @pass_ctx
-def resume(ctx: Context, instance: int) -> None:
+def resume(ctx: Context, instance: int | None, **filters: Any) -> None:
     """Take a suspended instance off hold, back to the status it had; timers and retries that fell due
-    meanwhile fire on the worker's next pass. Admins only.
+    meanwhile fire on the worker's next pass. With filters instead of INSTANCE, every suspended
+    instance they select. Admins only.
 
     \b
     Example:
       handoff resume 7
+      handoff resume --process claims
     """
+    if one_or_batch(ctx, "resume", instance, filters):
+        return
+    assert instance is not None
     ctx.changed(ctx.app().resume(instance, actor=ctx.user))
 
 
 @main.command()
-@click.argument("instance", type=int)
+@click.argument("instance", type=int, required=False)
 @reason_option
+@batch_filters
 @pass_ctx
-def terminate(ctx: Context, instance: int, reason: str | None) -> None:
-    """End an instance for good: its open tasks are cancelled and it never runs again. Admins only.
+def terminate(ctx: Context, instance: int | None, reason: str | None, **filters: Any) -> None:
+    """End an instance for good: its open tasks are cancelled and it never runs again. With filters
+    instead of INSTANCE, every instance they select (try --dry-run first). Admins only.
 
     \b
     Example:
       handoff terminate 7 --reason "order cancelled by the customer"
+      handoff terminate --process claims --version 1 --key C-17 --dry-run
     """
+    if one_or_batch(ctx, "terminate", instance, filters, reason=reason):
+        return
+    assert instance is not None
     ctx.changed(ctx.app().terminate(instance, reason=reason, actor=ctx.user))
 
 
@@ -1007,6 +1035,11 @@ users.add_command(users_token)
 users.add_command(users_tokens)
 users.add_command(users_revoke)
 main.add_command(serve)
+
+# --- repairing running work: cli_repair.py ----------------------------------------------------------------
+
+for command in (migrate, restart, cancel, cleanup):
+    main.add_command(command)
 
 
 if __name__ == "__main__":

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from . import camunda_expressions, definition_limits, inspect, lint, retry
+from . import camunda_expressions, definition_limits, dmn_feel, inspect, lint, retry
+from .code_check import CodeCheck, code_problems
 from .inspect import local
 from .model import CallBinding, ParsedProcess, Problem, ProcessModel, SourceFile, ValidationReport
 from .serializer import codec
@@ -32,12 +33,15 @@ def load_files(
     return sources, problems
 
 
-def validate_files(paths: Sequence[str | Path], *, max_bytes: int = MAX_FILE_BYTES) -> ValidationReport:
-    """Read (each file at most `max_bytes`), parse and lint files; nothing is stored."""
+def validate_files(
+    paths: Sequence[str | Path], *, max_bytes: int = MAX_FILE_BYTES, check_code: CodeCheck | None = None
+) -> ValidationReport:
+    """Read (each file at most `max_bytes`), parse and lint files; nothing is stored. With `check_code`,
+    every script and expression is compiled by it (bpmn/code_check.py)."""
     sources, problems = load_files(paths, max_bytes=max_bytes)
     if problems:
         return ValidationReport((), tuple(problems))
-    report = validate(sources)
+    report = validate(sources, check_code=check_code)
     return ValidationReport(report.processes, in_line_order(tuple(problems) + report.problems))
 
 
@@ -70,8 +74,9 @@ def _spiff_problem(exc: Exception, lines: dict[str, dict[str, int]], default_fil
     return Problem(file_name, int(line) if line else None, message)
 
 
-def validate(sources: Sequence[SourceFile]) -> ValidationReport:
-    """Parse and lint `sources` together (a process and the files it calls); nothing is stored."""
+def validate(sources: Sequence[SourceFile], *, check_code: CodeCheck | None = None) -> ValidationReport:
+    """Parse and lint `sources` together (a process and the files it calls); nothing is stored. With
+    `check_code`, every script and expression of the parsed processes is compiled by it."""
     problems: list[Problem] = []
     trees: dict[str, etree._ElementTree] = {}
     for source in sources:
@@ -115,6 +120,8 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
         problems.extend(camunda_expressions.translate_document(tree, name)[1])
         lint.name_anonymous_flows(tree)
         problems.extend(lint.warnings(tree, name))
+    for name, tree in dmn_trees.items():
+        problems.extend(dmn_feel.translate_dmn(tree, name)[1])
     if any(p.severity == "error" for p in problems):
         return ValidationReport((), tuple(problems))
 
@@ -201,6 +208,8 @@ def validate(sources: Sequence[SourceFile]) -> ValidationReport:
             calls=calls,
         )
         problems.extend(retry.model_problems(model, file_name, node.sourceline))
+        if check_code is not None:
+            problems.extend(code_problems(spec_dict, _locator(lines, file_name), check_code))
         parsed.append(ParsedProcess(model=model, spec=spec_dict, files=tuple(sources), checksum=checksum))
     return ValidationReport(tuple(parsed), tuple(problems))
 
@@ -255,6 +264,20 @@ def _call_bindings(
                     )
                 )
     return calls, problems
+
+
+def _locator(lines: dict[str, dict[str, int]], first: str) -> Callable[[str], tuple[str, int | None]]:
+    """element id -> (file, line): in the process's own file first, then in the files deployed with it."""
+
+    def locate(element_id: str) -> tuple[str, int | None]:
+        if element_id in lines.get(first, {}):
+            return first, lines[first][element_id]
+        for name, index in lines.items():
+            if element_id in index:
+                return name, index[element_id]
+        return first, None
+
+    return locate
 
 
 def _kind(sources: Sequence[SourceFile], name: str) -> str:

@@ -41,6 +41,8 @@ RULES: dict[str, Rule] = {
     "retry": Rule("retry incidents", frozenset({"admin"})),
     "suspend": Rule("suspend or resume instances", frozenset({"admin"})),
     "terminate": Rule("terminate instances", frozenset({"admin"})),
+    "migrate": Rule("migrate or modify running instances", frozenset({"admin"})),
+    "cleanup": Rule("delete finished instances", frozenset({"admin"})),
     "sla": Rule("set SLAs", frozenset({"admin"})),
     "users": Rule("manage users", frozenset({"admin"})),
 }

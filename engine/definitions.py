@@ -21,17 +21,23 @@ from .errors import DefinitionInvalid, NotFound
 from .kernel.app import App
 from .kernel.definitions import not_deployed
 from .kernel.units import Units
-from .runtime import messaging
+from .runtime import messaging, sandbox
 from .views import Deployment, ProcessSummary
 
 
-def validate(paths: Sequence[str | Path]) -> bpmn.ValidationReport:
+def validate(paths: Sequence[str | Path], *, trusted_scripts: bool = False) -> bpmn.ValidationReport:
     """Parse and lint files without storing anything: every problem as `file:line: message`, in line order.
-    A file that does not exist is NotFound (nothing to validate), not a problem of the BPMN."""
+    Every script and expression is compiled as it will run: in the sandbox, or as full Python for a
+    version deployed with trusted scripts. A file that does not exist is NotFound (nothing to validate),
+    not a problem of the BPMN."""
     missing = [str(p) for p in paths if not Path(p).exists()]
     if missing:
         raise NotFound(f"no such file: {', '.join(missing)}")
-    return bpmn.validate_files(paths, max_bytes=input_limits.upload_limit())
+
+    def check(source: str, mode: str) -> tuple[int, str] | None:
+        return sandbox.check_compiles(source, mode, trusted=trusted_scripts)
+
+    return bpmn.validate_files(paths, max_bytes=input_limits.upload_limit(), check_code=check)
 
 
 def deploy(
@@ -45,7 +51,7 @@ def deploy(
     """
     app.ready()
     app.permissions.authorize(actor, "deploy_trusted" if trusted_scripts else "deploy")
-    report = validate(paths)
+    report = validate(paths, trusted_scripts=trusted_scripts)
     if not report.ok:
         first = report.errors[0]
         more = (

@@ -92,9 +92,11 @@ def export_events(
     since: datetime | None = None,
     until: datetime | None = None,
     schedule: bool = False,
+    instances: Any = None,
     progress: Callable[[int, int], Any] | None = None,
 ) -> int:
-    """Write the activity events (`since <= at < until`, of one process or all) to `out` as XES or CSV.
+    """Write the activity events (`since <= at < until`, of one process or all, of the instances the
+    storage select `instances` gives, if given) to `out` as XES or CSV.
 
     `out` is a binary or text file object; XES is UTF-8 (to a text object only if it has a `buffer`, as
     sys.stdout does). Returns the number of events written. `progress(done, total)` is called now and
@@ -104,7 +106,13 @@ def export_events(
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     kinds = [k for k in LIFECYCLE if schedule or k != "task_ready"]
-    chosen: dict[str, Any] = {"kinds": kinds, "process_id": process_id, "since": since, "until": until}
+    chosen: dict[str, Any] = {
+        "kinds": kinds,
+        "process_id": process_id,
+        "since": since,
+        "until": until,
+        "instances": instances,
+    }
     with db.reader() as session:
         rows: Iterator[Any] = stream_events(session, **chosen)
         if progress is not None:

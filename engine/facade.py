@@ -40,36 +40,46 @@ from .views import (
     UserView,
     Wait,
 )
+from .views.repair import BatchReport, MigrationReport
 
 if TYPE_CHECKING:
     import bpmn
 
     from . import (
+        batches,
         definitions,
         history,
         incidents,
         instance_reads,
         instances,
         messages,
+        migration,
+        modification,
         people,
         reporting,
+        retention,
         scheduling,
         task_list,
         tasks,
     )
     from .report import Report
+    from .retention import CleanupReport
     from .scheduling import DueWork, ScheduleView
 else:
     # A command runs one use case: the others (and SpiffWorkflow, the sandbox, the report's renderers
     # behind them) load only if it is called (engine/lazy_modules.py).
+    batches = lazy_module("engine.batches")
     definitions = lazy_module("engine.definitions")
     history = lazy_module("engine.history")
     incidents = lazy_module("engine.incidents")
     instance_reads = lazy_module("engine.instance_reads")
     instances = lazy_module("engine.instances")
     messages = lazy_module("engine.messages")
+    migration = lazy_module("engine.migration")
+    modification = lazy_module("engine.modification")
     people = lazy_module("engine.people")
     reporting = lazy_module("engine.reporting")
+    retention = lazy_module("engine.retention")
     scheduling = lazy_module("engine.scheduling")
     task_list = lazy_module("engine.task_list")
     tasks = lazy_module("engine.tasks")
@@ -198,6 +208,30 @@ class Handoff:
 
     def terminate(self, instance_id: int, *, reason: str | None = None, actor: str | None) -> InstanceView:
         return incidents.terminate(self.app, self.units, instance_id, reason=reason, actor=actor)
+
+    # --- repairing running work (engine/migration.py, engine/modification.py) -------------------------
+
+    def migrate(self, process_id: str, **options: Any) -> MigrationReport:
+        """Options: to_version, from_version, instance_ids, dry_run, actor, progress."""
+        return migration.migrate(self.app, self.units, process_id, **options)
+
+    def restart(
+        self, instance_id: int, *, element: str, data: dict[str, Any] | None = None, actor: str | None
+    ) -> InstanceView:
+        return modification.restart(
+            self.app, self.units, instance_id, element=element, data=data, actor=actor
+        )
+
+    def cleanup(self, **options: Any) -> CleanupReport:
+        """Options: older_than, process_id, dry_run, export_to, actor, batch, progress (engine/retention.py)."""
+        return retention.cleanup(self.app, **options)
+
+    def batch_operation(self, operation: str, **options: Any) -> BatchReport:
+        """retry, suspend, resume or terminate many instances (engine/batches.py `run_batch`)."""
+        return batches.run_batch(self.app, self.units, operation, **options)
+
+    def cancel(self, instance_id: int, *, task_id: int, actor: str | None) -> InstanceView:
+        return modification.cancel(self.app, self.units, instance_id, task_id=task_id, actor=actor)
 
     # --- messages and signals ------------------------------------------------------------------------
 

@@ -36,9 +36,15 @@ EXPORT_COLUMNS = (
 
 
 def _chosen(
-    kinds: Sequence[str] | None, process_id: str | None, since: datetime | None, until: datetime | None
+    kinds: Sequence[str] | None,
+    process_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    instances: Select[Any] | None = None,
 ) -> list[Any]:
     conditions: list[Any] = []
+    if instances is not None:
+        conditions.append(_EVENT.c.instance_id.in_(instances.scalar_subquery()))
     if kinds is not None:
         conditions.append(_EVENT.c.kind.in_(list(kinds)))
     if process_id:
@@ -57,9 +63,11 @@ def count_events(
     process_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    instances: Select[Any] | None = None,
 ) -> int:
     """How many events the export query yields (for a progress bar)."""
-    query = select(func.count()).select_from(_EVENT).where(*_chosen(kinds, process_id, since, until))
+    chosen = _chosen(kinds, process_id, since, until, instances)
+    query = select(func.count()).select_from(_EVENT).where(*chosen)
     return int(session.execute(query).scalar_one())
 
 
@@ -70,9 +78,11 @@ def event_stream_statement(
     since: datetime | None = None,
     until: datetime | None = None,
     batch: int = BATCH,
+    instances: Select[Any] | None = None,
 ) -> Select[Any]:
-    """The export query: events of these kinds (all if None), `since <= at < until`, by instance then id."""
-    query = select(*EXPORT_COLUMNS).where(*_chosen(kinds, process_id, since, until))
+    """The export query: events of these kinds (all if None), `since <= at < until`, of the instances
+    `instances` selects (ids; all if None), by instance then id."""
+    query = select(*EXPORT_COLUMNS).where(*_chosen(kinds, process_id, since, until, instances))
     return query.order_by(_EVENT.c.instance_id, _EVENT.c.id).execution_options(
         stream_results=True, yield_per=batch
     )
@@ -86,10 +96,11 @@ def stream_events(
     since: datetime | None = None,
     until: datetime | None = None,
     batch: int = BATCH,
+    instances: Select[Any] | None = None,
 ) -> Iterator[Row[Any]]:
     """Yield export rows one at a time (columns: EXPORT_COLUMNS' names), fetched `batch` at a time."""
     statement = event_stream_statement(
-        kinds=kinds, process_id=process_id, since=since, until=until, batch=batch
+        kinds=kinds, process_id=process_id, since=since, until=until, batch=batch, instances=instances
     )
     result = session.execute(statement)
     try:

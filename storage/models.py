@@ -291,6 +291,8 @@ class Delay(Base):
     __table_args__ = (
         UniqueConstraint("subject", name="uq_delay_subject"),
         Index("ix_delay_process_detected", "process_id", "detected_at"),
+        # Deleting an instance (cleanup) checks and deletes its delays: by this index, not a table scan.
+        Index("ix_delay_instance", "instance_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

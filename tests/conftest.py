@@ -11,6 +11,7 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -133,3 +134,25 @@ def table_rows(db_url: str) -> dict[str, list[tuple]]:
             return out
     finally:
         engine.dispose()
+
+
+@contextmanager
+def unchecked_deploys() -> Iterator[None]:
+    """Deploys in this block skip the deploy-time code check (bpmn/code_check.py), as versions deployed
+    before it existed did: what a test deploying so shows is that the run-time sandbox still stops their
+    code. (tests/test_model_check.py shows the same code refused at deploy.)"""
+    from engine.runtime import sandbox
+
+    original = sandbox.check_compiles
+    sandbox.check_compiles = lambda source, mode, *, trusted=False: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sandbox.check_compiles = original  # type: ignore[assignment]
+
+
+@pytest.fixture
+def checked_at_run_time() -> Iterator[None]:
+    """The test's deploys skip the deploy-time code check (`unchecked_deploys`)."""
+    with unchecked_deploys():
+        yield

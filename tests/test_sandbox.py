@@ -23,10 +23,14 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from conftest import DATA, ROOT, table_rows
+from conftest import DATA, ROOT, table_rows, unchecked_deploys
 from engine import Forbidden, Handoff, ScriptFailed
 from engine.runtime import sandbox
 from storage import Database
+
+# These tests show what the run-time sandbox does with code that reaches it: their versions are deployed
+# as before the deploy-time check (tests/conftest.py `unchecked_deploys`).
+pytestmark = pytest.mark.usefixtures("checked_at_run_time")
 
 ESCAPES = DATA / "sandbox_escapes.bpmn"
 CONDITION = DATA / "sandbox_condition.bpmn"
@@ -146,8 +150,12 @@ def _handoff(
 def limits_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('limits') / 'handoff.db'}"
     assert _handoff(url, "init", limits=False).returncode == 0
-    deployed = _handoff(url, "deploy", str(ESCAPES), str(CONDITION), limits=False)
-    assert deployed.returncode == 0, deployed.stderr
+    app = Handoff(Database(url))
+    try:
+        with unchecked_deploys():  # a child process would check them: deployed here, run there
+            app.deploy([ESCAPES, CONDITION], actor="root")
+    finally:
+        app.db.dispose()
     return url
 
 
@@ -306,7 +314,15 @@ def test_deploy_help_explains_the_sandbox() -> None:
 def test_subprocess_cli_reports_a_refused_import_in_one_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'handoff.db'}"
     assert _handoff(url, "init", limits=False).returncode == 0
-    assert _handoff(url, "deploy", str(TRUSTED), limits=False).returncode == 0
+    refused = _handoff(url, "deploy", str(TRUSTED), limits=False)  # at deploy now (issue 16)
+    assert refused.returncode == 3 and refused.stderr.count("\n") == 1
+    assert f"{TRUSTED}:8: scriptTask 'Compute square root' (script): import statements" in refused.stderr
+    app = Handoff(Database(url))
+    try:
+        with unchecked_deploys():  # a version deployed before the check: the sandbox stops it when it runs
+            app.deploy([TRUSTED], actor="root")
+    finally:
+        app.db.dispose()
     result = _handoff(url, "start", "square_root", "--data", "value=9", limits=False)
     assert result.returncode == 6
     assert result.stderr.count("\n") == 1

@@ -32,8 +32,13 @@ from hostile_bpmn import (
     write,
 )
 
+from conftest import unchecked_deploys
 from engine import Handoff
 from storage import Database
+
+# These tests show what the run-time sandbox does with code that reaches it: their versions are deployed
+# as before the deploy-time check (tests/conftest.py `unchecked_deploys`).
+pytestmark = pytest.mark.usefixtures("checked_at_run_time")
 
 LIMITS = {"HANDOFF_SCRIPT_CPU_SECONDS": "0.5", "HANDOFF_SCRIPT_MEMORY_MIB": "64"}
 CPU_TEXT = "CPU time limit (0.5 s)"
@@ -108,23 +113,25 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{directory / 'handoff.db'}"
     app = Handoff(Database(url))
     try:
-        app.init()
-        app.deploy(
-            [write(directory, "scripts.bpmn", routed_scripts("hostile_scripts", _routes()))], actor="dan"
-        )
-        bomb = 'int(Decimal("1e1000000")) > 0'
-        app.deploy(
-            [write(directory, "condition.bpmn", hostile_condition("hostile_condition", bomb))], actor="dan"
-        )
-        timer = '"PT%dS" % round(1, -3 * 10**7)'
-        app.deploy([write(directory, "timer.bpmn", hostile_timer("hostile_timer", timer))], actor="dan")
-        app.deploy(
-            [
-                write(directory, "decision.bpmn", hostile_decision("hostile_decision", "bomb")),
-                write(directory, "bomb.dmn", hostile_dmn("bomb", 'Decimal(int("f" * 800000, 16))')),
-            ],
-            actor="dan",
-        )
+        with unchecked_deploys():
+            app.init()
+            app.deploy(
+                [write(directory, "scripts.bpmn", routed_scripts("hostile_scripts", _routes()))], actor="dan"
+            )
+            bomb = 'int(Decimal("1e1000000")) > 0'
+            app.deploy(
+                [write(directory, "condition.bpmn", hostile_condition("hostile_condition", bomb))],
+                actor="dan",
+            )
+            timer = '"PT%dS" % round(1, -3 * 10**7)'
+            app.deploy([write(directory, "timer.bpmn", hostile_timer("hostile_timer", timer))], actor="dan")
+            app.deploy(
+                [
+                    write(directory, "decision.bpmn", hostile_decision("hostile_decision", "bomb")),
+                    write(directory, "bomb.dmn", hostile_dmn("bomb", 'Decimal(int("f" * 800000, 16))')),
+                ],
+                actor="dan",
+            )
     finally:
         app.db.dispose()
     return url

@@ -54,6 +54,32 @@ def _failure(task: Task | None, message: str, line: int | None, error_type: str)
 
 
 def describe_failure(exc: Exception) -> Failure:
+    failure = _describe(exc)
+    if failure.task is None:
+        # SpiffWorkflow raises some errors (a timer's value that is not ISO 8601) outside any task's
+        # wrapper: the task it was working on is still in the traceback, so the incident names it.
+        task = _task_in_traceback(exc)
+        if task is not None:
+            return Failure(task, failure.message, failure.line, failure.error_type)
+    return failure
+
+
+def _task_in_traceback(exc: BaseException) -> Task | None:
+    """The innermost task SpiffWorkflow was working on when `exc` was raised (`my_task` or `task`)."""
+    found: Task | None = None
+    tb = exc.__traceback__
+    while tb is not None:
+        names = tb.tb_frame.f_locals
+        for name in ("my_task", "task"):
+            candidate = names.get(name)
+            if isinstance(candidate, Task) and candidate.task_spec.bpmn_id is not None:
+                found = candidate
+                break
+        tb = tb.tb_next
+    return found
+
+
+def _describe(exc: Exception) -> Failure:
     if isinstance(exc, RunawayLoop):
         return _failure(exc.task, str(exc), None, "RunawayLoop")
     if isinstance(exc, ScriptOutputInvalid):

@@ -161,6 +161,13 @@ def _notes(entry: HistoryEntry) -> list[str]:
             notes.append(f"retry at {when(datetime.fromisoformat(data['retry_at'].replace('Z', '+00:00')))}")
     if e.kind in ("instance_suspended", "instance_terminated") and data.get("reason"):
         notes.append(str(data["reason"]))
+    if e.kind == "instance_migrated" and data:
+        notes.append(f"v{data.get('from_version')} -> v{data.get('to_version')}")
+    if e.kind == "instance_restarted" and data:
+        notes.append(
+            f"from {data.get('from')}"
+            + (f", cancelled {', '.join(data['cancelled'])}" if data.get("cancelled") else "")
+        )
     note = message_note(e.kind, data)
     if note:
         notes.append(note)

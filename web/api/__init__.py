@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from . import admin, docs, instances, messages, processes, records, tasks
+from . import admin, docs, instances, messages, processes, records, repair, tasks
 
-RESOURCES = (processes, instances, tasks, messages, records, admin, docs)
+RESOURCES = (processes, instances, tasks, messages, records, repair, admin, docs)
 
 
 def install(app: FastAPI) -> None:

@@ -41,6 +41,40 @@ def _list_page(request: Request, viewer: Viewer, status: int = 200, **result: An
 
 @router.get("/processes/{process_id}", response_class=HTMLResponse)
 def process_page(request: Request, process_id: str, viewer: PageUser, version: int | None = None) -> Response:
+    return _process_page(request, viewer, process_id, version)
+
+
+@router.post("/processes/{process_id}/migrations", response_class=HTMLResponse)
+async def migrate(request: Request, process_id: str, viewer: PageUser) -> Response:
+    """Admins: move the process's instances to another version; "Check" is a dry run."""
+    form = await request.form()
+    to_version = _number(form.get("to_version"))
+    from_version = _number(form.get("from_version"))
+    dry_run = form.get("action") != "migrate"
+    if to_version is None:
+        return await run_in_threadpool(
+            _process_page, request, viewer, process_id, None, 422, migration_error="Choose a version."
+        )
+    report = await run_in_threadpool(
+        lambda: app_of(request).migrate(
+            process_id, to_version=to_version, from_version=from_version, dry_run=dry_run, actor=viewer.name
+        )
+    )
+    return await run_in_threadpool(_process_page, request, viewer, process_id, None, 200, migration=report)
+
+
+def _number(value: Any) -> int | None:
+    return int(value) if isinstance(value, str) and value.isdigit() and int(value) > 0 else None
+
+
+def _process_page(
+    request: Request,
+    viewer: Viewer,
+    process_id: str,
+    version: int | None,
+    status: int = 200,
+    **extra: Any,
+) -> Response:
     app = app_of(request)
     versions = process_versions(app, process_id, actor=viewer.name)
     shown = version if version is not None and any(v["version"] == version for v in versions) else None
@@ -57,6 +91,8 @@ def process_page(request: Request, process_id: str, viewer: PageUser, version: i
         shown=shown or versions[0]["version"],
         svg=svg,
         humans=humans,
+        status=status,
+        **extra,
     )
 
 

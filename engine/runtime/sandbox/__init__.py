@@ -36,6 +36,7 @@ from .limits import (
     operation_budget,
     run_limited,
 )
+from .policy import check_compiles
 
 __all__ = [
     "CPU_SECONDS_ENV",
@@ -54,6 +55,7 @@ __all__ = [
     "ScriptRefused",
     "ScriptStopped",
     "TrustedEnvironment",
+    "check_compiles",
     "check_operation",
     "configure",
     "current_limits",

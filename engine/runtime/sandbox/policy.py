@@ -145,3 +145,28 @@ def compiled(source: str, mode: str, ticks: bool) -> CodeType:
         raise error
     assert result.code is not None
     return result.code
+
+
+def check_compiles(source: str, mode: str, *, trusted: bool = False) -> tuple[int, str] | None:
+    """None when `source` compiles as the sandbox (or, `trusted`, plain Python) will compile it at run
+    time; else (its line, one short line saying why), for `handoff validate` and `deploy`."""
+    try:
+        if trusted:
+            compile(source, "<string>", mode)
+        else:
+            compiled(source, mode, False)
+    except ScriptNotAllowed as exc:
+        return getattr(exc, "lineno", 0) or 0, _short(str(exc))
+    except SyntaxError as exc:
+        return exc.lineno or 0, _short(f"SyntaxError: {exc.msg}")
+    except (RecursionError, MemoryError):
+        # Python's compiler gives up on very deep nesting: so would the run, so say it now.
+        return 0, "it is nested too deeply to compile"
+    except ValueError as exc:  # a NUL byte in the source
+        return 0, _short(f"it cannot be compiled ({exc})")
+    return None
+
+
+def _short(message: str, limit: int = 300) -> str:
+    """A compiler's message quotes the statement: cut it so one problem stays one readable line."""
+    return message if len(message) <= limit else message[: limit - 30] + f"... ({len(message):,} characters)"
