@@ -442,22 +442,38 @@ def show(ctx: Context, instance: int) -> None:
 
 @main.command()
 @click.option("--lane", help="Only tasks of this lane (department).")
-@click.option("--mine", is_flag=True, help="Only tasks claimed by you (--user).")
+@click.option("--mine", is_flag=True, help="Only tasks assigned to you (--user) or that you may claim.")
+@click.option("--assignee", help="Only tasks assigned to (claimed by) this user.")
+@click.option("--candidate", help="Only tasks naming this user, or a lane of theirs, as candidates.")
+@click.option("--overdue", is_flag=True, help="Only open tasks past their due time.")
 @click.option("--instance", type=int, help="Only tasks of this instance.")
 @click.option("--all", "include_closed", is_flag=True, help="Include completed and cancelled tasks.")
 @pass_ctx
-def tasks(ctx: Context, lane: str | None, mine: bool, instance: int | None, include_closed: bool) -> None:
-    """List open human tasks (ready and claimed) with their forms.
+def tasks(
+    ctx: Context,
+    lane: str | None,
+    mine: bool,
+    assignee: str | None,
+    candidate: str | None,
+    overdue: bool,
+    instance: int | None,
+    include_closed: bool,
+) -> None:
+    """List open human tasks (ready and claimed) by priority, then oldest first, with due times and forms.
 
     \b
     Example:
       handoff tasks --lane Finance
+      handoff tasks --mine --overdue
     """
     from engine.text import tasks as text
 
     items = ctx.app().tasks(
         lane=lane,
-        assignee=ctx.user if mine else None,
+        assignee=assignee,
+        candidate=candidate,
+        mine=mine,
+        overdue=overdue,
         instance_id=instance,
         include_closed=include_closed,
         actor=ctx.user,

@@ -145,7 +145,8 @@ class Handoff:
         return instances.list_instances(self.app, **filters)
 
     def tasks(self, **filters: Any) -> list[TaskView]:
-        """Filters: lane, assignee, instance_id, include_closed, actor (engine/tasks.py `list_tasks`)."""
+        """Filters: lane, assignee, candidate, mine, overdue, instance_id, include_closed, actor
+        (engine/tasks.py `list_tasks`)."""
         return tasks.list_tasks(self.app, **filters)
 
     def claim(self, task_id: int, *, actor: str | None) -> TaskView:

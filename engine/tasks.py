@@ -31,8 +31,14 @@ def list_tasks(
     instance_id: int | None = None,
     include_closed: bool = False,
     actor: str | None = None,
+    candidate: str | None = None,
+    mine: bool = False,
+    overdue: bool = False,
 ) -> list[TaskView]:
-    """Human tasks; an operator sees those of their own lanes only (admins see all)."""
+    """Human tasks, by priority then age; an operator sees those of their own lanes and those the model
+    assigns to them or makes them a candidate for (admins see all). `mine`: assigned to the actor or
+    claimable by them; `candidate`: naming that user, or a group (lane) of theirs, as candidates;
+    `overdue`: open and past due (the model's due date, else the SLA from ready)."""
     app.ready()
     member = app.permissions.authorize(actor, "tasks")
     if instance_id is not None:
@@ -41,18 +47,31 @@ def list_tasks(
     if member is not None and member.role != "admin":
         access.check_lane_filter(member, lane)
         lanes = sorted(member.lanes)
+    members = app.permissions.members()
+    now = app.clock()
     with app.db.reader() as session:
-        return [
-            rows.task_view(task, process, instance_status)
-            for task, process, instance_status in repo.list_tasks(
-                session,
-                lane=lane,
-                assignee=assignee,
-                instance_id=instance_id,
-                include_closed=include_closed,
-                lanes=lanes,
-            )
-        ]
+        sla = app.sla.get(session)
+        found = repo.list_tasks(
+            session,
+            lane=lane,
+            assignee=assignee,
+            instance_id=instance_id,
+            include_closed=include_closed,
+            lanes=lanes,
+            viewer=actor,
+            candidate=(candidate, _groups(members, candidate) or ()) if candidate else None,
+            mine=(actor or "", _groups(members, actor)) if mine else None,
+            overdue=(now, sla) if overdue else None,
+        )
+        return [rows.task_view(task, process, status, sla=sla, now=now) for task, process, status in found]
+
+
+def _groups(members: dict[str, access.Member], name: str | None) -> list[str] | None:
+    """The groups (lanes) a user works in; None when they may claim any task (single-user mode, admins)."""
+    member = members.get(name or "")
+    if not members or (member is not None and member.role == "admin"):
+        return None
+    return sorted(member.lanes) if member is not None else []
 
 
 def claim(app: App, units: Units, task_id: int, *, actor: str | None) -> TaskView:
@@ -63,7 +82,7 @@ def claim(app: App, units: Units, task_id: int, *, actor: str | None) -> TaskVie
         task = rows.task(work, task_id)
         app.permissions.authorize_task(actor, task, "claim")
         if task.state == "claimed" and task.assignee == actor:
-            return _view(work, task)
+            return _view(work, task, app)
         if task.state == "claimed":
             raise Conflict(f"{rows.label(task)} is claimed by {task.assignee}")
         rows.require_open(task)
@@ -73,7 +92,7 @@ def claim(app: App, units: Units, task_id: int, *, actor: str | None) -> TaskVie
         ):
             raise Conflict(f"task {task_id} was changed by someone else just now; look again")
         _record_row_event(app, work, task, "task_claimed", now, actor)
-        return _view(work, task)
+        return _view(work, task, app)
 
 
 def unclaim(app: App, units: Units, task_id: int, *, actor: str | None) -> TaskView:
@@ -92,7 +111,7 @@ def unclaim(app: App, units: Units, task_id: int, *, actor: str | None) -> TaskV
         ):
             raise Conflict(f"task {task_id} was changed by someone else just now; look again")
         _record_row_event(app, work, task, "task_released", now, actor, data={"was_assignee": was_assignee})
-        return _view(work, task)
+        return _view(work, task, app)
 
 
 def complete(
@@ -175,6 +194,8 @@ def _record_row_event(
     record(app, work, definition.model, [row_event(task, kind, definition, now, actor=actor, data=data)])
 
 
-def _view(work: Work, task: HumanTask) -> TaskView:
+def _view(work: Work, task: HumanTask, app: App | None = None) -> TaskView:
     instance = rows.instance(work, task.instance_id)
-    return rows.task_view(task, instance.process_id)
+    if app is None:
+        return rows.task_view(task, instance.process_id)
+    return rows.task_view(task, instance.process_id, sla=app.sla.get(work.session), now=app.clock())

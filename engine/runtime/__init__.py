@@ -19,10 +19,12 @@ from .stepping import (
     run_engine,
 )
 from .tasks import (
+    ExpressionFailed,
     all_tasks,
     changed_data,
     element_of,
     error_tasks,
+    evaluate,
     find_task,
     instance_data,
     is_activity,
@@ -32,6 +34,7 @@ from .tasks import (
     retry_task,
     run_user_task,
     snapshot,
+    task_data,
 )
 from .timers import (
     TimerStart,
@@ -56,6 +59,7 @@ from .workflow import (
 
 __all__ = [
     "DefinitionCache",
+    "ExpressionFailed",
     "Failure",
     "LoadedDefinition",
     "RunawayLoop",
@@ -72,6 +76,7 @@ __all__ = [
     "describe_failure",
     "dump_workflow",
     "element_of",
+    "evaluate",
     "error_tasks",
     "find_task",
     "fire_due_timers",
@@ -96,6 +101,7 @@ __all__ = [
     "script_engine",
     "seeded_task_ids",
     "snapshot",
+    "task_data",
     "timer_details",
     "timer_starts",
 ]

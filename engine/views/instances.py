@@ -27,6 +27,12 @@ class TaskView:
     completed_at: datetime | None = None
     completed_by: str | None = None
     on_hold: bool = False  # its instance is suspended: nobody may claim or complete it until resumed
+    # From the model (docs/assignment.md); due_at is the model's due date, else the SLA from ready.
+    candidate_users: tuple[str, ...] = ()
+    candidate_groups: tuple[str, ...] = ()
+    follow_up_at: datetime | None = None
+    priority: int = 50
+    overdue: bool = False  # open and past due_at when it was read
 
     @property
     def label(self) -> str:
@@ -43,8 +49,13 @@ class TaskView:
             "lane": self.lane,
             "state": self.state,
             "assignee": self.assignee,
+            "candidate_users": list(self.candidate_users),
+            "candidate_groups": list(self.candidate_groups),
+            "priority": self.priority,
             "created_at": iso(self.created_at),
             "due_at": iso(self.due_at),
+            "follow_up_at": iso(self.follow_up_at),
+            "overdue": self.overdue,
             "claimed_at": iso(self.claimed_at),
             "completed_at": iso(self.completed_at),
             "completed_by": self.completed_by,

@@ -20,14 +20,22 @@ def list_tasks(
     user: User,
     lane: str | None = None,
     mine: str | None = None,
+    assignee: str | None = None,
+    candidate: str | None = None,
+    overdue: str | None = None,
     instance: int | None = None,
     all: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Open human tasks (ready and claimed; `all` adds closed ones) of the caller's lanes (as `handoff
-    tasks --json`); `mine`: only those the caller claimed."""
+    """Open human tasks (ready and claimed; `all` adds closed ones) of the caller's lanes and those
+    assigned to them or naming them as candidates, by priority then age (as `handoff tasks --json`);
+    `mine`: assigned to the caller or claimable by them; `assignee`, `candidate`: that user's;
+    `overdue`: past due."""
     items = handoff(request).tasks(
         lane=lane or None,
-        assignee=user.name if parse_flag(mine, "mine") else None,
+        mine=parse_flag(mine, "mine"),
+        assignee=assignee or None,
+        candidate=candidate or None,
+        overdue=parse_flag(overdue, "overdue"),
         instance_id=instance,
         include_closed=parse_flag(all, "all"),
         actor=user.name,
