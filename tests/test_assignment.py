@@ -249,10 +249,9 @@ def test_tasks_json_through_a_real_process(db_url: str) -> None:
 
 @pytest.fixture
 def served(db_url: str):
+    from engine import signin
     from web import create_app
     from web_server import serve_in_thread
-
-    from engine import signin
 
     app = setup(db_url)
     tokens = {name: signin.create_token(app, name, expires=None, actor="ann").token for name in PEOPLE}
@@ -269,39 +268,46 @@ def test_the_same_through_the_http_api(served, db_url: str) -> None:
     def client(name: str) -> httpx.Client:
         return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {tokens[name]}"}, timeout=30)
 
-    with client("rita") as rita, client("cfo") as cfo, client("fin") as fin, client("hal") as hal:
-        with client("ed") as ed, client("dora") as dora, client("ann") as ann:
-            r = rita.post("/api/processes/expense_claim/instances", json={"data": {"starter": "rita"}})
-            assert r.status_code == 201, r.text
-            instance = r.json()["id"]
-            [enter] = r.json()["tasks"]
-            assert (enter["state"], enter["assignee"]) == ("claimed", "rita")
-            r = rita.post(f"/api/tasks/{enter['id']}/complete", json={"data": {"amount": 5000}})
-            assert r.status_code == 200, r.text
-            [approve] = r.json()["tasks"]
-            assert approve["assignee"] == "cfo"
-            assert fin.post(f"/api/tasks/{approve['id']}/complete", json={}).status_code == 409
-            assert hal.post(f"/api/tasks/{approve['id']}/complete", json={}).status_code == 403
-            mine = cfo.get("/api/tasks", params={"mine": "1"}).json()
-            assert [(t["id"], t["priority"]) for t in mine] == [(approve["id"], 80)]
-            r = cfo.post(f"/api/tasks/{approve['id']}/complete", json={})
-            assert r.status_code == 200, r.text
-            [review] = r.json()["tasks"]
+    with (
+        client("rita") as rita,
+        client("cfo") as cfo,
+        client("fin") as fin,
+        client("hal") as hal,
+        client("ed") as ed,
+        client("dora") as dora,
+        client("ann") as ann,
+    ):
+        r = rita.post("/api/processes/expense_claim/instances", json={"data": {"starter": "rita"}})
+        assert r.status_code == 201, r.text
+        instance = r.json()["id"]
+        [enter] = r.json()["tasks"]
+        assert (enter["state"], enter["assignee"]) == ("claimed", "rita")
+        r = rita.post(f"/api/tasks/{enter['id']}/complete", json={"data": {"amount": 5000}})
+        assert r.status_code == 200, r.text
+        [approve] = r.json()["tasks"]
+        assert approve["assignee"] == "cfo"
+        assert fin.post(f"/api/tasks/{approve['id']}/complete", json={}).status_code == 409
+        assert hal.post(f"/api/tasks/{approve['id']}/complete", json={}).status_code == 403
+        mine = cfo.get("/api/tasks", params={"mine": "1"}).json()
+        assert [(t["id"], t["priority"]) for t in mine] == [(approve["id"], 80)]
+        r = cfo.post(f"/api/tasks/{approve['id']}/complete", json={})
+        assert r.status_code == 200, r.text
+        [review] = r.json()["tasks"]
 
-            # the candidate group's member sees and opens it outside Finance; the outsider gets 403
-            assert ed.get(f"/api/tasks/{review['id']}").json()["candidate_groups"] == ["Audit", "Legal"]
-            assert hal.get(f"/api/tasks/{review['id']}").status_code == 403
-            assert hal.get("/api/tasks").json() == []
-            listed = ann.get("/api/tasks", params={"candidate": "dora"}).json()
-            assert [t["id"] for t in listed] == [review["id"]]
-            assert ann.get("/api/tasks", params={"assignee": "cfo"}).json() == []
-            assert ann.get("/api/tasks", params={"overdue": "1"}).json() == []
-            before = table_rows(db_url)
-            assert hal.post(f"/api/tasks/{review['id']}/claim").status_code == 403
-            assert table_rows(db_url) == before
-            r = dora.post(f"/api/tasks/{review['id']}/claim")
-            assert r.status_code == 200 and r.json()["assignee"] == "dora"
-            assert ed.post(f"/api/tasks/{review['id']}/complete", json={}).status_code == 409
-            r = dora.post(f"/api/tasks/{review['id']}/complete", json={})
-            assert r.status_code == 200 and r.json()["status"] == "completed"
-            assert ann.get(f"/api/instances/{instance}").json()["status"] == "completed"
+        # the candidate group's member sees and opens it outside Finance; the outsider gets 403
+        assert ed.get(f"/api/tasks/{review['id']}").json()["candidate_groups"] == ["Audit", "Legal"]
+        assert hal.get(f"/api/tasks/{review['id']}").status_code == 403
+        assert hal.get("/api/tasks").json() == []
+        listed = ann.get("/api/tasks", params={"candidate": "dora"}).json()
+        assert [t["id"] for t in listed] == [review["id"]]
+        assert ann.get("/api/tasks", params={"assignee": "cfo"}).json() == []
+        assert ann.get("/api/tasks", params={"overdue": "1"}).json() == []
+        before = table_rows(db_url)
+        assert hal.post(f"/api/tasks/{review['id']}/claim").status_code == 403
+        assert table_rows(db_url) == before
+        r = dora.post(f"/api/tasks/{review['id']}/claim")
+        assert r.status_code == 200 and r.json()["assignee"] == "dora"
+        assert ed.post(f"/api/tasks/{review['id']}/complete", json={}).status_code == 409
+        r = dora.post(f"/api/tasks/{review['id']}/complete", json={})
+        assert r.status_code == 200 and r.json()["status"] == "completed"
+        assert ann.get(f"/api/instances/{instance}").json()["status"] == "completed"
