@@ -514,6 +514,31 @@ def unclaim(ctx: Context, task: int) -> None:
 
 
 @main.command()
+@click.argument("words", nargs=-1, required=True, metavar="[TASK] TEXT")
+@click.option("--instance", type=int, help="Comment on this instance rather than on a task.")
+@pass_ctx
+def comment(ctx: Context, words: tuple[str, ...], instance: int | None) -> None:
+    """Leave a note on a task or an instance, shown by show, history, the web pages and exports.
+
+    \b
+    Examples:
+      handoff --user bob comment 2 "waiting for the customer's invoice"
+      handoff comment --instance 1 "customer called: deliver on Monday"
+    """
+    from engine.text import comments as text
+
+    if instance is not None:
+        if len(words) != 1:
+            raise click.UsageError("give the comment as one argument (in quotes): comment --instance I TEXT")
+        view = ctx.app().comment(words[0], instance_id=instance, actor=ctx.user)
+    else:
+        if len(words) != 2 or not words[0].isdigit():
+            raise click.UsageError("give a task and the comment (in quotes): comment TASK TEXT")
+        view = ctx.app().comment(words[1], task_id=int(words[0]), actor=ctx.user)
+    ctx.emit(view.to_json(), lambda: text.added(view))
+
+
+@main.command()
 @click.argument("task", type=int)
 @data_options
 @pass_ctx

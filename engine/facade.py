@@ -21,6 +21,7 @@ from storage import Database
 
 from . import (
     bootstrap,
+    comments,
     definitions,
     history,
     incidents,
@@ -41,6 +42,7 @@ from .runtime.messaging import Wait
 from .scheduling import DueWork, ScheduleView
 from .views import (
     AuditView,
+    CommentView,
     CrossingView,
     DelayView,
     Deployment,
@@ -148,6 +150,13 @@ class Handoff:
         """Filters: lane, assignee, candidate, mine, overdue, instance_id, include_closed, actor
         (engine/tasks.py `list_tasks`)."""
         return tasks.list_tasks(self.app, **filters)
+
+    def comment(
+        self, text: str, *, task_id: int | None = None, instance_id: int | None = None, actor: str | None
+    ) -> CommentView:
+        return comments.comment(
+            self.app, self.units, text, task_id=task_id, instance_id=instance_id, actor=actor
+        )
 
     def claim(self, task_id: int, *, actor: str | None) -> TaskView:
         return tasks.claim(self.app, self.units, task_id, actor=actor)

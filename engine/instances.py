@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from storage import repository as repo
 
 from . import payload
+from .comments import comments_of
 from .errors import InvalidInput
 from .input_limits import whole
 from .kernel import rows
@@ -59,8 +61,9 @@ def show(app: App, instance_id: int, *, actor: str | None = None) -> InstanceVie
         work = Work(session)
         instance = rows.instance(work, instance_id)
         definition = app.definitions.for_instance(session, instance)
+        notes = comments_of(session, instance.id)
         if not app.permissions.may(actor, "history"):
-            return rows.instance_view(work, instance, definition, timeline=None)
+            return replace(rows.instance_view(work, instance, definition, timeline=None), comments=notes)
         timeline = tuple(
             TimelineEntry(
                 id=e.id,
@@ -76,7 +79,7 @@ def show(app: App, instance_id: int, *, actor: str | None = None) -> InstanceVie
             )
             for e in repo.events_of(session, instance_id)
         )
-        return rows.instance_view(work, instance, definition, timeline=timeline)
+        return replace(rows.instance_view(work, instance, definition, timeline=timeline), comments=notes)
 
 
 def list_instances(

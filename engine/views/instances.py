@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from .base import iso
+from .comments import CommentView
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class InstanceView:
     next_due_at: datetime | None = None
     timeline: tuple[TimelineEntry, ...] | None = field(default=())  # None: the reader may not see history
     attempts: int = 0  # automatic retries made for the current failure
+    comments: tuple[CommentView, ...] = ()  # on the instance and its tasks, oldest first (`show` reads them)
 
     @property
     def incident(self) -> bool:
@@ -132,6 +134,7 @@ class InstanceView:
             "started_by": self.started_by,
             "next_due_at": iso(self.next_due_at),
             **failure_json(self.status, self.error, self.next_due_at, self.attempts),
+            "comments": [c.to_json() for c in self.comments],
         }
         if with_timeline and self.timeline is not None:
             out["timeline"] = [e.to_json() for e in self.timeline]

@@ -12,7 +12,14 @@ from .definitions import (
     latest_definition,
     latest_definition_ref,
 )
-from .events import add_events, add_events_returning_ids, completed_event, completion_ranks, events_of
+from .events import (
+    add_events,
+    add_events_returning_ids,
+    completed_event,
+    completion_ranks,
+    events_of,
+    events_of_kind,
+)
 from .instances import get_instance, insert_instance, list_instances, open_instances, update_instances
 from .records import add_rows, delay_subjects, list_sla, records, set_sla, sla_settings
 from .tasks import (
@@ -43,6 +50,7 @@ __all__ = [
     "definitions_summary",
     "delay_subjects",
     "events_of",
+    "events_of_kind",
     "flush_writes",
     "get_instance",
     "get_task",

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from ..auth import User, handoff
-from .common import DataBody, JsonRoute, ReasonBody
+from .common import CommentBody, DataBody, JsonRoute, ReasonBody
 
 router = APIRouter(prefix="/instances", tags=["instances"], route_class=JsonRoute)
 
@@ -48,6 +48,12 @@ def show(request: Request, user: User, instance_id: int) -> dict[str, Any]:
 def history(request: Request, user: User, instance_id: int) -> dict[str, Any]:
     """The timeline with handoffs, crossings and delays (as `handoff history --json`)."""
     return handoff(request).history(instance_id, actor=user.name).to_json()
+
+
+@router.post("/{instance_id}/comments", status_code=201)
+def comment(request: Request, user: User, instance_id: int, body: CommentBody) -> dict[str, Any]:
+    """A comment on the instance (as `handoff comment --instance I TEXT --json`)."""
+    return handoff(request).comment(body.text, instance_id=instance_id, actor=user.name).to_json()
 
 
 @router.post("/{instance_id}/retry")

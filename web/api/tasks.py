@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from engine import lookups
 
 from ..auth import User, handoff
-from .common import DataBody, JsonRoute, parse_flag
+from .common import CommentBody, DataBody, JsonRoute, parse_flag
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=JsonRoute)
 
@@ -47,6 +47,12 @@ def list_tasks(
 def show_task(request: Request, user: User, task_id: int) -> dict[str, Any]:
     """One task with its form; 403 for an operator outside its lane."""
     return lookups.task(handoff(request), task_id, actor=user.name).to_json()
+
+
+@router.post("/{task_id}/comments", status_code=201)
+def comment(request: Request, user: User, task_id: int, body: CommentBody) -> dict[str, Any]:
+    """A comment on the task, by someone who may work on it (as `handoff comment TASK TEXT --json`)."""
+    return handoff(request).comment(body.text, task_id=task_id, actor=user.name).to_json()
 
 
 @router.post("/{task_id}/claim")

@@ -53,6 +53,7 @@ NOTICES = {
     "password_set": "Password set; the user's sessions were ended.",
     "token_revoked": "Token {n} revoked.",
     "sla_saved": "SLA saved.",
+    "commented": "Your comment was added.",
 }
 
 

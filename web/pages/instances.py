@@ -109,6 +109,7 @@ def _instance_page(
         retry_data=retry_data or json.dumps(instance.data, indent=2, sort_keys=True, default=str),
         problem=problem,
         may_act=viewer.may("retry"),
+        may_comment=viewer.may("comment"),
     )
 
 
@@ -164,6 +165,18 @@ def _retry(request: Request, viewer: Viewer, instance_id: int, posted: dict[str,
     except (ScriptFailed, InvalidInput) as exc:
         return _instance_page(request, viewer, instance_id, retry_data=text, problem=str(exc), status=422)
     return back(f"/instances/{instance_id}", "retried", instance_id)
+
+
+@router.post("/instances/{instance_id}/comment")
+async def comment(request: Request, instance_id: int, viewer: PageUser) -> Response:
+    text = (await _form(request)).get("text")
+    await run_in_threadpool(
+        app_of(request).comment,
+        text if isinstance(text, str) else "",
+        instance_id=instance_id,
+        actor=viewer.name,
+    )
+    return back(f"/instances/{instance_id}", "commented", instance_id)
 
 
 @router.post("/instances/{instance_id}/suspend")
