@@ -20,7 +20,7 @@ from .kernel.events import instance_event, row_event
 from .kernel.operation import Operation
 from .kernel.recording import record
 from .kernel.units import Units
-from .payload import check_payload
+from .payload import check_note
 from .views import CommentView
 
 KIND = "comment_added"
@@ -41,7 +41,7 @@ def comment(
         raise InvalidInput("a comment is on a task or on an instance: give one of them")
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("a comment needs some text")
-    check_payload({"comment": text}, "the comment")
+    check_note(text, "the comment")
     now = app.clock()
     with units.operation() as work:
         if task_id is not None:
