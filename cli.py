@@ -401,20 +401,39 @@ def start(
 )
 @click.option("--key", "business_key", help="Only this business key.")
 @click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Only instances whose data has NAME=VALUE (also NAME>V, NAME<V, NAME>=V, NAME<=V on numbers and "
+    "dates, NAME~TEXT for text containing TEXT); repeat for more, all must hold.",
+)
 @pass_ctx
 def instances(
-    ctx: Context, process: str | None, status: str | None, business_key: str | None, limit: int
+    ctx: Context,
+    process: str | None,
+    status: str | None,
+    business_key: str | None,
+    limit: int,
+    variables: tuple[str, ...],
 ) -> None:
     """List instances, newest first.
 
     \b
-    Example:
+    Examples:
       handoff instances --status error
+      handoff instances --var amount>1000 --var region=EU
     """
     from engine.text import instances as text
 
     items = ctx.app().instances(
-        process_id=process, status=status, business_key=business_key, limit=limit, actor=ctx.user
+        process_id=process,
+        status=status,
+        business_key=business_key,
+        limit=limit,
+        variables=variables,
+        actor=ctx.user,
     )
     ctx.emit([i.to_json() for i in items], lambda: text.instances(items))
 

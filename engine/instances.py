@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from storage import repository as repo
 
-from . import payload
+from . import payload, search
 from .comments import comments_of
 from .errors import InvalidInput
 from .input_limits import whole
@@ -90,13 +91,16 @@ def list_instances(
     business_key: str | None = None,
     limit: int = 100,
     actor: str | None = None,
+    variables: Sequence[str] = (),
 ) -> list[InstanceSummary]:
-    """Instances, newest first, filtered by process, status and business key."""
+    """Instances, newest first, filtered by process, status, business key and data (`variables`:
+    conditions such as `amount>1000`, `region=EU`, all of which must hold; engine/search.py)."""
     app.ready()
     app.permissions.authorize(actor, "read")
     whole(limit, "limit")
     if status is not None and status not in INSTANCE_STATUSES:
         raise InvalidInput(f"unknown status {status!r}; one of {', '.join(INSTANCE_STATUSES)}")
+    conditions = search.parse_all(variables)
     with app.db.reader() as session:
         return [
             InstanceSummary(
@@ -113,6 +117,11 @@ def list_instances(
                 attempts=i.attempts or 0,
             )
             for i, version in repo.list_instances(
-                session, process_id=process_id, status=status, business_key=business_key, limit=limit
+                session,
+                process_id=process_id,
+                status=status,
+                business_key=business_key,
+                limit=limit,
+                conditions=conditions,
             )
         ]

@@ -207,6 +207,26 @@ class HumanTask(Base):
     priority: Mapped[int | None] = mapped_column(Integer)
 
 
+class InstanceVariable(Base):
+    """An instance's top-level data, one row per name, for search by data (Camunda's variable table):
+    written in the transaction that changes the data (storage/repository/variables.py). Numbers go to
+    `num_value`, text (up to TEXT_LIMIT characters), booleans ("true"/"false") and ISO dates to
+    `text_value`; lists, objects and longer text are not searchable."""
+
+    __tablename__ = "instance_variable"
+    __table_args__ = (
+        Index("ix_instance_variable_number", "name", "num_value", "instance_id"),
+        Index("ix_instance_variable_text", "name", "text_value", "instance_id"),
+    )
+
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("process_instance.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    num_value: Mapped[float | None] = mapped_column(Float)
+    text_value: Mapped[str | None] = mapped_column(String(255))
+
+
 class Event(Base):
     """Append-only history, denormalised so that it reads the same after any later change."""
 

@@ -159,7 +159,9 @@ def _write_instance(
     new: bool,
 ) -> None:
     """The instance row: state and data (a completed instance keeps no workflow state, like Camunda's
-    runtime tables: its history, data snapshot and task rows stay), the next due time, the row itself."""
+    runtime tables: its history, data snapshot and task rows stay), the next due time, the row itself,
+    and its searchable data (the variable table, in the same transaction)."""
+    before = None if new else instance.data
     op.work.save_state(instance, definition, workflow, new=new)
     instance.updated_at = op.now
     if instance.status != "error":  # in error it is the retry time, or None: an incident (failures.fail)
@@ -170,6 +172,7 @@ def _write_instance(
         op.work.memo.born.add(instance.id)
     else:
         op.work.changed(instance)  # the version check for updated rows
+    op.work.index_data(instance, before)
 
 
 def _write_task_rows(

@@ -33,9 +33,13 @@ from .tasks import (
     set_task_values,
     update_task_if,
 )
+from .variables import Condition, rewrite_variables, write_variables
 
 __all__ = [
     "OPEN_TASK_STATES",
+    "Condition",
+    "rewrite_variables",
+    "write_variables",
     "WriteBuffer",
     "add_definition",
     "add_events",

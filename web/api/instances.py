@@ -23,12 +23,15 @@ def list_instances(
     key: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    var: Annotated[list[str] | None, Query()] = None,
 ) -> list[dict[str, Any]]:
-    """Instances, newest first (as `handoff instances --json`); `offset` skips the newest ones."""
+    """Instances, newest first (as `handoff instances --json`); `offset` skips the newest ones; `var`
+    (repeatable) filters by data as `--var` does: `amount>1000`, `region=EU`, `note~late`."""
     items = handoff(request).instances(
         process_id=process or None,
         status=status or None,
         business_key=key or None,
+        variables=[v for v in var or () if v],
         limit=limit + offset,  # the engine has no offset yet: the page is cut here
         actor=user.name,
     )

@@ -5,9 +5,9 @@ with retry (with corrected data), suspend, resume and terminate."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -28,14 +28,17 @@ def instance_list(
     process: str | None = None,
     status: str | None = None,
     key: str | None = None,
+    var: Annotated[list[str] | None, Query()] = None,
 ) -> Response:
     app = app_of(request)
     status = status if status in INSTANCE_STATUSES or status == "incident" else None
+    conditions = [v.strip() for v in var or () if v.strip()]
     found = app.instances(
         process_id=process or None,
         status="error" if status == "incident" else status,
         business_key=key or None,
         limit=PAGE_SIZE,
+        variables=conditions,
         actor=viewer.name,
     )
     if status == "incident":
@@ -51,6 +54,7 @@ def instance_list(
         process=process or "",
         status_filter=status or "",
         key=key or "",
+        conditions=(conditions + ["", ""])[: max(2, len(conditions))],
         page_size=PAGE_SIZE,
     )
 

@@ -1,4 +1,5 @@
-"""assignment: a human task's candidates, follow-up date and priority from the model (issue 15)
+"""assignment: a human task's candidates, follow-up date and priority from the model; the instance
+variable table for search by data (issue 15)
 
 Revision ID: 0011_assignment
 Revises: 0010_signin_and_report
@@ -24,9 +25,52 @@ def upgrade() -> None:
         batch.add_column(sa.Column("candidate_groups", sa.Text(), nullable=True))
         batch.add_column(sa.Column("follow_up_at", UtcDateTime(), nullable=True))
         batch.add_column(sa.Column("priority", sa.Integer(), nullable=True))
+    op.create_table(
+        "instance_variable",
+        sa.Column("instance_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("num_value", sa.Float(), nullable=True),
+        sa.Column("text_value", sa.String(length=255), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["instance_id"],
+            ["process_instance.id"],
+            name="fk_instance_variable_instance_id_process_instance",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("instance_id", "name", name="pk_instance_variable"),
+    )
+    op.create_index("ix_instance_variable_number", "instance_variable", ["name", "num_value", "instance_id"])
+    op.create_index("ix_instance_variable_text", "instance_variable", ["name", "text_value", "instance_id"])
+    # Instances that exist already become searchable too (their data snapshot, as the engine writes it).
+    _backfill()
+
+
+def _backfill() -> None:
+    from storage.repository.variables import variable_rows
+
+    bind = op.get_bind()
+    instance = sa.table("process_instance", sa.column("id", sa.Integer()), sa.column("data", sa.JSON()))
+    variable = sa.table(
+        "instance_variable",
+        sa.column("instance_id", sa.Integer()),
+        sa.column("name", sa.String()),
+        sa.column("num_value", sa.Float()),
+        sa.column("text_value", sa.String()),
+    )
+    rows: list[dict[str, object]] = []
+    for instance_id, data in bind.execute(sa.select(instance.c.id, instance.c.data)):
+        rows.extend(variable_rows(instance_id, data if isinstance(data, dict) else {}))
+        if len(rows) >= 10_000:
+            bind.execute(variable.insert(), rows)
+            rows = []
+    if rows:
+        bind.execute(variable.insert(), rows)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_instance_variable_text", table_name="instance_variable")
+    op.drop_index("ix_instance_variable_number", table_name="instance_variable")
+    op.drop_table("instance_variable")
     with op.batch_alter_table("human_task") as batch:
         batch.drop_column("priority")
         batch.drop_column("follow_up_at")

@@ -1,0 +1,154 @@
+"""The instance variable table: an instance's top-level data kept searchable (docs/search.md).
+
+Written in the transaction that changes the data: only the names whose value changed (one DELETE and
+one executemany INSERT, prepared), all of them for a new instance; a batch rewrites its instances' rows
+at its end. Searched with one EXISTS per condition, so that `handoff instances --var ...` walks the
+newest instances and probes each by its primary key, or seeks `(name, value)` for a rare value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, select
+from sqlalchemy.orm import Session
+
+from ..models import InstanceVariable, ProcessInstance
+from .buffer import buffer_of
+from .prepared import Prepared
+
+TEXT_LIMIT = 255
+_VARIABLE = cast(Table, InstanceVariable.__table__)
+_INSERT = Prepared(
+    insert(_VARIABLE).values({c: bindparam(c) for c in ("instance_id", "name", "num_value", "text_value")})
+)
+_DELETE = Prepared(
+    delete(_VARIABLE).where(
+        _VARIABLE.c.instance_id == bindparam("instance_id"), _VARIABLE.c.name == bindparam("name")
+    )
+)
+_MISSING = object()
+
+
+def searchable(value: Any) -> tuple[float | None, str | None] | None:
+    """(num_value, text_value) of a top-level value, or None when it is not searchable."""
+    if isinstance(value, bool):
+        return None, "true" if value else "false"
+    if isinstance(value, int | float):
+        number = float(value)
+        return (number, None) if math.isfinite(number) else None
+    if isinstance(value, str) and len(value) <= TEXT_LIMIT:
+        return None, value
+    return None
+
+
+def variable_rows(instance_id: int, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for name, value in data.items():
+        found = searchable(value)
+        if found is not None and isinstance(name, str) and len(name) <= TEXT_LIMIT:
+            rows.append(
+                {"instance_id": instance_id, "name": name, "num_value": found[0], "text_value": found[1]}
+            )
+    return rows
+
+
+def write_variables(
+    session: Session, instance_id: int, before: Mapping[str, Any] | None, after: Mapping[str, Any]
+) -> None:
+    """Keep the instance's rows as `after` says, given what they were written from (`before`; None for a
+    new instance). Unchanged names cost nothing."""
+    if before is None:
+        rows = variable_rows(instance_id, after)
+        if rows:
+            _INSERT.execute_many(session, rows)
+        return
+    changed = {
+        k: v for k, v in after.items() if before.get(k, _MISSING) != v or type(before.get(k)) is not type(v)
+    }
+    gone = [k for k in before if k not in after]
+    if not changed and not gone:
+        return
+    names = [*changed, *gone]
+    _DELETE.execute_many(session, [{"instance_id": instance_id, "name": n} for n in names])
+    rows = variable_rows(instance_id, changed)
+    if rows:
+        _INSERT.execute_many(session, rows)
+
+
+def rewrite_variables(session: Session, data: Mapping[int, Mapping[str, Any]], fresh: Iterable[int]) -> None:
+    """A batch's end: every row of these instances from their data now (`fresh`: inserted by the batch,
+    so none to delete first)."""
+    if buffer_of(session) is not None:
+        raise RuntimeError("rewrite_variables runs after the batch's buffer is flushed")
+    new = set(fresh)
+    old = [i for i in data if i not in new]
+    for start in range(0, len(old), 500):
+        session.execute(delete(_VARIABLE).where(_VARIABLE.c.instance_id.in_(old[start : start + 500])))
+    rows = [row for instance_id, values in data.items() for row in variable_rows(instance_id, values)]
+    if rows:
+        _INSERT.execute_many(session, rows)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`name op value`: op one of = > < >= <= ~ (contains, text, any case)."""
+
+    name: str
+    op: str
+    value: str
+
+
+def _number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def matching(condition: Condition) -> Any:
+    """An EXISTS clause for instances whose variable meets the condition."""
+    v = _VARIABLE.c
+    number = _number(condition.value)
+    if condition.op == "~":
+        pattern = (
+            "%" + condition.value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        test: Any = func.lower(v.text_value).like(pattern, escape="\\")
+    elif condition.op == "=":
+        lowered = condition.value.lower()
+        texts = [condition.value] + (
+            [lowered] if lowered in ("true", "false") and lowered != condition.value else []
+        )
+        test = (
+            v.text_value.in_(texts) if number is None else (v.num_value == number) | v.text_value.in_(texts)
+        )
+    else:
+        column, operand = (v.num_value, number) if number is not None else (v.text_value, condition.value)
+        test = {
+            ">": column > operand,
+            "<": column < operand,
+            ">=": column >= operand,
+            "<=": column <= operand,
+        }[condition.op]
+    return exists(select(1).where(and_(v.instance_id == ProcessInstance.id, v.name == condition.name, test)))
+
+
+def where_all(conditions: Sequence[Condition]) -> list[Any]:
+    return [matching(c) for c in conditions]
+
+
+__all__ = [
+    "TEXT_LIMIT",
+    "Condition",
+    "matching",
+    "rewrite_variables",
+    "searchable",
+    "variable_rows",
+    "where_all",
+    "write_variables",
+]
