@@ -40,7 +40,7 @@ def list_instances(
         query = query.where(ProcessInstance.status == status)
     if business_key:
         query = query.where(ProcessInstance.business_key == business_key)
-    for clause in where_all(conditions):
+    for clause in where_all(session, conditions):
         query = query.where(clause)
     rows = session.execute(query.order_by(ProcessInstance.id.desc()).limit(limit)).all()
     return [(r[0], r[1]) for r in rows]

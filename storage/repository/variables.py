@@ -110,8 +110,8 @@ def _number(text: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def matching(condition: Condition) -> Any:
-    """An EXISTS clause for instances whose variable meets the condition."""
+def _test(condition: Condition) -> Any:
+    """The condition on one row of the variable table (its name aside)."""
     v = _VARIABLE.c
     number = _number(condition.value)
     if condition.op == "~":
@@ -135,17 +135,54 @@ def matching(condition: Condition) -> Any:
             ">=": column >= operand,
             "<=": column <= operand,
         }[condition.op]
-    return exists(select(1).where(and_(v.instance_id == ProcessInstance.id, v.name == condition.name, test)))
+    return test
 
 
-def where_all(conditions: Sequence[Condition]) -> list[Any]:
-    return [matching(c) for c in conditions]
+def matching(condition: Condition) -> Any:
+    """An EXISTS clause for instances whose variable meets the condition."""
+    v = _VARIABLE.c
+    return exists(
+        select(1).where(and_(v.instance_id == ProcessInstance.id, v.name == condition.name, _test(condition)))
+    )
+
+
+# A condition matching at most this many instances is looked up through its index first; broader ones are
+# checked on the newest instances one by one (a primary-key probe each), so either way a search reads a
+# number of rows that does not grow with the number of instances (benchmarks/data_search.py).
+NARROW = 2000
+
+
+def narrowest(session: Session, conditions: Sequence[Condition]) -> list[int] | None:
+    """The instances of the narrowest indexed condition (`=`, `<`, `>`: an index range each), if one
+    matches at most NARROW of them; None when all are broad (or `~`, which no index can answer)."""
+    v = _VARIABLE.c
+    best: list[int] | None = None
+    for condition in conditions:
+        if condition.op == "~":
+            continue
+        query = select(v.instance_id).where(v.name == condition.name, _test(condition)).limit(NARROW + 1)
+        ids = list(session.scalars(query))
+        if len(ids) <= NARROW and (best is None or len(ids) < len(best)):
+            best = ids
+    return best
+
+
+def where_all(session: Session, conditions: Sequence[Condition]) -> list[Any]:
+    """WHERE clauses for instances meeting every condition."""
+    if not conditions:
+        return []
+    clauses = [matching(c) for c in conditions]
+    narrow = narrowest(session, conditions)
+    if narrow is not None:
+        clauses.append(ProcessInstance.id.in_(narrow))
+    return clauses
 
 
 __all__ = [
     "TEXT_LIMIT",
     "Condition",
     "matching",
+    "narrowest",
     "rewrite_variables",
     "searchable",
     "variable_rows",
