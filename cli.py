@@ -421,7 +421,7 @@ def instances(
     """List instances, newest first.
 
     \b
-    Examples:
+    Example:
       handoff instances --status error
       handoff instances --var amount>1000 --var region=EU
     """
@@ -540,7 +540,7 @@ def comment(ctx: Context, words: tuple[str, ...], instance: int | None) -> None:
     """Leave a note on a task or an instance, shown by show, history, the web pages and exports.
 
     \b
-    Examples:
+    Example:
       handoff --user bob comment 2 "waiting for the customer's invoice"
       handoff comment --instance 1 "customer called: deliver on Monday"
     """

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, select
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import InstanceVariable, ProcessInstance
@@ -110,39 +110,33 @@ def _number(text: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _test(condition: Condition) -> Any:
-    """The condition on one row of the variable table (its name aside)."""
+def _tests(condition: Condition) -> list[Any]:
+    """The condition on one row of the variable table (its name aside), as alternatives any of which
+    may hold: each one index range, which one OR would keep SQLite from using."""
     v = _VARIABLE.c
     number = _number(condition.value)
     if condition.op == "~":
-        pattern = (
-            "%" + condition.value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
-        test: Any = func.lower(v.text_value).like(pattern, escape="\\")
-    elif condition.op == "=":
+        escaped = condition.value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return [func.lower(v.text_value).like(f"%{escaped}%", escape="\\")]
+    if condition.op == "=":
         lowered = condition.value.lower()
         texts = [condition.value] + (
             [lowered] if lowered in ("true", "false") and lowered != condition.value else []
         )
-        test = (
-            v.text_value.in_(texts) if number is None else (v.num_value == number) | v.text_value.in_(texts)
-        )
-    else:
-        column, operand = (v.num_value, number) if number is not None else (v.text_value, condition.value)
-        test = {
-            ">": column > operand,
-            "<": column < operand,
-            ">=": column >= operand,
-            "<=": column <= operand,
-        }[condition.op]
-    return test
+        tests = [v.text_value == t for t in texts]
+        return tests if number is None else [v.num_value == number, *tests]
+    column, operand = (v.num_value, number) if number is not None else (v.text_value, condition.value)
+    ops = {">": column > operand, "<": column < operand, ">=": column >= operand, "<=": column <= operand}
+    return [ops[condition.op]]
 
 
 def matching(condition: Condition) -> Any:
     """An EXISTS clause for instances whose variable meets the condition."""
     v = _VARIABLE.c
     return exists(
-        select(1).where(and_(v.instance_id == ProcessInstance.id, v.name == condition.name, _test(condition)))
+        select(1).where(
+            and_(v.instance_id == ProcessInstance.id, v.name == condition.name, or_(*_tests(condition)))
+        )
     )
 
 
@@ -160,8 +154,12 @@ def narrowest(session: Session, conditions: Sequence[Condition]) -> list[int] | 
     for condition in conditions:
         if condition.op == "~":
             continue
-        query = select(v.instance_id).where(v.name == condition.name, _test(condition)).limit(NARROW + 1)
-        ids = list(session.scalars(query))
+        ids: list[int] = []
+        for test in _tests(condition):
+            query = select(v.instance_id).where(v.name == condition.name, test).limit(NARROW + 1 - len(ids))
+            ids += session.scalars(query)
+            if len(ids) > NARROW:
+                break
         if len(ids) <= NARROW and (best is None or len(ids) < len(best)):
             best = ids
     return best
