@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, or_, select
+from sqlalchemy import Table, bindparam, delete, func, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import InstanceVariable, ProcessInstance
@@ -131,13 +131,17 @@ def _tests(condition: Condition) -> list[Any]:
 
 
 def matching(condition: Condition) -> Any:
-    """An EXISTS clause for instances whose variable meets the condition."""
+    """Instances whose variable meets the condition: a correlated subquery evaluated per instance (a
+    primary-key probe), written so that PostgreSQL keeps it so rather than turning it into a join over
+    every row of the name, which would read them all to find the newest hundred."""
     v = _VARIABLE.c
-    return exists(
-        select(1).where(
-            and_(v.instance_id == ProcessInstance.id, v.name == condition.name, or_(*_tests(condition)))
-        )
+    probe = (
+        select(literal(1))
+        .where(v.instance_id == ProcessInstance.id, v.name == condition.name, or_(*_tests(condition)))
+        .limit(1)
+        .scalar_subquery()
     )
+    return probe.is_not(None)
 
 
 # A condition matching at most this many instances is looked up through its index first; broader ones are
