@@ -106,7 +106,23 @@ class Context:
         if self.as_json:
             click.echo(json.dumps(value, indent=2, default=str))
         elif text is not None:
-            click.echo(text() if callable(text) else text)
+            from engine import zones
+
+            # Times in the reader's zone, named (`users add --tz`, else HANDOFF_TZ, else the machine's)
+            with zones.showing(zones.resolve(self._zone_name())):
+                click.echo(text() if callable(text) else text)
+
+    def _zone_name(self) -> str | None:
+        """The acting user's zone, when the command opened the database and it knows them; None otherwise
+        (never an error here, and never a database opened just for this)."""
+        if self._app is None:
+            return None
+        from engine.errors import HandoffError
+
+        try:
+            return self.app().zone_of(self.user)
+        except HandoffError:
+            return None
 
     def changed(self, view: InstanceView) -> None:
         """An instance after a change: as `show` prints it, without the timeline."""
@@ -799,8 +815,13 @@ def users() -> None:
 @click.option(
     "--role", metavar="ROLE", help="designer, operator, analyst or admin (a new user: operator unless given)."
 )
+@click.option(
+    "--tz",
+    metavar="ZONE",
+    help="The time zone their times are shown in (Europe/Berlin); else HANDOFF_TZ, else the machine's.",
+)
 @pass_ctx
-def users_add(ctx: Context, name: str, lanes: tuple[str, ...], role: str | None) -> None:
+def users_add(ctx: Context, name: str, lanes: tuple[str, ...], role: str | None, tz: str | None) -> None:
     """Register NAME, or update them if they exist.
 
     For an existing user, --role replaces the role and --lane options replace all their lanes; what is
@@ -811,10 +832,11 @@ def users_add(ctx: Context, name: str, lanes: tuple[str, ...], role: str | None)
       handoff users add ann --role admin
       handoff users add fay --lane Finance --lane Sales
       handoff users add fay --lane Finance          (fay now works in Finance only)
+      handoff users add fay --tz Europe/Berlin
     """
     from engine.text import people as text
 
-    result = ctx.app().add_user(name, lanes=lanes or None, role=role, actor=ctx.user)
+    result = ctx.app().add_user(name, lanes=lanes or None, role=role, actor=ctx.user, tz=tz)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     ctx.emit(result.to_json(), lambda: text.change(result))

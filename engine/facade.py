@@ -235,15 +235,25 @@ class Handoff:
         return people.single_user_mode(self.app)
 
     def add_user(
-        self, name: str, *, lanes: Sequence[str] | None = None, role: str | None = None, actor: str | None
+        self,
+        name: str,
+        *,
+        lanes: Sequence[str] | None = None,
+        role: str | None = None,
+        actor: str | None,
+        tz: str | None = None,
     ) -> UserChange:
-        return people.add_user(self.app, self.units, name, lanes=lanes, role=role, actor=actor)
+        return people.add_user(self.app, self.units, name, lanes=lanes, role=role, actor=actor, tz=tz)
 
     def remove_user(self, name: str, *, actor: str | None) -> UserView:
         return people.remove_user(self.app, self.units, name, actor=actor)
 
     def users(self, *, actor: str | None = None) -> list[UserView]:
         return people.users(self.app, actor=actor)
+
+    def zone_of(self, name: str | None) -> str | None:
+        """The time zone `name` chose, or None (engine/zones.py)."""
+        return people.zone_of(self.app, name)
 
     def lane_members(self, lane: str) -> list[str]:
         return people.lane_members(self.app, lane)

@@ -15,7 +15,7 @@ from storage import repository as repo
 from storage import users as user_repo
 from storage.models import User
 
-from . import access
+from . import access, zones
 from .access import ROLES
 from .errors import Conflict, InvalidInput, NotFound
 from .input_limits import whole
@@ -40,8 +40,9 @@ def add_user(
     lanes: Sequence[str] | None = None,
     role: str | None = None,
     actor: str | None,
+    tz: str | None = None,
 ) -> UserChange:
-    """Register a user, or update an existing one.
+    """Register a user, or update an existing one (`tz`: the IANA time zone their times are shown in).
 
     A new user gets `role` (default operator) and `lanes`. For an existing name, a given `role`
     replaces the role and given `lanes` replace the lanes (None keeps them); the result says
@@ -52,6 +53,8 @@ def add_user(
     name = _clean_name(name)
     role = _clean_role(role)
     wanted_lanes = _clean_lanes(lanes)
+    if tz is not None:
+        tz = zones.check_zone(tz)
     now = app.clock()
     with units.operation() as work:
         session = work.session
@@ -68,22 +71,23 @@ def add_user(
         if user is None:
             new_role = role or "operator"
             new_lanes = wanted_lanes or ()
-            user_repo.add_user(session, name=name, role=new_role, lanes=new_lanes, at=now, by=actor)
+            added = user_repo.add_user(session, name=name, role=new_role, lanes=new_lanes, at=now, by=actor)
+            added.tz = tz
             user_repo.add_audit(
                 session,
                 at=now,
                 actor=actor,
                 action="user_added",
                 subject=name,
-                data={"role": new_role, "lanes": list(new_lanes)},
+                data={"role": new_role, "lanes": list(new_lanes), **({"tz": tz} if tz else {})},
             )
             result = UserChange(
-                UserView(name, new_role, new_lanes, now, actor),
+                UserView(name, new_role, new_lanes, now, actor, tz=tz),
                 "added",
                 warnings=_lane_warnings(session, name, new_role, new_lanes),
             )
         else:
-            result = _change_user(session, user, role, wanted_lanes, actor, now)
+            result = _change_user(session, user, role, wanted_lanes, actor, now, tz)
     app.permissions.forget()
     return result
 
@@ -95,6 +99,7 @@ def _change_user(
     lanes: tuple[str, ...] | None,
     actor: str | None,
     now: Any,
+    tz: str | None = None,
 ) -> UserChange:
     old_lanes = tuple(user_repo.lanes_of(session, user.id))
     new_role = role or user.role
@@ -109,6 +114,9 @@ def _change_user(
         changes.append(f"role {user.role} -> {new_role}")
     if new_lanes != old_lanes:
         changes.append(f"lanes {', '.join(old_lanes) or '(none)'} -> {', '.join(new_lanes) or '(none)'}")
+    new_tz = user.tz if tz is None else tz
+    if new_tz != user.tz:
+        changes.append(f"time zone {user.tz or '(default)'} -> {new_tz}")
     if not changes:
         view = UserView(
             user.name,
@@ -118,6 +126,7 @@ def _change_user(
             user.created_by,
             user.updated_at,
             user.updated_by,
+            user.tz,
         )
         return UserChange(view, "unchanged")
     user_repo.add_audit(
@@ -130,12 +139,13 @@ def _change_user(
             "role": new_role,
             "lanes": list(new_lanes),
             "before": {"role": user.role, "lanes": list(old_lanes)},
+            **({"tz": new_tz} if new_tz != user.tz else {}),
         },
     )
-    user.role, user.updated_at, user.updated_by = new_role, now, actor
+    user.role, user.updated_at, user.updated_by, user.tz = new_role, now, actor, new_tz
     if new_lanes != old_lanes:
         user_repo.set_lanes(session, user.id, new_lanes)
-    view = UserView(user.name, new_role, new_lanes, user.created_at, user.created_by, now, actor)
+    view = UserView(user.name, new_role, new_lanes, user.created_at, user.created_by, now, actor, new_tz)
     return UserChange(
         view, "changed", tuple(changes), _lane_warnings(session, user.name, new_role, new_lanes)
     )
@@ -197,9 +207,20 @@ def users(app: App, *, actor: str | None = None) -> list[UserView]:
                 u.created_by,
                 u.updated_at,
                 u.updated_by,
+                u.tz,
             )
             for u, lanes in user_repo.list_users(session)
         ]
+
+
+def zone_of(app: App, name: str | None) -> str | None:
+    """The time zone `name` chose (`users add --tz`), or None (then HANDOFF_TZ, else the machine's)."""
+    if not name:
+        return None
+    app.ready()
+    with app.db.reader() as session:
+        user = user_repo.get_user(session, name)
+        return user.tz if user is not None else None
 
 
 def lane_members(app: App, lane: str) -> list[str]:

@@ -363,6 +363,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))  # designer, operator, analyst or admin
+    tz: Mapped[str | None] = mapped_column(String(64))  # IANA zone their times are shown in (docs/users.md)
     created_at: Mapped[datetime]
     created_by: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime | None]

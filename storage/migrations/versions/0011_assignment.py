@@ -1,5 +1,5 @@
 """assignment: a human task's candidates, follow-up date and priority from the model; the instance
-variable table for search by data (issue 15)
+variable table for search by data; a user's time zone (issue 15)
 
 Revision ID: 0011_assignment
 Revises: 0010_signin_and_report
@@ -25,6 +25,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("candidate_groups", sa.Text(), nullable=True))
         batch.add_column(sa.Column("follow_up_at", UtcDateTime(), nullable=True))
         batch.add_column(sa.Column("priority", sa.Integer(), nullable=True))
+    with op.batch_alter_table("app_user") as batch:
+        batch.add_column(sa.Column("tz", sa.String(length=64), nullable=True))
     op.create_table(
         "instance_variable",
         sa.Column("instance_id", sa.Integer(), nullable=False),
@@ -71,6 +73,8 @@ def downgrade() -> None:
     op.drop_index("ix_instance_variable_text", table_name="instance_variable")
     op.drop_index("ix_instance_variable_number", table_name="instance_variable")
     op.drop_table("instance_variable")
+    with op.batch_alter_table("app_user") as batch:
+        batch.drop_column("tz")
     with op.batch_alter_table("human_task") as batch:
         batch.drop_column("priority")
         batch.drop_column("follow_up_at")
