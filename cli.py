@@ -820,8 +820,11 @@ def users() -> None:
     metavar="ZONE",
     help="The time zone their times are shown in (Europe/Berlin); else HANDOFF_TZ, else the machine's.",
 )
+@click.option("--email", metavar="ADDRESS", help='Where their notifications go ("" removes it).')
 @pass_ctx
-def users_add(ctx: Context, name: str, lanes: tuple[str, ...], role: str | None, tz: str | None) -> None:
+def users_add(
+    ctx: Context, name: str, lanes: tuple[str, ...], role: str | None, tz: str | None, email: str | None
+) -> None:
     """Register NAME, or update them if they exist.
 
     For an existing user, --role replaces the role and --lane options replace all their lanes; what is
@@ -836,7 +839,7 @@ def users_add(ctx: Context, name: str, lanes: tuple[str, ...], role: str | None,
     """
     from engine.text import people as text
 
-    result = ctx.app().add_user(name, lanes=lanes or None, role=role, actor=ctx.user, tz=tz)
+    result = ctx.app().add_user(name, lanes=lanes or None, role=role, actor=ctx.user, tz=tz, email=email)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     ctx.emit(result.to_json(), lambda: text.change(result))
@@ -891,6 +894,79 @@ def users_log(ctx: Context, subject: str | None, limit: int) -> None:
 
 
 # --- SLA and worker ----------------------------------------------------------------------------------
+
+
+@main.group()
+def notify() -> None:
+    """Mail notifications: who hears of what is in docs/notifications.md; SMTP settings here or in the
+    environment (HANDOFF_SMTP_HOST, _PORT, _FROM, _USER, _PASSWORD, _STARTTLS, _TIMEOUT), which wins.
+
+    \b
+    Example:
+      handoff notify set --host smtp.example.org --port 587 --from handoff@example.org --starttls true
+    """
+
+
+@notify.command("set")
+@click.option("--host", help="The SMTP server (nothing is sent until it is set).")
+@click.option("--port", help="Its port (25 unless given).")
+@click.option("--from", "sender", help="The sender address of the mails.")
+@click.option("--username", help="The SMTP user; the password only from HANDOFF_SMTP_PASSWORD.")
+@click.option(
+    "--starttls", type=click.Choice(["true", "false"]), help="Upgrade the connection with STARTTLS."
+)
+@click.option("--timeout", help="Seconds to wait for the server (5 unless given).")
+@click.option(
+    "--arrival", type=click.Choice(["immediate", "digest", "off"]), help="How a lane hears of new work."
+)
+@click.option("--digest-minutes", help="In digest mode: at most one digest per person this often (60).")
+@click.option("--url", help="The web address of `handoff serve`, for links in the mails.")
+@click.option(
+    "--unset", "unset", multiple=True, metavar="NAME", help="Forget a setting (back to its default)."
+)
+@pass_ctx
+def notify_set(ctx: Context, unset: tuple[str, ...], sender: str | None, **options: str | None) -> None:
+    """Set the mail settings (admins); the effective settings afterwards.
+
+    \b
+    Example:
+      handoff notify set --host localhost --port 2525 --from handoff@example.org --arrival digest
+    """
+    values: dict[str, str | None] = {k: v for k, v in options.items() if v is not None}
+    if sender is not None:
+        values["from"] = sender
+    for name in unset:
+        values[name.replace("-", "_")] = None
+    if not values:
+        raise Failed("give at least one setting (see --help)", 2)
+    view = ctx.app().notify_settings(values, actor=ctx.user)
+    ctx.emit(view.to_json(), lambda: "\n".join(f"{k}: {v}" for k, v in view.to_json().items()))
+
+
+@notify.command("show")
+@pass_ctx
+def notify_show(ctx: Context) -> None:
+    """The effective mail settings (environment, else stored, else defaults).
+
+    \b
+    Example:
+      handoff notify show
+    """
+    view = ctx.app().notify_settings(actor=ctx.user)
+    ctx.emit(view.to_json(), lambda: "\n".join(f"{k}: {v}" for k, v in view.to_json().items()))
+
+
+@notify.command("flush")
+@pass_ctx
+def notify_flush(ctx: Context) -> None:
+    """Send every waiting digest now (digest mode sends them by itself once they are due).
+
+    \b
+    Example:
+      handoff notify flush
+    """
+    sent = ctx.app().notify_flush(actor=ctx.user)
+    ctx.emit({"sent": sent}, f"{sent} digest mail{'s' if sent != 1 else ''} sent")
 
 
 @main.group()

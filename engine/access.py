@@ -43,6 +43,7 @@ RULES: dict[str, Rule] = {
     "suspend": Rule("suspend or resume instances", frozenset({"admin"})),
     "terminate": Rule("terminate instances", frozenset({"admin"})),
     "sla": Rule("set SLAs", frozenset({"admin"})),
+    "notify": Rule("manage mail notifications", frozenset({"admin"})),
     "users": Rule("manage users", frozenset({"admin"})),
 }
 

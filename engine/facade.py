@@ -27,6 +27,7 @@ from . import (
     incidents,
     instances,
     messages,
+    notifications,
     people,
     reporting,
     scheduling,
@@ -37,6 +38,7 @@ from .handlers import Handler, ServiceRegistry
 from .kernel.app import App
 from .kernel.batch import Batch
 from .kernel.units import Transactions, Units
+from .notifications import MailSettings
 from .report import Report
 from .runtime.messaging import Wait
 from .scheduling import DueWork, ScheduleView
@@ -242,8 +244,23 @@ class Handoff:
         role: str | None = None,
         actor: str | None,
         tz: str | None = None,
+        email: str | None = None,
     ) -> UserChange:
-        return people.add_user(self.app, self.units, name, lanes=lanes, role=role, actor=actor, tz=tz)
+        return people.add_user(
+            self.app, self.units, name, lanes=lanes, role=role, actor=actor, tz=tz, email=email
+        )
+
+    def notify_settings(
+        self, values: dict[str, str | None] | None = None, *, actor: str | None
+    ) -> MailSettings:
+        """Set the given mail settings (None removes one), then the effective ones (engine/notifications.py)."""
+        if values:
+            return notifications.set_settings(self.app, self.units, values, actor=actor)
+        return notifications.show_settings(self.app, actor=actor)
+
+    def notify_flush(self, *, actor: str | None) -> int:
+        """Send every waiting digest now; how many mails went."""
+        return notifications.flush_digests(self.app, self.units, actor=actor)
 
     def remove_user(self, name: str, *, actor: str | None) -> UserView:
         return people.remove_user(self.app, self.units, name, actor=actor)

@@ -41,6 +41,7 @@ def add_user(
     role: str | None = None,
     actor: str | None,
     tz: str | None = None,
+    email: str | None = None,
 ) -> UserChange:
     """Register a user, or update an existing one (`tz`: the IANA time zone their times are shown in).
 
@@ -55,6 +56,8 @@ def add_user(
     wanted_lanes = _clean_lanes(lanes)
     if tz is not None:
         tz = zones.check_zone(tz)
+    if email is not None:
+        email = _clean_email(email)
     now = app.clock()
     with units.operation() as work:
         session = work.session
@@ -72,22 +75,27 @@ def add_user(
             new_role = role or "operator"
             new_lanes = wanted_lanes or ()
             added = user_repo.add_user(session, name=name, role=new_role, lanes=new_lanes, at=now, by=actor)
-            added.tz = tz
+            added.tz, added.email = tz, email
             user_repo.add_audit(
                 session,
                 at=now,
                 actor=actor,
                 action="user_added",
                 subject=name,
-                data={"role": new_role, "lanes": list(new_lanes), **({"tz": tz} if tz else {})},
+                data={
+                    "role": new_role,
+                    "lanes": list(new_lanes),
+                    **({"tz": tz} if tz else {}),
+                    **({"email": email} if email else {}),
+                },
             )
             result = UserChange(
-                UserView(name, new_role, new_lanes, now, actor, tz=tz),
+                UserView(name, new_role, new_lanes, now, actor, tz=tz, email=email),
                 "added",
                 warnings=_lane_warnings(session, name, new_role, new_lanes),
             )
         else:
-            result = _change_user(session, user, role, wanted_lanes, actor, now, tz)
+            result = _change_user(session, user, role, wanted_lanes, actor, now, tz, email)
     app.permissions.forget()
     return result
 
@@ -100,6 +108,7 @@ def _change_user(
     actor: str | None,
     now: Any,
     tz: str | None = None,
+    email: str | None = None,
 ) -> UserChange:
     old_lanes = tuple(user_repo.lanes_of(session, user.id))
     new_role = role or user.role
@@ -117,6 +126,9 @@ def _change_user(
     new_tz = user.tz if tz is None else tz
     if new_tz != user.tz:
         changes.append(f"time zone {user.tz or '(default)'} -> {new_tz}")
+    new_email = user.email if email is None else (email or None)
+    if new_email != user.email:
+        changes.append(f"e-mail {user.email or '(none)'} -> {new_email or '(none)'}")
     if not changes:
         view = UserView(
             user.name,
@@ -127,6 +139,7 @@ def _change_user(
             user.updated_at,
             user.updated_by,
             user.tz,
+            user.email,
         )
         return UserChange(view, "unchanged")
     user_repo.add_audit(
@@ -140,12 +153,16 @@ def _change_user(
             "lanes": list(new_lanes),
             "before": {"role": user.role, "lanes": list(old_lanes)},
             **({"tz": new_tz} if new_tz != user.tz else {}),
+            **({"email": new_email} if new_email != user.email else {}),
         },
     )
     user.role, user.updated_at, user.updated_by, user.tz = new_role, now, actor, new_tz
+    user.email = new_email
     if new_lanes != old_lanes:
         user_repo.set_lanes(session, user.id, new_lanes)
-    view = UserView(user.name, new_role, new_lanes, user.created_at, user.created_by, now, actor, new_tz)
+    view = UserView(
+        user.name, new_role, new_lanes, user.created_at, user.created_by, now, actor, new_tz, new_email
+    )
     return UserChange(
         view, "changed", tuple(changes), _lane_warnings(session, user.name, new_role, new_lanes)
     )
@@ -208,9 +225,18 @@ def users(app: App, *, actor: str | None = None) -> list[UserView]:
                 u.updated_at,
                 u.updated_by,
                 u.tz,
+                u.email,
             )
             for u, lanes in user_repo.list_users(session)
         ]
+
+
+def _clean_email(email: str) -> str:
+    """An e-mail address for notifications ("" removes it): one line, an @, no spaces, at most 254."""
+    text = email.strip()
+    if text and (len(text) > 254 or text.count("@") != 1 or not text.isprintable() or " " in text):
+        raise InvalidInput(f"{email!r} is not an e-mail address (name@example.org)")
+    return text
 
 
 def zone_of(app: App, name: str | None) -> str | None:

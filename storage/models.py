@@ -364,10 +364,33 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))  # designer, operator, analyst or admin
     tz: Mapped[str | None] = mapped_column(String(64))  # IANA zone their times are shown in (docs/users.md)
+    email: Mapped[str | None] = mapped_column(String(254))  # where notifications go (docs/notifications.md)
     created_at: Mapped[datetime]
     created_by: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime | None]
     updated_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class NotifySetting(Base):
+    """One setting of the mail notifications (`handoff notify set`); environment variables override them
+    and the SMTP password is never stored (docs/notifications.md)."""
+
+    __tablename__ = "notify_setting"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(1024))
+
+
+class NotifyDigest(Base):
+    """A line waiting for its recipient's next digest mail (arrivals in digest mode)."""
+
+    __tablename__ = "notify_digest"
+    __table_args__ = (Index("ix_notify_digest_recipient", "recipient", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    at: Mapped[datetime]
+    line: Mapped[str] = mapped_column(Text)
 
 
 class UserLane(Base):

@@ -1,5 +1,6 @@
 """assignment: a human task's candidates, follow-up date and priority from the model; the instance
-variable table for search by data; a user's time zone (issue 15)
+variable table for search by data; a user's time zone and e-mail address, the mail settings and digest
+(issue 15)
 
 Revision ID: 0011_assignment
 Revises: 0010_signin_and_report
@@ -27,6 +28,22 @@ def upgrade() -> None:
         batch.add_column(sa.Column("priority", sa.Integer(), nullable=True))
     with op.batch_alter_table("app_user") as batch:
         batch.add_column(sa.Column("tz", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("email", sa.String(length=254), nullable=True))
+    op.create_table(
+        "notify_setting",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.String(length=1024), nullable=False),
+        sa.PrimaryKeyConstraint("key", name="pk_notify_setting"),
+    )
+    op.create_table(
+        "notify_digest",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("recipient", sa.String(length=254), nullable=False),
+        sa.Column("at", UtcDateTime(), nullable=False),
+        sa.Column("line", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_notify_digest"),
+    )
+    op.create_index("ix_notify_digest_recipient", "notify_digest", ["recipient", "id"])
     op.create_table(
         "instance_variable",
         sa.Column("instance_id", sa.Integer(), nullable=False),
@@ -73,7 +90,11 @@ def downgrade() -> None:
     op.drop_index("ix_instance_variable_text", table_name="instance_variable")
     op.drop_index("ix_instance_variable_number", table_name="instance_variable")
     op.drop_table("instance_variable")
+    op.drop_index("ix_notify_digest_recipient", table_name="notify_digest")
+    op.drop_table("notify_digest")
+    op.drop_table("notify_setting")
     with op.batch_alter_table("app_user") as batch:
+        batch.drop_column("email")
         batch.drop_column("tz")
     with op.batch_alter_table("human_task") as batch:
         batch.drop_column("priority")
