@@ -23,6 +23,7 @@ class UserBody(BaseModel):
     role: str | None = None  # a new user: operator unless given
     lanes: list[str] | None = None  # replaces all their lanes when given
     tz: str | None = None  # the time zone their times are shown in (IANA name), kept when not given
+    email: str | None = None  # where their notifications go ("" removes it), kept when not given
 
 
 class SlaBody(BaseModel):
