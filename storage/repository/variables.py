@@ -63,7 +63,9 @@ def write_variables(
     new instance). Unchanged names cost nothing."""
     if before is None:
         rows = variable_rows(instance_id, after)
-        if rows:
+        if len(rows) == 1:
+            _INSERT.execute(session, rows[0])  # a driver executemany costs more for one row
+        elif rows:
             _INSERT.execute_many(session, rows)
         return
     changed = {
