@@ -311,3 +311,30 @@ def test_the_same_through_the_http_api(served, db_url: str) -> None:
         r = dora.post(f"/api/tasks/{review['id']}/complete", json={})
         assert r.status_code == 200 and r.json()["status"] == "completed"
         assert ann.get(f"/api/instances/{instance}").json()["status"] == "completed"
+
+
+def test_spiffarena_properties_and_lane_owners(db_url: str) -> None:
+    """SpiffArena's equivalents: Python expressions in spiffworkflow:properties, and `lane_owners`."""
+    app = Handoff(Database(db_url))
+    try:
+        app.init()
+        report = app.deploy([DATA / "assignment_spiff.bpmn"], actor="setup")
+        assert report
+        for name, (role, lanes) in PEOPLE.items():
+            app.add_user(name, role=role, lanes=lanes, actor="ann")
+    finally:
+        app.db.dispose()
+    started = ok(db_url, "rita", "start", "spiff_claim", "--data", "starter=rita")
+    [enter] = started["tasks"]
+    assert (enter["state"], enter["assignee"], enter["priority"]) == ("claimed", "rita", 65)
+    assert datetime.fromisoformat(enter["due_at"]) == datetime.fromisoformat(enter["created_at"]) + timedelta(
+        days=1
+    )
+    done = ok(db_url, "rita", "complete", enter["id"], "--data-json", '{"amount": 5000}')
+    [approve] = done["tasks"]
+    # lane_owners made dora (Sales) a candidate of the Finance task; the expression added group Audit
+    assert approve["candidate_users"] == ["dora"] and approve["candidate_groups"] == ["Audit"]
+    assert approve["follow_up_at"] == "2030-01-02T09:00:00Z" and approve["lane"] == "Finance"
+    refused(db_url, "hal", 9, "hal (operator) may not claim", "claim", approve["id"])
+    assert ok(db_url, "dora", "claim", approve["id"])["assignee"] == "dora"
+    assert ok(db_url, "dora", "complete", approve["id"])["status"] == "completed"
