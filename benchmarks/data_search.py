@@ -44,7 +44,8 @@ def populate(url: str, n: int, seed: int = 7) -> None:
 
     from engine import Handoff
     from storage import Database
-    from storage.models import InstanceVariable, ProcessInstance
+    from storage.models import ProcessInstance
+    from storage.models_variables import InstanceVariable
     from storage.repository.variables import variable_rows
 
     app = Handoff(Database(url))

@@ -207,26 +207,6 @@ class HumanTask(Base):
     priority: Mapped[int | None] = mapped_column(Integer)
 
 
-class InstanceVariable(Base):
-    """An instance's top-level data, one row per name, for search by data (Camunda's variable table):
-    written in the transaction that changes the data (storage/repository/variables.py). Numbers go to
-    `num_value`, text (up to TEXT_LIMIT characters), booleans ("true"/"false") and ISO dates to
-    `text_value`; lists, objects and longer text are not searchable."""
-
-    __tablename__ = "instance_variable"
-    __table_args__ = (
-        Index("ix_instance_variable_number", "name", "num_value", "instance_id"),
-        Index("ix_instance_variable_text", "name", "text_value", "instance_id"),
-    )
-
-    instance_id: Mapped[int] = mapped_column(
-        ForeignKey("process_instance.id", ondelete="CASCADE"), primary_key=True
-    )
-    name: Mapped[str] = mapped_column(String(255), primary_key=True)
-    num_value: Mapped[float | None] = mapped_column(Float)
-    text_value: Mapped[str | None] = mapped_column(String(255))
-
-
 class Event(Base):
     """Append-only history, denormalised so that it reads the same after any later change."""
 
@@ -369,28 +349,6 @@ class User(Base):
     created_by: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime | None]
     updated_by: Mapped[str | None] = mapped_column(String(255))
-
-
-class NotifySetting(Base):
-    """One setting of the mail notifications (`handoff notify set`); environment variables override them
-    and the SMTP password is never stored (docs/notifications.md)."""
-
-    __tablename__ = "notify_setting"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(1024))
-
-
-class NotifyDigest(Base):
-    """A line waiting for its recipient's next digest mail (arrivals in digest mode)."""
-
-    __tablename__ = "notify_digest"
-    __table_args__ = (Index("ix_notify_digest_recipient", "recipient", "id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    recipient: Mapped[str] = mapped_column(String(254))
-    at: Mapped[datetime]
-    line: Mapped[str] = mapped_column(Text)
 
 
 class UserLane(Base):

@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .models import NotifyDigest, NotifySetting, User, UserLane
+from .models import User, UserLane
+from .models_notify import NotifyDigest, NotifySetting
 
 
 def settings(session: Session) -> dict[str, str]:

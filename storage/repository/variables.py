@@ -16,7 +16,8 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, func, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import InstanceVariable, ProcessInstance
+from ..models import ProcessInstance
+from ..models_variables import InstanceVariable
 from .buffer import buffer_of
 from .prepared import Prepared
 
