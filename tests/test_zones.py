@@ -79,3 +79,26 @@ def test_web_pages_in_the_viewers_zone(db_url: str) -> None:
         assert f" {machine}" in fay.get(f"/instances/{seed.ids['order_waiting']}").text
         sam.close()
         fay.close()
+
+
+def test_the_admin_page_sets_a_zone_and_an_address(db_url: str) -> None:
+    with pages_site(db_url) as (url, seed):
+        ada = SignedIn(url, "ada")
+        answer = ada.post(
+            "/admin/users",
+            {
+                "name": "sam",
+                "role": "operator",
+                "lanes": "Sales",
+                "tz": "Asia/Tokyo",
+                "email": "sam@example.org",
+            },
+        )
+        assert answer.status_code == 303, answer.text
+        sam = next(u for u in seed.app.users(actor="ada") if u.name == "sam")
+        assert (sam.tz, sam.email, sam.lanes) == ("Asia/Tokyo", "sam@example.org", ("Sales",))
+        refused = ada.post(
+            "/admin/users", {"name": "sam", "role": "operator", "lanes": "Sales", "tz": "Nowhere"}
+        )
+        assert refused.status_code == 422 and "unknown time zone" in refused.text
+        ada.close()
