@@ -63,8 +63,12 @@ def show(app: App, instance_id: int, *, actor: str | None = None) -> InstanceVie
         instance = rows.instance(work, instance_id)
         definition = app.definitions.for_instance(session, instance)
         notes = comments_of(session, instance.id)
+        sla, now = app.sla.get(session), app.clock()  # due times as `tasks` shows them
         if not app.permissions.may(actor, "history"):
-            return replace(rows.instance_view(work, instance, definition, timeline=None), comments=notes)
+            return replace(
+                rows.instance_view(work, instance, definition, timeline=None, sla=sla, now=now),
+                comments=notes,
+            )
         timeline = tuple(
             TimelineEntry(
                 id=e.id,
@@ -80,7 +84,10 @@ def show(app: App, instance_id: int, *, actor: str | None = None) -> InstanceVie
             )
             for e in repo.events_of(session, instance_id)
         )
-        return replace(rows.instance_view(work, instance, definition, timeline=timeline), comments=notes)
+        return replace(
+            rows.instance_view(work, instance, definition, timeline=timeline, sla=sla, now=now),
+            comments=notes,
+        )
 
 
 def list_instances(

@@ -221,6 +221,8 @@ def test_the_lane_sla_example_shows_due_and_overdue(db_url: str) -> None:
     due = (register.created_at + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S UTC")
     assert f"{due} OVERDUE" in row
     assert {t["id"] for t in ok(db_url, "ann", "tasks", "--overdue")} == {register.id, fresh.id}
+    [shown] = ok(db_url, "ann", "show", register.instance)["tasks"]  # show gives the same due time
+    assert (shown["due_at"], shown["overdue"]) == (first["due_at"], True)
     # a global default does not override the lane's; a longer lane SLA makes nothing overdue
     assert cli(db_url, "ann", "sla", "set", "--lane", lane, "PT2H").exit_code == 0
     assert ok(db_url, "ann", "tasks", "--overdue") == []

@@ -121,8 +121,11 @@ def instance_view(
     *,
     timeline: tuple[TimelineEntry, ...] | None = (),
     tasks: Sequence[HumanTask] | None = None,
+    sla: dict[tuple[str, str], float] | None = None,
+    now: datetime | None = None,
 ) -> InstanceView:
-    """The instance with its open tasks (those given, else read) and, for `show`, its timeline."""
+    """The instance with its open tasks (those given, else read) and, for `show`, its timeline; with the
+    SLA settings and the time, the tasks' due times and overdue marks as `tasks` shows them."""
     if tasks is None:
         tasks = sorted(work.open_rows(instance.id).values(), key=lambda t: t.id)
     return InstanceView(
@@ -132,7 +135,7 @@ def instance_view(
         status=instance.status,
         business_key=instance.business_key,
         data=instance.data,
-        tasks=tuple(task_view(t, instance.process_id) for t in tasks),
+        tasks=tuple(task_view(t, instance.process_id, sla=sla, now=now) for t in tasks),
         error=instance.error,
         created_at=instance.created_at,
         updated_at=instance.updated_at,
