@@ -9,10 +9,7 @@ checked as a form value is (engine/payload.py: size, control characters).
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
-from storage import repository as repo
-
+from .comment_reads import KIND
 from .errors import InvalidInput
 from .kernel import rows
 from .kernel.app import App
@@ -22,8 +19,6 @@ from .kernel.recording import record
 from .kernel.units import Units
 from .payload import check_note
 from .views import CommentView
-
-KIND = "comment_added"
 
 
 def comment(
@@ -64,20 +59,4 @@ def comment(
     return view
 
 
-def comments_of(session: Session, instance_id: int) -> tuple[CommentView, ...]:
-    """The instance's comments, oldest first."""
-    return tuple(
-        CommentView(
-            e.instance_id,
-            e.task_id,
-            e.element_id if e.task_id else None,
-            e.element_name if e.task_id else None,
-            e.actor,
-            e.at,
-            str((e.data or {}).get("text", "")),
-        )
-        for e in repo.events_of_kind(session, instance_id, KIND)
-    )
-
-
-__all__ = ["KIND", "comment", "comments_of"]
+__all__ = ["KIND", "comment"]

@@ -8,6 +8,7 @@ headline: where work waits most, the busiest handoffs, the worst boundary, the S
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 import shutil
 import sys
@@ -21,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from bpmn.durations import format_duration
-from storage import Database
 
 from .errors import Forbidden, InvalidInput
 from .facade import Handoff
 from .files import atomic_file
 from .report import Report
+from .signin import set_password
 from .simulation import NO_LANE, Scenario, SimulationResult, simulate
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -70,6 +71,7 @@ class DemoResult:
     report: Report
     report_path: Path | None
     seconds: float
+    password: str | None = None  # the people's web password, when this run registered them
     program: str = field(default_factory=invoked_as)
 
     def people(self) -> dict[str, Any]:
@@ -81,6 +83,32 @@ class DemoResult:
             "starter": STARTER,
             "operators": {lane: list(names) for lane, names in OPERATORS.items()},
         }
+
+    def browser(self, db_url: str | None) -> dict[str, Any] | None:
+        """How to look at the result in the browser: `handoff serve` on the demo's database, signed in as
+        one of its people. `db_url` is None when the database was temporary (then: how to keep one)."""
+        if self.password is None:
+            return None
+        if db_url is None:
+            return None  # the database is gone: the CLI's note says how to keep one
+        return {
+            "serve": shlex.join([self.program, "--db", db_url, "serve"]),
+            "url": "http://127.0.0.1:8080/",
+            "password": self.password,
+            "sign_in": {"dashboard": ANALYST, "my_work": OPERATORS["Finance"][0], "admin": ADMIN},
+        }
+
+    def browser_text(self, db_url: str | None) -> list[str]:
+        web = self.browser(db_url)
+        if web is None:
+            return []
+        who = web["sign_in"]
+        return [
+            "",
+            f"Look at it in the browser: {web['serve']}",
+            f"  then open {web['url']} and sign in as {who['dashboard']} (the dashboard), {who['my_work']} "
+            f"(Finance's work) or {who['admin']} (admin), each with the password {web['password']}",
+        ]
 
     def what_if(self) -> dict[str, Any] | None:
         """The same simulation with one more person in the lane where work waits most, everything else as
@@ -206,11 +234,13 @@ class DemoResult:
         return "\n".join(lines)
 
 
-def register_people(app: Handoff) -> None:
+def register_people(app: Handoff) -> str | None:
     """The demo's organisation: an admin, a designer, the CPO's analyst, the web shop that starts
-    orders, and the operators of each lane. Skipped on a database that has users already."""
+    orders, and the operators of each lane, who sign in to `handoff serve` with one password made for
+    this run (returned; never a fixed one: a kept demo database may end up on a server). Skipped on a
+    database that has users already (None)."""
     if not app.single_user_mode():
-        return
+        return None
     app.add_user(ADMIN, role="admin", actor=ADMIN)
     app.add_user(DESIGNER, role="designer", actor=ADMIN)
     app.add_user(ANALYST, role="analyst", actor=ADMIN)
@@ -218,6 +248,10 @@ def register_people(app: Handoff) -> None:
     for lane, people in OPERATORS.items():
         for name in people:
             app.add_user(name, lanes=[lane], role="operator", actor=ADMIN)
+    password = "demo-" + secrets.token_urlsafe(6)
+    for name in (ADMIN, DESIGNER, ANALYST, *(n for people in OPERATORS.values() for n in people)):
+        set_password(app, name, password, actor=ADMIN)
+    return password
 
 
 def refuse_used_database(app: Handoff) -> None:
@@ -257,18 +291,18 @@ def run_demo(
     progress: Callable[[int], Any] | None = None,
 ) -> DemoResult:
     began = time.perf_counter()
-    app = Handoff(Database(db_url))
+    app = Handoff(db_url)  # a bad URL is SetupRequired, one line from the CLI
     try:
         app.init()
         refuse_used_database(app)
-        register_people(app)
+        password = register_people(app)
         app.deploy(sorted(EXAMPLES.glob("*.bpmn")), actor=DESIGNER)
     finally:
         app.db.dispose()
     # Operators default to each lane's registered users (Handoff.lane_members).
     scenario = Scenario(PROCESS, instances, seed=seed, starter=STARTER)
     result = simulate(db_url, scenario, progress=progress)
-    app = Handoff(Database(db_url))
+    app = Handoff(db_url)  # a bad URL is SetupRequired, one line from the CLI
     try:
         report = app.report(process_id=PROCESS, actor=ANALYST)
         if report_path is not None:
@@ -277,7 +311,7 @@ def run_demo(
                 out.write(html)
     finally:
         app.db.dispose()
-    return DemoResult(result, report, report_path, time.perf_counter() - began)
+    return DemoResult(result, report, report_path, time.perf_counter() - began, password)
 
 
 @contextmanager

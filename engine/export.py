@@ -18,14 +18,14 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import chain, groupby
 from operator import attrgetter
 from typing import IO, Any, cast
 
 from storage import Database
-from storage.export_queries import comments_by_instance, stream_events
+from storage.export_queries import comments_by_instance, count_events, stream_events
 
 from .errors import InvalidInput
 
@@ -95,21 +95,26 @@ def export_events(
     since: datetime | None = None,
     until: datetime | None = None,
     schedule: bool = False,
+    progress: Callable[[int, int], Any] | None = None,
 ) -> int:
     """Write the activity events (`since <= at < until`, of one process or all) to `out` as XES or CSV.
 
     `out` is a binary or text file object; XES is UTF-8 (to a text object only if it has a `buffer`, as
-    sys.stdout does). Returns the number of events written.
+    sys.stdout does). Returns the number of events written. `progress(done, total)` is called now and
+    then (the total is counted first, only when it is asked for).
     """
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     kinds = [k for k in LIFECYCLE if schedule or k != "task_ready"]
+    chosen: dict[str, Any] = {"kinds": kinds, "process_id": process_id, "since": since, "until": until}
     with db.reader() as session:
         notes = Comments(
             comments_by_instance(session, kind=COMMENT_KIND, process_id=process_id, since=since, until=until)
         )
-        rows = stream_events(session, kinds=kinds, process_id=process_id, since=since, until=until)
+        rows: Iterator[Any] = stream_events(session, **chosen)
+        if progress is not None:
+            rows = _reporting(rows, count_events(session, **chosen), progress)
         if fmt == "csv":
             return _write_csv(rows, out, notes)
         return _write_xes(rows, _binary(out), notes)
@@ -135,6 +140,15 @@ class Comments:
 
     def of_activity(self, instance_id: int, token: str | None) -> str | None:
         return self._text(instance_id, token) if self._found and token else None
+
+
+def _reporting(rows: Iterable[Any], total: int, progress: Callable[[int, int], Any]) -> Iterator[Any]:
+    done = 0
+    for done, row in enumerate(rows, 1):
+        if done % 2000 == 0:
+            progress(done, total)
+        yield row
+    progress(done, total)
 
 
 def _binary(out: IO[Any]) -> IO[bytes]:

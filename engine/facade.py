@@ -12,36 +12,18 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pluggy
 
-import bpmn
 from storage import Database
 
-from . import (
-    bootstrap,
-    comments,
-    definitions,
-    history,
-    incidents,
-    instances,
-    messages,
-    notifications,
-    people,
-    reporting,
-    scheduling,
-    tasks,
-)
+from . import bootstrap
 from .clock import Clock, utc_now
 from .handlers import Handler, ServiceRegistry
 from .kernel.app import App
-from .kernel.batch import Batch
 from .kernel.units import Transactions, Units
-from .notifications import MailSettings
-from .report import Report
-from .runtime.messaging import Wait
-from .scheduling import DueWork, ScheduleView
+from .lazy_modules import lazy_module
 from .views import (
     AuditView,
     CommentView,
@@ -57,7 +39,46 @@ from .views import (
     TaskView,
     UserChange,
     UserView,
+    Wait,
 )
+
+if TYPE_CHECKING:
+    import bpmn
+
+    from . import (
+        comments,
+        definitions,
+        history,
+        incidents,
+        instance_reads,
+        instances,
+        messages,
+        notifications,
+        people,
+        reporting,
+        scheduling,
+        task_list,
+        tasks,
+    )
+    from .notifications import MailSettings
+    from .report import Report
+    from .scheduling import DueWork, ScheduleView
+else:
+    # A command runs one use case: the others (and SpiffWorkflow, the sandbox, the report's renderers
+    # behind them) load only if it is called (engine/lazy_modules.py).
+    comments = lazy_module("engine.comments")
+    definitions = lazy_module("engine.definitions")
+    history = lazy_module("engine.history")
+    incidents = lazy_module("engine.incidents")
+    instance_reads = lazy_module("engine.instance_reads")
+    instances = lazy_module("engine.instances")
+    messages = lazy_module("engine.messages")
+    notifications = lazy_module("engine.notifications")
+    people = lazy_module("engine.people")
+    reporting = lazy_module("engine.reporting")
+    scheduling = lazy_module("engine.scheduling")
+    task_list = lazy_module("engine.task_list")
+    tasks = lazy_module("engine.tasks")
 
 
 class Handoff:
@@ -110,6 +131,8 @@ class Handoff:
     @contextmanager
     def batch(self) -> Iterator[Handoff]:
         """Many operations as ONE transaction (engine/kernel/batch.py): use the `Handoff` it yields."""
+        from .kernel.batch import Batch
+
         with Batch(self.app) as units:
             yield Handoff.over(self.app, units)
 
@@ -142,16 +165,16 @@ class Handoff:
         return instances.start(self.app, self.units, process_id, **options)
 
     def show(self, instance_id: int, *, actor: str | None = None) -> InstanceView:
-        return instances.show(self.app, instance_id, actor=actor)
+        return instance_reads.show(self.app, instance_id, actor=actor)
 
     def instances(self, **filters: Any) -> list[InstanceSummary]:
-        """Filters: process_id, status, business_key, limit, actor (engine/instances.py `list_instances`)."""
-        return instances.list_instances(self.app, **filters)
+        """Filters: process_id, status, business_key, limit, actor (engine/instance_reads.py `list_instances`)."""
+        return instance_reads.list_instances(self.app, **filters)
 
     def tasks(self, **filters: Any) -> list[TaskView]:
         """Filters: lane, assignee, candidate, mine, overdue, instance_id, include_closed, actor
-        (engine/tasks.py `list_tasks`)."""
-        return tasks.list_tasks(self.app, **filters)
+        (engine/task_list.py `list_tasks`)."""
+        return task_list.list_tasks(self.app, **filters)
 
     def comment(
         self, text: str, *, task_id: int | None = None, instance_id: int | None = None, actor: str | None
@@ -201,7 +224,7 @@ class Handoff:
         return messages.signal(self.app, self.units, name, **options)
 
     def waits_of(self, instance_id: int, *, actor: str | None = None) -> list[Wait]:
-        return messages.waits_of(self.app, instance_id, actor=actor)
+        return instance_reads.waits_of(self.app, instance_id, actor=actor)
 
     # --- due work (the worker) -----------------------------------------------------------------------
 
@@ -262,15 +285,15 @@ class Handoff:
         """Send every waiting digest now; how many mails went."""
         return notifications.flush_digests(self.app, self.units, actor=actor)
 
+    def zone_of(self, name: str | None) -> str | None:
+        """The time zone `name` chose, or None (engine/zones.py)."""
+        return people.zone_of(self.app, name)
+
     def remove_user(self, name: str, *, actor: str | None) -> UserView:
         return people.remove_user(self.app, self.units, name, actor=actor)
 
     def users(self, *, actor: str | None = None) -> list[UserView]:
         return people.users(self.app, actor=actor)
-
-    def zone_of(self, name: str | None) -> str | None:
-        """The time zone `name` chose, or None (engine/zones.py)."""
-        return people.zone_of(self.app, name)
 
     def lane_members(self, lane: str) -> list[str]:
         return people.lane_members(self.app, lane)

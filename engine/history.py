@@ -17,7 +17,7 @@ from storage.models import BoundaryCrossing, Delay, HandoffRecord, SlaSetting
 from .errors import InvalidInput
 from .hooks.recorders import delay_row, instance_threshold, store_delays, task_threshold
 from .input_limits import whole
-from .instances import show
+from .instance_reads import show
 from .kernel.app import App
 from .kernel.definitions import Definitions
 from .kernel.units import Units

@@ -65,7 +65,7 @@ def retry(
             raise ScriptFailed(
                 failure_text(definition, op.failure, instance_id) + " (nothing changed)", instance_id
             )
-        return rows.instance_view(work, instance, definition, tasks=open_tasks)
+        return rows.instance_view(work, instance, definition.version, tasks=open_tasks)
 
 
 def retry_due(app: App, units: Units, instance_id: int, *, actor: str | None = None) -> InstanceView | None:
@@ -102,7 +102,7 @@ def retry_due(app: App, units: Units, instance_id: int, *, actor: str | None = N
         except Exception as exc:  # noqa: BLE001 - scripts and handlers are user code
             op.failure = runtime.describe_failure(exc)
         open_tasks = advance(app, op, definition, instance, workflow)
-        return rows.instance_view(work, instance, definition, tasks=open_tasks)
+        return rows.instance_view(work, instance, definition.version, tasks=open_tasks)
 
 
 def suspend(
@@ -197,4 +197,4 @@ def _end(
         event.instance_id = instance.id
     op.work.changed(instance)  # the version check: a concurrent change wins, this one fails
     record(app, op.work, definition.model, op.events)
-    return rows.instance_view(op.work, instance, definition, tasks=open_rows)
+    return rows.instance_view(op.work, instance, definition.version, tasks=open_rows)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,11 @@ from .clock import Clock
 from .hooks import hookimpl
 from .kernel.mail_cache import MailCache
 from .lifecycle import LifecycleEvent
-from .notifications import MailSettings
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+    from .notifications import MailSettings
 
 KINDS = frozenset({"task_ready", "sla_breached"})
 

@@ -15,9 +15,8 @@ from .kernel.advance import advance, start
 from .kernel.app import App
 from .kernel.routing import Router, deliver, drain, start_by
 from .kernel.units import Units
-from .kernel.work import Work
 from .runtime import messaging
-from .runtime.messaging import MESSAGE, SIGNAL, Wait
+from .runtime.messaging import MESSAGE, SIGNAL
 from .views import InstanceView
 
 
@@ -57,21 +56,6 @@ def signal(
     it, and the latest version of each process with a start event for it starts. With `instance_id`,
     only that instance catches it and nothing starts. Nothing at all: NotFound."""
     return _from_outside(app, units, SIGNAL, name, None, data, instance_id, True, actor)
-
-
-def waits_of(app: App, instance_id: int, *, actor: str | None = None) -> list[Wait]:
-    """What an instance waits for from outside (messages with their correlation keys, signals), as the
-    subscription table has it; empty for an instance that waits for nothing or cannot receive."""
-    app.ready()
-    app.permissions.authorize(actor, "read")
-    with app.db.reader() as session:
-        instance = rows.instance(Work(session), instance_id)
-        if instance.status not in subs.RECEIVING:
-            return []
-        return [
-            Wait(s.kind, s.name, s.correlation, s.element_id or "")
-            for s in subs.of_instance(session, instance_id)
-        ]
 
 
 def _from_outside(

@@ -9,18 +9,19 @@ a person hears when a task is assigned to them or they become a candidate, a lan
 from __future__ import annotations
 
 import os
-import smtplib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storage import notify as store
 
 from .errors import InvalidInput
 from .kernel.app import App
 from .kernel.units import Units
+
+if TYPE_CHECKING:  # smtplib and email load when a mail is sent, not with every command
+    from email.message import EmailMessage
 
 # setting -> its environment variable (which wins over the stored setting)
 SETTINGS = {
@@ -136,6 +137,8 @@ def send(settings: MailSettings, messages: Sequence[EmailMessage]) -> None:
     """Send over one SMTP connection, bounded by the timeout; raises what went wrong (after trying all)."""
     if not messages or settings.host is None:
         return
+    import smtplib
+
     failures: list[str] = []
     with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
         if settings.starttls:
@@ -152,6 +155,8 @@ def send(settings: MailSettings, messages: Sequence[EmailMessage]) -> None:
 
 
 def message(settings: MailSettings, to: str, subject: str, body: str) -> EmailMessage:
+    from email.message import EmailMessage
+
     mail = EmailMessage()
     mail["From"] = settings.sender
     mail["To"] = to

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import IO
+from typing import IO, Any
 
 from bpmn.diagram import Diagram, diagram_for_process
 from bpmn.xml import XmlError
@@ -68,11 +69,22 @@ def export(
     until: datetime | None = None,
     schedule: bool = False,
     actor: str | None = None,
+    progress: Callable[[int, int], Any] | None = None,
 ) -> int:
     """The activity events as an XES or CSV event log, streamed to `out`; returns how many were written.
 
     See docs/export.md. Filters: process_id, since <= event time < until; schedule adds task_ready.
+    `progress(done, total)` is told how far it got, now and then.
     """
     app.ready()
     app.permissions.authorize(actor, "export")
-    return export_events(app.db, out, fmt, process_id=process_id, since=since, until=until, schedule=schedule)
+    return export_events(
+        app.db,
+        out,
+        fmt,
+        process_id=process_id,
+        since=since,
+        until=until,
+        schedule=schedule,
+        progress=progress,
+    )

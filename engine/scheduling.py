@@ -131,7 +131,7 @@ def fire_timers(app: App, units: Units, instance_id: int) -> InstanceView | None
                 task_event(definition, firing["task"], "timer_fired", op, actor=None, data=fired)
             )
         open_tasks = advance(app, op, definition, instance, workflow)
-        view = rows.instance_view(work, instance, definition, tasks=open_tasks)
+        view = rows.instance_view(work, instance, definition.version, tasks=open_tasks)
     raise_failure(op, view)
     return view
 

@@ -8,9 +8,8 @@ import bpmn
 from storage import repository as repo
 from storage.models import HumanTask
 
-from . import access, forms, runtime
+from . import forms, runtime
 from .errors import Conflict
-from .input_limits import whole
 from .kernel import rows
 from .kernel.advance import advance
 from .kernel.app import App
@@ -21,57 +20,6 @@ from .kernel.recording import record
 from .kernel.units import Units
 from .kernel.work import Work
 from .views import InstanceView, TaskView
-
-
-def list_tasks(
-    app: App,
-    *,
-    lane: str | None = None,
-    assignee: str | None = None,
-    instance_id: int | None = None,
-    include_closed: bool = False,
-    actor: str | None = None,
-    candidate: str | None = None,
-    mine: bool = False,
-    overdue: bool = False,
-) -> list[TaskView]:
-    """Human tasks, by priority then age; an operator sees those of their own lanes and those the model
-    assigns to them or makes them a candidate for (admins see all). `mine`: assigned to the actor or
-    claimable by them; `candidate`: naming that user, or a group (lane) of theirs, as candidates;
-    `overdue`: open and past due (the model's due date, else the SLA from ready)."""
-    app.ready()
-    member = app.permissions.authorize(actor, "tasks")
-    if instance_id is not None:
-        whole(instance_id, "instance")
-    lanes = None
-    if member is not None and member.role != "admin":
-        access.check_lane_filter(member, lane)
-        lanes = sorted(member.lanes)
-    members = app.permissions.members()
-    now = app.clock()
-    with app.db.reader() as session:
-        sla = app.sla.get(session)
-        found = repo.list_tasks(
-            session,
-            lane=lane,
-            assignee=assignee,
-            instance_id=instance_id,
-            include_closed=include_closed,
-            lanes=lanes,
-            viewer=actor,
-            candidate=(candidate, _groups(members, candidate) or ()) if candidate else None,
-            mine=(actor or "", _groups(members, actor)) if mine else None,
-            overdue=(now, sla) if overdue else None,
-        )
-        return [rows.task_view(task, process, status, sla=sla, now=now) for task, process, status in found]
-
-
-def _groups(members: dict[str, access.Member], name: str | None) -> list[str] | None:
-    """The groups (lanes) a user works in; None when they may claim any task (single-user mode, admins)."""
-    member = members.get(name or "")
-    if not members or (member is not None and member.role == "admin"):
-        return None
-    return sorted(member.lanes) if member is not None else []
 
 
 def claim(app: App, units: Units, task_id: int, *, actor: str | None) -> TaskView:
@@ -174,7 +122,7 @@ def complete(
             task_event(definition, spiff_task, "task_completed", op, task_id=task.id, data=completed)
         )
         open_tasks = advance(app, op, definition, instance, workflow)
-        view = rows.instance_view(work, instance, definition, tasks=open_tasks)
+        view = rows.instance_view(work, instance, definition.version, tasks=open_tasks)
     raise_failure(op, view, done=f"task {task_id} completed")
     return view
 

@@ -15,6 +15,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from .migration_heads import heads
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -104,7 +106,8 @@ class Database:
         try:
             parsed = make_url(url)
         except Exception as exc:  # SQLAlchemy raises ArgumentError, but also ValueError on odd input
-            raise StorageError(f"invalid database URL {url!r}: {exc}") from exc
+            hint = f" (a SQLite file is written sqlite:///{url})" if "://" not in url else ""
+            raise StorageError(f"invalid database URL {url!r}{hint}: {exc}") from exc
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.url = parsed
@@ -152,7 +155,10 @@ class Database:
         return cfg
 
     def head_revision(self) -> str:
-        from alembic.script import ScriptDirectory
+        newest = heads()
+        if len(newest) == 1:
+            return newest[0]
+        from alembic.script import ScriptDirectory  # says which branches have not met
 
         head = ScriptDirectory.from_config(self._alembic_config()).get_current_head()
         assert head is not None

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, Table, select
+from sqlalchemy import Row, Select, Table, func, select
 from sqlalchemy.orm import Session
 
 from .models import Event
@@ -35,6 +35,34 @@ EXPORT_COLUMNS = (
 )
 
 
+def _chosen(
+    kinds: Sequence[str] | None, process_id: str | None, since: datetime | None, until: datetime | None
+) -> list[Any]:
+    conditions: list[Any] = []
+    if kinds is not None:
+        conditions.append(_EVENT.c.kind.in_(list(kinds)))
+    if process_id:
+        conditions.append(_EVENT.c.process_id == process_id)
+    if since is not None:
+        conditions.append(_EVENT.c.at >= since)
+    if until is not None:
+        conditions.append(_EVENT.c.at < until)
+    return conditions
+
+
+def count_events(
+    session: Session,
+    *,
+    kinds: Sequence[str] | None = None,
+    process_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> int:
+    """How many events the export query yields (for a progress bar)."""
+    query = select(func.count()).select_from(_EVENT).where(*_chosen(kinds, process_id, since, until))
+    return int(session.execute(query).scalar_one())
+
+
 def event_stream_statement(
     *,
     kinds: Sequence[str] | None = None,
@@ -44,15 +72,7 @@ def event_stream_statement(
     batch: int = BATCH,
 ) -> Select[Any]:
     """The export query: events of these kinds (all if None), `since <= at < until`, by instance then id."""
-    query = select(*EXPORT_COLUMNS)
-    if kinds is not None:
-        query = query.where(_EVENT.c.kind.in_(list(kinds)))
-    if process_id:
-        query = query.where(_EVENT.c.process_id == process_id)
-    if since is not None:
-        query = query.where(_EVENT.c.at >= since)
-    if until is not None:
-        query = query.where(_EVENT.c.at < until)
+    query = select(*EXPORT_COLUMNS).where(*_chosen(kinds, process_id, since, until))
     return query.order_by(_EVENT.c.instance_id, _EVENT.c.id).execution_options(
         stream_results=True, yield_per=batch
     )

@@ -275,6 +275,41 @@ def test_demo_on_a_chosen_database_keeps_its_history(db_url: str, tmp_path: Path
     assert len(json.loads(listed.stdout)) == 8
 
 
+def test_demo_says_how_to_look_at_it_in_the_browser(db_url: str, tmp_path: Path) -> None:
+    """Issue 13 item 6: the demo ends with the `handoff serve` command on its database and a password made
+    for this run, with which its analyst signs in and sees the dashboard of the demo's orders."""
+    import httpx
+
+    from tests.web_server import serve_process
+
+    result = invoke(db_url, "demo", "--instances", "6", "--out", str(tmp_path / "r.html"))
+    assert result.exit_code == 0, result.output
+    hint = result.stdout.splitlines()[-2:]
+    assert hint[0] == f"Look at it in the browser: handoff --db {db_url} serve"
+    password = hint[1].rsplit(" ", 1)[1]
+    assert "sign in as cleo (the dashboard), fay (Finance's work) or ada (admin)" in hint[1]
+    assert password.startswith("demo-") and len(password) > 10
+    with serve_process(db_url) as (url, _process), httpx.Client(base_url=url, timeout=30) as browser:
+        wrong = browser.post("/login", data={"username": "cleo", "password": "demo-guess", "next": "/"})
+        assert wrong.status_code != 303
+        signed = browser.post("/login", data={"username": "cleo", "password": password, "next": "/"})
+        assert signed.status_code == 303, signed.text
+        dashboard = browser.get("/dashboard")
+        assert dashboard.status_code == 200 and "Finance" in dashboard.text
+
+
+def test_a_temporary_demo_says_how_to_keep_it(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["demo", "--instances", "3", "--out", str(tmp_path / "r.html")], env={"HANDOFF_DB": None}
+    )
+    assert result.exit_code == 0, result.output
+    assert "Look at it in the browser" not in result.stdout
+    assert result.stdout.rstrip().endswith(
+        "(the demo used a temporary database: --keep keeps it, --db URL chooses one; then it says how to look"
+        " at it in the browser)"
+    )
+
+
 def test_demo_names_its_people_and_refuses_a_database_in_use(db_url: str, tmp_path: Path) -> None:
     """Issue 14 item 22: a second demo on the same database would silently add to the first one's figures
     (and on a database with people of its own, into their work); it refuses and changes nothing."""

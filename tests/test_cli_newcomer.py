@@ -229,3 +229,72 @@ def test_html_report_is_not_poured_onto_a_terminal(sqlite_url: str, tmp_path: Pa
         [*command, "report", "--format", "html"], capture_output=True, env=env, timeout=120, check=False
     )
     assert piped.returncode == 0 and piped.stdout.lstrip().startswith(b"<!DOCTYPE html")
+
+
+# --- item 25: every version of a process -----------------------------------------------------------------
+
+
+def test_processes_lists_every_version_with_its_instances(
+    app: Handoff, db_url: str, started: int, tmp_path: Path
+) -> None:
+    changed = tmp_path / "order-to-cash.bpmn"
+    changed.write_text(
+        EXAMPLE.read_text().replace(
+            'process id="order_to_cash" name="Order to Cash"',
+            'process id="order_to_cash" name="Order to Cash, v2"',
+        )
+    )
+    assert app.deploy([changed], actor="designer")[0].version == 2
+    code, out, err = cli(db_url, "--json", "processes", "--versions")
+    assert code == 0, err
+    listed = [(v["process"], v["version"], v["name"], v["instances"]) for v in json.loads(out)]
+    assert listed == [
+        ("order_to_cash", 2, "Order to Cash, v2", 0),
+        ("order_to_cash", 1, "Order to Cash", 1),
+    ]
+    code, out, _ = cli(db_url, "processes", "order_to_cash")
+    assert code == 0 and out.splitlines()[0].split() == [
+        "PROCESS", "VERSION", "NAME", "DEPLOYED", "BY", "INSTANCES", "SCRIPTS", "FILES"
+    ]  # fmt: skip
+    assert "order-to-cash.bpmn" in out.splitlines()[2] and " UTC " in out.splitlines()[2]
+    latest = json.loads(cli(db_url, "--json", "processes")[1])
+    assert [(p["process"], p["version"]) for p in latest] == [("order_to_cash", 2)]
+    code, _, err = cli(db_url, "processes", "--versions", "nope")
+    assert code == 4 and "process 'nope' is not deployed" in err
+
+
+# --- item 23: progress on long work, on a terminal only ------------------------------------------------
+
+
+def test_export_shows_progress_on_a_terminal_and_not_when_piped(
+    app: Handoff, db_url: str, started: int, tmp_path: Path
+) -> None:
+    env = dict(os.environ, HANDOFF_DB=db_url, HANDOFF_USER="ann")
+    exe = Path(sys.executable).with_name("handoff")
+    command = [str(exe)] if exe.exists() else [sys.executable, str(ROOT / "cli.py")]
+    events = app.export(open(os.devnull, "w"), "csv", schedule=True)  # noqa: SIM115 - counted, not kept
+    assert events > 0
+    leader, follower = pty.openpty()
+    out = tmp_path / "log.csv"
+    proc = subprocess.run(
+        [*command, "export", "--format", "csv", "--schedule", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    os.close(follower)
+    shown = os.read(leader, 65536).decode()
+    os.close(leader)
+    assert proc.returncode == 0
+    assert "exporting" in shown and f"{events}/{events}" in shown, shown
+    assert out.read_text().count("\n") == events + 1  # the header and every event
+    piped = subprocess.run(
+        [*command, "export", "--format", "csv", "--schedule", "--out", str(out)],
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    assert piped.returncode == 0 and piped.stderr == b""
+    assert piped.stdout.decode().strip() == f"{events} events written to {out} (csv)"

@@ -21,6 +21,26 @@ def test_migrations_match_the_models(db_url: str) -> None:
     db.dispose()
 
 
+def test_the_newest_revision_is_read_as_alembic_reads_it(tmp_path: Path) -> None:
+    """storage/migration_heads.py reads the migration files without Alembic (a read command's start-up);
+    its answer is Alembic's, and two branches that have not met are two heads."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from storage.database import MIGRATIONS_DIR
+    from storage.migration_heads import VERSIONS_DIR, heads
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert heads() == (ScriptDirectory.from_config(config).get_current_head(),)
+    forked = tmp_path / "versions"
+    forked.mkdir()
+    for path in VERSIONS_DIR.glob("*.py"):
+        (forked / path.name).write_text(path.read_text())
+    (forked / "9999_fork.py").write_text('revision: str = "9999_fork"\ndown_revision = "0007"\n')
+    assert heads(forked) == tuple(sorted([*heads(), "9999_fork"]))
+
+
 def test_outdated_schema_is_refused_with_what_to_do(db_url: str) -> None:
     db = Database(db_url)
     with pytest.raises(SchemaOutdated, match="run 'handoff init' first"):

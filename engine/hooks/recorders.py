@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from bpmn import ProcessModel
 from bpmn.durations import parse_duration
 from storage import repository as repo
 from storage.models import BoundaryCrossing, Delay, HandoffRecord
@@ -20,6 +19,9 @@ from storage.models import BoundaryCrossing, Delay, HandoffRecord
 from ..lifecycle import LifecycleEvent
 from .specs import CompletedStep, RecordContext, hookimpl
 from .task_times import TaskTimesRecorder
+
+if TYPE_CHECKING:
+    from bpmn import ProcessModel
 
 MAX_TRAIL = 100_000  # a causal path longer than this is a corrupt history, not a process
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 from sqlalchemy.orm import Session
 
-from bpmn import ProcessModel
 from storage import repository as repo
 
 from ..lifecycle import HUMAN_TYPES, LifecycleEvent
+
+if TYPE_CHECKING:
+    from bpmn import ProcessModel
 
 PROJECT = "handoff"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -284,4 +284,4 @@ def start(
     if arrive is not None:
         arrive(workflow, op, definition)
     open_tasks = advance(app, op, definition, instance, workflow, new=True)
-    return instance_view(op.work, instance, definition, tasks=open_tasks)
+    return instance_view(op.work, instance, definition.version, tasks=open_tasks)

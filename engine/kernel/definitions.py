@@ -38,11 +38,19 @@ def not_deployed(process_id: str, version: int | None) -> NotFound:
 
 class Definitions:
     def __init__(self) -> None:
-        self.loaded = runtime.DefinitionCache()
+        self._loaded: runtime.DefinitionCache | None = None
         self._combined: OrderedDict[tuple[int, tuple[tuple[str, int], ...]], runtime.LoadedDefinition] = (
             OrderedDict()
         )
         self._lock = Lock()
+
+    @property
+    def loaded(self) -> runtime.DefinitionCache:
+        """The restored specs, made on first use: a command that reads rows never loads SpiffWorkflow."""
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = runtime.DefinitionCache()
+            return self._loaded
 
     def get(self, session: Session, definition_id: int) -> runtime.LoadedDefinition:
         """One deployed version, restored once."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bpmn import ProcessModel
 from storage import repository as repo
 
 from ..errors import HookError
@@ -14,6 +13,8 @@ from ..lifecycle import LifecycleEvent
 from .sessions import translated
 
 if TYPE_CHECKING:
+    from bpmn import ProcessModel
+
     from .app import App
     from .work import Work
 

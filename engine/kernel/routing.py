@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from storage import repository as repo
 from storage import subscriptions as subs
 from storage.models import HumanTask, ProcessInstance
 
@@ -115,12 +116,12 @@ class Router:
         """The instance as this transaction left it (the live object if it has one)."""
         loaded = self.live.get(instance_id)
         if loaded is not None:
-            return instance_view(self.work, loaded[0], loaded[1])
+            return instance_view(self.work, loaded[0], loaded[1].version)
         instance = self.work.instance(instance_id)
         if instance is None:
             raise NotFound(f"instance {instance_id} does not exist (see 'handoff instances')")
         return instance_view(
-            self.work, instance, self.app.definitions.for_instance(self.work.session, instance)
+            self.work, instance, repo.definition_version(self.work.session, instance.definition_id)
         )
 
 

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from storage.models import HumanTask, ProcessInstance
 
 from .. import runtime
 from ..errors import Conflict, NotFound
 from ..input_limits import is_id
+from ..lazy_modules import lazy_module
 from ..views import InstanceView, TaskView, TimelineEntry
-from . import waits
 from .assignment import DEFAULT_PRIORITY, split
 from .work import Work
+
+if TYPE_CHECKING:
+    from . import waits
+else:  # restoring a workflow needs it; reading rows (show, lists) does not (engine/lazy_modules.py)
+    waits = lazy_module("engine.kernel.waits")
 
 
 def task(work: Work, task_id: int) -> HumanTask:
@@ -117,7 +123,7 @@ def sla_due(row: HumanTask, sla: dict[tuple[str, str], float]) -> datetime | Non
 def instance_view(
     work: Work,
     instance: ProcessInstance,
-    definition: runtime.LoadedDefinition,
+    version: int,
     *,
     timeline: tuple[TimelineEntry, ...] | None = (),
     tasks: Sequence[HumanTask] | None = None,
@@ -131,7 +137,7 @@ def instance_view(
     return InstanceView(
         id=instance.id,
         process=instance.process_id,
-        version=definition.version,
+        version=version,
         status=instance.status,
         business_key=instance.business_key,
         data=instance.data,

@@ -16,7 +16,7 @@ from storage.models import ProcessInstance
 
 from .. import runtime
 from ..runtime import messaging
-from ..runtime.messaging import Wait
+from ..views import Wait
 
 _NOT_RECEIVING = ("completed", "terminated")  # statuses whose subscriptions are deleted
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from copy import deepcopy
-from dataclasses import dataclass
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
@@ -23,22 +22,11 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from ..views import Wait
+
 MESSAGE = "message"
 SIGNAL = "signal"
 KINDS = (MESSAGE, SIGNAL)
-
-
-@dataclass(frozen=True, order=True)
-class Wait:
-    """One thing an instance waits for from outside: a row of the `subscription` table."""
-
-    kind: str  # message or signal
-    name: str
-    correlation: str | None  # the value of the message's correlation property, once the instance has one
-    element_id: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "key": self.correlation, "element": self.element_id}
 
 
 def kind_of(definition: Any) -> str | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
 import bpmn
 
 from ..views import Deployment, ProcessSummary
-from . import table
+from . import table, when
 
 
 def validated(report: bpmn.ValidationReport) -> str:
@@ -41,3 +43,23 @@ def processes(items: Sequence[ProcessSummary]) -> str:
         for p in items
     ]
     return table(["PROCESS", "NAME", "VERSION", "LANES", "INSTANCES", "SCRIPTS"], rows)
+
+
+def versions(items: Sequence[Mapping[str, Any]]) -> str:
+    """`processes --versions`: every deployed version (the JSON of engine.lookups.process_versions)."""
+    if not items:
+        return "no process deployed yet: handoff deploy FILE.bpmn"
+    rows = [
+        (
+            v["process"],
+            v["version"],
+            v["name"] or "",
+            when(datetime.fromisoformat(v["deployed_at"])),
+            v["deployed_by"] or "",
+            v["instances"],
+            "trusted" if v["trusted_scripts"] else "sandboxed",
+            ", ".join(v["files"]),
+        )
+        for v in items
+    ]
+    return table(["PROCESS", "VERSION", "NAME", "DEPLOYED", "BY", "INSTANCES", "SCRIPTS", "FILES"], rows)

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from ..runtime.messaging import Wait
-from ..views import HistoryEntry, InstanceHistory, InstanceSummary, InstanceView, TimelineEntry
+from ..views import HistoryEntry, InstanceHistory, InstanceSummary, InstanceView, TimelineEntry, Wait
 from . import comments, duration, table, when
 
 

@@ -1,16 +1,33 @@
-"""Users as text: a change, the list, the audit log."""
+"""Users as text: a change, the list, the audit log, API tokens."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from ..views import AuditView, UserChange, UserView
+from ..views import AuditView, NewToken, TokenView, UserChange, UserView
 from . import table, when
 
 SINGLE_USER = (
     "no users yet: single-user mode, anyone may do anything; "
     "add the first admin with 'handoff users add NAME --role admin'"
 )
+
+
+def schema(url: str, before: str | None, after: str, *, single_user: bool) -> str:
+    """What `handoff init` did to the schema, and whether roles and lanes are checked."""
+    if before == after:
+        done = f"{url}: schema is up to date (revision {after})"
+    elif before is None:
+        done = f"{url}: schema created (revision {after})"
+    else:
+        done = f"{url}: schema upgraded from {before} to {after}"
+    users = (
+        SINGLE_USER
+        if single_user
+        else "users are registered: roles and lanes are checked (handoff users list)"
+    )
+    return f"{done}\n{users}"
 
 
 def change(result: UserChange) -> str:
@@ -53,3 +70,20 @@ def audit(items: Sequence[AuditView]) -> str:
             what += f" (was {before.get('role')}; lanes: {', '.join(before.get('lanes') or []) or '-'})"
         rows.append((when(e.at), e.actor or "", e.action.replace("_", " "), e.subject, what))
     return table(["WHEN", "WHO", "WHAT", "USER", "DETAILS"], rows)
+
+
+def token_made(new: NewToken, name: str) -> str:
+    """The line before a new token (on stderr: the token alone goes to stdout, for a script to keep)."""
+    until = f", expires {when(new.view.expires_at)}" if new.view.expires_at else ", no expiry"
+    return f"token {new.view.id} for {name}{until} (shown once, keep it secret):"
+
+
+def tokens(name: str, items: Sequence[TokenView], now: datetime) -> str:
+    if not items:
+        return f"{name} has no API tokens (handoff users token {name})"
+    rows = [
+        (t.id, t.hint + "…", t.state(now), when(t.created_at), when(t.expires_at), when(t.last_used_at),
+         when(t.revoked_at))
+        for t in items
+    ]  # fmt: skip
+    return table(["ID", "TOKEN", "STATE", "MADE", "EXPIRES", "LAST USED", "REVOKED"], rows)

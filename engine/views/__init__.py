@@ -3,8 +3,8 @@
 from .base import iso
 from .comments import CommentView
 from .definitions import Deployment, ProcessSummary
-from .instances import InstanceSummary, InstanceView, TaskView, TimelineEntry, failure_json
-from .people import AuditView, UserChange, UserView
+from .instances import InstanceSummary, InstanceView, TaskView, TimelineEntry, Wait, failure_json
+from .people import AuditView, NewToken, TokenView, UserChange, UserView
 from .records import CrossingView, DelayView, HandoffView, HistoryEntry, InstanceHistory, SlaView
 
 __all__ = [
@@ -23,7 +23,10 @@ __all__ = [
     "TaskView",
     "TimelineEntry",
     "UserChange",
+    "NewToken",
+    "TokenView",
     "UserView",
+    "Wait",
     "failure_json",
     "iso",
 ]

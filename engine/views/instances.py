@@ -188,3 +188,16 @@ def failure_json(
         "next_retry_at": iso(next_due_at),
         "incident": next_due_at is None,
     }
+
+
+@dataclass(frozen=True, order=True)
+class Wait:
+    """One thing an instance waits for from outside: a row of the `subscription` table."""
+
+    kind: str  # message or signal
+    name: str
+    correlation: str | None  # the value of the message's correlation property, once the instance has one
+    element_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "key": self.correlation, "element": self.element_id}

@@ -1,4 +1,4 @@
-"""Views of users, user changes and the audit log."""
+"""Views of users, user changes, the audit log and API tokens."""
 
 from __future__ import annotations
 
@@ -71,4 +71,57 @@ class AuditView:
             "action": self.action,
             "subject": self.subject,
             "data": self.data,
+        }
+
+
+@dataclass(frozen=True)
+class TokenView:
+    id: int
+    name: str  # whose token
+    hint: str
+    created_at: datetime
+    created_by: str | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+    last_used_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+    def to_json(self, now: datetime | None = None) -> dict[str, Any]:
+        out = {
+            "id": self.id,
+            "name": self.name,
+            "hint": self.hint,
+            "created_at": iso(self.created_at),
+            "created_by": self.created_by,
+            "expires_at": iso(self.expires_at),
+            "revoked_at": iso(self.revoked_at),
+            "revoked_by": self.revoked_by,
+            "last_used_at": iso(self.last_used_at),
+        }
+        if now is not None:
+            out["state"] = self.state(now)
+        return out
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A token just made: `token` is shown this once and never stored."""
+
+    view: TokenView
+    token: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.view.name,
+            "id": self.view.id,
+            "token": self.token,
+            "expires_at": iso(self.view.expires_at),
+            "created_at": iso(self.view.created_at),
         }

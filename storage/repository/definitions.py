@@ -46,6 +46,15 @@ def latest_definition_ref(
     return (row[0], row[1]) if row is not None else None
 
 
+def definition_version(session: Session, definition_id: int) -> int:
+    """The version number of one deployed version (without reading its model and spec)."""
+    return int(
+        session.execute(
+            select(ProcessDefinition.version).where(ProcessDefinition.id == definition_id)
+        ).scalar_one()
+    )
+
+
 def definition_fields(session: Session, definition_id: int) -> tuple[str, int, dict[str, Any], str, bool]:
     """(process id, version, model, spec, trusted scripts) of one version."""
     row = session.execute(
