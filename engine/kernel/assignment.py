@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bpmn import Element
 from bpmn.durations import parse_duration
-from bpmn.model import Assignment, Value
 
 from .. import runtime
+
+if TYPE_CHECKING:  # bpmn.model brings lxml: the task list reads `split` without it (tests/test_layers.py)
+    from bpmn import Element
+    from bpmn.model import Value
 
 DEFAULT_PRIORITY = 50  # Camunda's: a task without a modelled priority sorts among the others at 50
 
@@ -75,13 +77,15 @@ def assign(element: Element, task: runtime.Task, now: datetime, *, lane_owners: 
             problems.append(f"{name}: {exc}")
             return None
 
-    m = modelled or Assignment()
-    assignee = convert("assignee", value("assignee", m.assignee), _name)
-    users = convert("candidateUsers", value("candidateUsers", m.candidate_users), _names) or ()
-    groups = convert("candidateGroups", value("candidateGroups", m.candidate_groups), _names) or ()
-    due = convert("dueDate", value("dueDate", m.due_date), _moment)
-    follow_up = convert("followUpDate", value("followUpDate", m.follow_up_date), _moment)
-    priority = convert("priority", value("priority", m.priority), _priority)
+    def part(name: str) -> Value | None:
+        return getattr(modelled, name) if modelled is not None else None
+
+    assignee = convert("assignee", value("assignee", part("assignee")), _name)
+    users = convert("candidateUsers", value("candidateUsers", part("candidate_users")), _names) or ()
+    groups = convert("candidateGroups", value("candidateGroups", part("candidate_groups")), _names) or ()
+    due = convert("dueDate", value("dueDate", part("due_date")), _moment)
+    follow_up = convert("followUpDate", value("followUpDate", part("follow_up_date")), _moment)
+    priority = convert("priority", value("priority", part("priority")), _priority)
     return Assigned(
         assignee=assignee,
         candidate_users=_unique((*users, *owners)),
