@@ -231,20 +231,39 @@ def start(
 )
 @click.option("--key", "business_key", help="Only this business key.")
 @click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Only instances whose data has NAME=VALUE (also NAME>V, NAME<V, NAME>=V, NAME<=V on numbers and "
+    "dates, NAME~TEXT for text containing TEXT); repeat for more, all must hold.",
+)
 @pass_ctx
 def instances(
-    ctx: Context, process: str | None, status: str | None, business_key: str | None, limit: int
+    ctx: Context,
+    process: str | None,
+    status: str | None,
+    business_key: str | None,
+    limit: int,
+    variables: tuple[str, ...],
 ) -> None:
     """List instances, newest first.
 
     \b
     Example:
       handoff instances --status error
+      handoff instances --var amount>1000 --var region=EU
     """
     from engine.text import instances as text
 
     items = ctx.app().instances(
-        process_id=process, status=status, business_key=business_key, limit=limit, actor=ctx.user
+        process_id=process,
+        status=status,
+        business_key=business_key,
+        limit=limit,
+        variables=variables,
+        actor=ctx.user,
     )
     ctx.emit([i.to_json() for i in items], lambda: text.instances(items))
 
@@ -272,22 +291,38 @@ def show(ctx: Context, instance: int) -> None:
 
 @main.command()
 @click.option("--lane", help="Only tasks of this lane (department).")
-@click.option("--mine", is_flag=True, help="Only tasks claimed by you (--user).")
+@click.option("--mine", is_flag=True, help="Only tasks assigned to you (--user) or that you may claim.")
+@click.option("--assignee", help="Only tasks assigned to (claimed by) this user.")
+@click.option("--candidate", help="Only tasks naming this user, or a lane of theirs, as candidates.")
+@click.option("--overdue", is_flag=True, help="Only open tasks past their due time.")
 @click.option("--instance", type=int, help="Only tasks of this instance.")
 @click.option("--all", "include_closed", is_flag=True, help="Include completed and cancelled tasks.")
 @pass_ctx
-def tasks(ctx: Context, lane: str | None, mine: bool, instance: int | None, include_closed: bool) -> None:
-    """List open human tasks (ready and claimed) with their forms.
+def tasks(
+    ctx: Context,
+    lane: str | None,
+    mine: bool,
+    assignee: str | None,
+    candidate: str | None,
+    overdue: bool,
+    instance: int | None,
+    include_closed: bool,
+) -> None:
+    """List open human tasks (ready and claimed) by priority, then oldest first, with due times and forms.
 
     \b
     Example:
       handoff tasks --lane Finance
+      handoff tasks --mine --overdue
     """
     from engine.text import tasks as text
 
     items = ctx.app().tasks(
         lane=lane,
-        assignee=ctx.user if mine else None,
+        assignee=assignee,
+        candidate=candidate,
+        mine=mine,
+        overdue=overdue,
         instance_id=instance,
         include_closed=include_closed,
         actor=ctx.user,
@@ -325,6 +360,31 @@ def unclaim(ctx: Context, task: int) -> None:
 
     view = ctx.app().unclaim(task, actor=ctx.user)
     ctx.emit(view.to_json(), lambda: text.released(view))
+
+
+@main.command()
+@click.argument("words", nargs=-1, required=True, metavar="[TASK] TEXT")
+@click.option("--instance", type=int, help="Comment on this instance rather than on a task.")
+@pass_ctx
+def comment(ctx: Context, words: tuple[str, ...], instance: int | None) -> None:
+    """Leave a note on a task or an instance, shown by show, history, the web pages and exports.
+
+    \b
+    Example:
+      handoff --user bob comment 2 "waiting for the customer's invoice"
+      handoff comment --instance 1 "customer called: deliver on Monday"
+    """
+    from engine.text import comments as text
+
+    if instance is not None:
+        if len(words) != 1:
+            raise click.UsageError("give the comment as one argument (in quotes): comment --instance I TEXT")
+        view = ctx.app().comment(words[0], instance_id=instance, actor=ctx.user)
+    else:
+        if len(words) != 2 or not words[0].isdigit():
+            raise click.UsageError("give a task and the comment (in quotes): comment TASK TEXT")
+        view = ctx.app().comment(words[1], task_id=int(words[0]), actor=ctx.user)
+    ctx.emit(view.to_json(), lambda: text.added(view))
 
 
 @main.command()
@@ -596,8 +656,16 @@ def users() -> None:
 @click.option(
     "--role", metavar="ROLE", help="designer, operator, analyst or admin (a new user: operator unless given)."
 )
+@click.option(
+    "--tz",
+    metavar="ZONE",
+    help="The time zone their times are shown in (Europe/Berlin); else HANDOFF_TZ, else the machine's.",
+)
+@click.option("--email", metavar="ADDRESS", help='Where their notifications go ("" removes it).')
 @pass_ctx
-def users_add(ctx: Context, name: str, lanes: tuple[str, ...], role: str | None) -> None:
+def users_add(
+    ctx: Context, name: str, lanes: tuple[str, ...], role: str | None, tz: str | None, email: str | None
+) -> None:
     """Register NAME, or update them if they exist.
 
     For an existing user, --role replaces the role and --lane options replace all their lanes; what is
@@ -608,10 +676,11 @@ def users_add(ctx: Context, name: str, lanes: tuple[str, ...], role: str | None)
       handoff users add ann --role admin
       handoff users add fay --lane Finance --lane Sales
       handoff users add fay --lane Finance          (fay now works in Finance only)
+      handoff users add fay --tz Europe/Berlin
     """
     from engine.text import people as text
 
-    result = ctx.app().add_user(name, lanes=lanes or None, role=role, actor=ctx.user)
+    result = ctx.app().add_user(name, lanes=lanes or None, role=role, actor=ctx.user, tz=tz, email=email)
     for warning in result.warnings:
         click.echo(f"warning: {printable(warning)}", err=True)
     ctx.emit(result.to_json(), lambda: text.change(result))
@@ -666,6 +735,79 @@ def users_log(ctx: Context, subject: str | None, limit: int) -> None:
 
 
 # --- SLA and worker ----------------------------------------------------------------------------------
+
+
+@main.group()
+def notify() -> None:
+    """Mail notifications: who hears of what is in docs/notifications.md; SMTP settings here or in the
+    environment (HANDOFF_SMTP_HOST, _PORT, _FROM, _USER, _PASSWORD, _STARTTLS, _TIMEOUT), which wins.
+
+    \b
+    Example:
+      handoff notify set --host smtp.example.org --port 587 --from handoff@example.org --starttls true
+    """
+
+
+@notify.command("set")
+@click.option("--host", help="The SMTP server (nothing is sent until it is set).")
+@click.option("--port", help="Its port (25 unless given).")
+@click.option("--from", "sender", help="The sender address of the mails.")
+@click.option("--username", help="The SMTP user; the password only from HANDOFF_SMTP_PASSWORD.")
+@click.option(
+    "--starttls", type=click.Choice(["true", "false"]), help="Upgrade the connection with STARTTLS."
+)
+@click.option("--timeout", help="Seconds to wait for the server (5 unless given).")
+@click.option(
+    "--arrival", type=click.Choice(["immediate", "digest", "off"]), help="How a lane hears of new work."
+)
+@click.option("--digest-minutes", help="In digest mode: at most one digest per person this often (60).")
+@click.option("--url", help="The web address of `handoff serve`, for links in the mails.")
+@click.option(
+    "--unset", "unset", multiple=True, metavar="NAME", help="Forget a setting (back to its default)."
+)
+@pass_ctx
+def notify_set(ctx: Context, unset: tuple[str, ...], sender: str | None, **options: str | None) -> None:
+    """Set the mail settings (admins); the effective settings afterwards.
+
+    \b
+    Example:
+      handoff notify set --host localhost --port 2525 --from handoff@example.org --arrival digest
+    """
+    values: dict[str, str | None] = {k: v for k, v in options.items() if v is not None}
+    if sender is not None:
+        values["from"] = sender
+    for name in unset:
+        values[name.replace("-", "_")] = None
+    if not values:
+        raise Failed("give at least one setting (see --help)", 2)
+    view = ctx.app().notify_settings(values, actor=ctx.user)
+    ctx.emit(view.to_json(), lambda: "\n".join(f"{k}: {v}" for k, v in view.to_json().items()))
+
+
+@notify.command("show")
+@pass_ctx
+def notify_show(ctx: Context) -> None:
+    """The effective mail settings (environment, else stored, else defaults).
+
+    \b
+    Example:
+      handoff notify show
+    """
+    view = ctx.app().notify_settings(actor=ctx.user)
+    ctx.emit(view.to_json(), lambda: "\n".join(f"{k}: {v}" for k, v in view.to_json().items()))
+
+
+@notify.command("flush")
+@pass_ctx
+def notify_flush(ctx: Context) -> None:
+    """Send every waiting digest now (digest mode sends them by itself once they are due).
+
+    \b
+    Example:
+      handoff notify flush
+    """
+    sent = ctx.app().notify_flush(actor=ctx.user)
+    ctx.emit({"sent": sent}, f"{sent} digest mail{'s' if sent != 1 else ''} sent")
 
 
 @main.group()

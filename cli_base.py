@@ -106,8 +106,24 @@ class Context:
         if self.as_json:
             click.echo(json.dumps(value, indent=2, default=str))
         elif text is not None:
-            # The renderers escape what came from uploads; this is the last guard for anything else.
-            click.echo(printable(text() if callable(text) else text, whole=True))
+            from engine import zones
+
+            # Times in the reader's zone, named (`users add --tz`, else HANDOFF_TZ, else the machine's).
+            with zones.showing(zones.resolve(self._zone_name())):
+                # The renderers escape what came from uploads; this is the last guard for anything else.
+                click.echo(printable(text() if callable(text) else text, whole=True))
+
+    def _zone_name(self) -> str | None:
+        """The acting user's zone, when the command opened the database and it knows them; None otherwise
+        (never an error here, and never a database opened just for this)."""
+        if self._app is None:
+            return None
+        from engine.errors import HandoffError
+
+        try:
+            return self.app().zone_of(self.user)
+        except HandoffError:
+            return None
 
     def changed(self, view: InstanceView) -> None:
         """An instance after a change: as `show` prints it, without the timeline."""

@@ -28,7 +28,7 @@ _TOKEN = re.compile(
   | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
-  | (?P<op>==|!=|<=|>=|&&|\|\||[<>!()+\-*/%])
+  | (?P<op>==|!=|<=|>=|&&|\|\||[<>!()+\-*/%?:])
   | (?P<other>.)
     """,
     re.VERBOSE | re.DOTALL,
@@ -81,6 +81,7 @@ _ALLOWED_NODES = (
     ast.Tuple,
     ast.List,
     ast.Dict,
+    ast.IfExp,
 )
 
 
@@ -104,7 +105,7 @@ def translate_juel(text: str) -> str:
         if kind == "space":
             continue
         if kind == "other":
-            what = {".": "property access", "[": "indexing", "?": "the conditional operator", ",": "calls"}
+            what = {".": "property access", "[": "indexing", ",": "calls"}
             raise Untranslatable(f"{what.get(value, repr(value))} is not translated")
         if kind == "string":
             out.append(repr(_unescape(value)))
@@ -119,9 +120,50 @@ def translate_juel(text: str) -> str:
             out.append(_SYMBOLS.get(value, value))
         else:
             out.append(value)
-    python = _apply_empty(out)
+    python = _apply_empty(_conditional(out))
     _check(python)
     return python
+
+
+def _conditional(tokens: list[str]) -> list[str]:
+    """JUEL's `a ? b : c` (lowest precedence, right-associative) as Python's `(b) if (a) else (c)`;
+    parenthesized parts are translated on their own."""
+    depth = 0
+    for i, token in enumerate(tokens):
+        depth += (token == "(") - (token == ")")
+        if token == "?" and depth == 0:
+            nested, inner = 0, 0
+            for j in range(i + 1, len(tokens)):
+                inner += (tokens[j] == "(") - (tokens[j] == ")")
+                if inner == 0 and tokens[j] == "?":
+                    nested += 1
+                elif inner == 0 and tokens[j] == ":":
+                    if nested == 0:
+                        cond, then, other = tokens[:i], tokens[i + 1 : j], tokens[j + 1 :]
+                        return [
+                            "(", *_conditional(then), ")", "if", "(", *_conditional(cond), ")",
+                            "else", "(", *_conditional(other), ")",
+                        ]  # fmt: skip
+                    nested -= 1
+            raise Untranslatable("a conditional operator ? has no matching :")
+        if token == ":" and depth == 0:
+            raise Untranslatable("a : without a conditional operator ? before it")
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):  # no top-level ?: translate each parenthesized group on its own
+        if tokens[i] != "(":
+            out.append(tokens[i])
+            i += 1
+            continue
+        depth, j = 0, i
+        while j < len(tokens):
+            depth += (tokens[j] == "(") - (tokens[j] == ")")
+            if depth == 0:
+                break
+            j += 1
+        out.extend(["(", *_conditional(tokens[i + 1 : j]), ")"])
+        i = j + 1
+    return out
 
 
 def _unescape(literal: str) -> str:

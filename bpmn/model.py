@@ -99,6 +99,48 @@ class FormField:
         )
 
 
+ASSIGNMENT_FIELDS = (
+    "assignee",
+    "candidate_users",
+    "candidate_groups",
+    "due_date",
+    "follow_up_date",
+    "priority",
+)
+
+
+@dataclass(frozen=True)
+class Value:
+    """A literal, or a Python expression to evaluate against the task's data (bpmn/assignment.py)."""
+
+    text: str
+    expression: bool = False
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Who should do a human task and by when, as modelled (docs/assignment.md); None: not modelled."""
+
+    assignee: Value | None = None
+    candidate_users: Value | None = None
+    candidate_groups: Value | None = None
+    due_date: Value | None = None
+    follow_up_date: Value | None = None
+    priority: Value | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        values = {name: getattr(self, name) for name in ASSIGNMENT_FIELDS}
+        return {k: {"text": v.text, "expression": v.expression} for k, v in values.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any] | None) -> Assignment | None:
+        if not d:
+            return None
+        return cls(
+            **{k: Value(v["text"], bool(v.get("expression"))) for k, v in d.items() if k in ASSIGNMENT_FIELDS}
+        )
+
+
 @dataclass(frozen=True)
 class Element:
     """A flow element of a process, with what the engine and the reports need to know of it."""
@@ -113,6 +155,7 @@ class Element:
     service: ServiceBinding | None = None  # a service task's handler (bpmn/service_bindings.py)
     documentation: str | None = None  # bpmn:documentation, as the modeller wrote it
     instructions: str | None = None  # SpiffArena's instructionsForEndUser (Markdown with {{ data }})
+    assignment: Assignment | None = None  # assignee, candidates, due and follow-up dates, priority
 
     @property
     def label(self) -> str:
@@ -122,6 +165,7 @@ class Element:
         d = asdict(self)
         d["form"] = [f.to_json() for f in self.form]
         d["service"] = self.service.to_json() if self.service is not None else None
+        d["assignment"] = self.assignment.to_json() if self.assignment is not None else None
         return d
 
     @classmethod
@@ -138,6 +182,7 @@ class Element:
             service=ServiceBinding.from_json(service) if service else None,
             documentation=d.get("documentation"),
             instructions=d.get("instructions"),
+            assignment=Assignment.from_json(d.get("assignment")),
         )
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from . import camunda_expressions, definition_limits, dmn_feel, inspect, lint, retry
+from . import assignment, camunda_expressions, definition_limits, dmn_feel, inspect, lint, retry, unsupported
 from .code_check import CodeCheck, code_problems
 from .inspect import local
 from .model import CallBinding, ParsedProcess, Problem, ProcessModel, SourceFile, ValidationReport
@@ -118,6 +119,8 @@ def validate(sources: Sequence[SourceFile], *, check_code: CodeCheck | None = No
         problems.extend(lint.event_references(tree, name))
         problems.extend(lint.decision_references(tree, name, decisions))
         problems.extend(camunda_expressions.translate_document(tree, name)[1])
+        problems.extend(assignment.problems(tree, name, inspect.HUMAN_TAGS))
+        problems.extend(unsupported.warnings(tree, name))
         lint.name_anonymous_flows(tree)
         problems.extend(lint.warnings(tree, name))
     for name, tree in dmn_trees.items():
@@ -148,6 +151,7 @@ def validate(sources: Sequence[SourceFile], *, check_code: CodeCheck | None = No
         return ValidationReport((), tuple(problems))
 
     json_files = {Path(s.name).name: s for s in sources if s.kind == "json"}
+    assigned = assignment.of_trees(bpmn_trees.values(), inspect.HUMAN_TAGS)
     executable: list[tuple[str, etree._Element, str]] = []
     pools: dict[str, str] = {}
     for name, tree in bpmn_trees.items():
@@ -190,6 +194,9 @@ def validate(sources: Sequence[SourceFile], *, check_code: CodeCheck | None = No
             if called in all_processes and called != pid:
                 elements.update(inspect.elements_of(all_processes[called][1], pools.get(called), json_files))
         elements.update(inspect.elements_of(node, pools.get(pid), json_files))
+        elements = {
+            k: replace(e, assignment=assigned[k]) if k in assigned else e for k, e in elements.items()
+        }
         nodes = [node] + [all_processes[c][1] for c in subprocess_specs if c in all_processes and c != pid]
         calls, call_problems = _call_bindings(file_name, nodes, missing)
         if any(p.severity == "error" for p in call_problems):

@@ -33,6 +33,7 @@ RULES: dict[str, Rule] = {
     "claim": Rule("claim tasks", WORKERS),
     "unclaim": Rule("release tasks", WORKERS),
     "complete": Rule("complete tasks", WORKERS),
+    "comment": Rule("comment on tasks and instances", WORKERS),
     "history": Rule("read history records (handoffs, crossings, delays)", frozenset({"analyst", "admin"})),
     "report": Rule("read the report", frozenset({"analyst", "admin"})),
     "export": Rule("export the history", frozenset({"analyst", "admin"})),
@@ -44,6 +45,7 @@ RULES: dict[str, Rule] = {
     "migrate": Rule("migrate or modify running instances", frozenset({"admin"})),
     "cleanup": Rule("delete finished instances", frozenset({"admin"})),
     "sla": Rule("set SLAs", frozenset({"admin"})),
+    "notify": Rule("manage mail notifications", frozenset({"admin"})),
     "users": Rule("manage users", frozenset({"admin"})),
 }
 
@@ -97,7 +99,9 @@ def check_lane(member: Member, action: str, task_label: str, lane: str | None) -
     """Operators act only on tasks of their own lanes; the check is on the task's lane."""
     if member.works_in(lane):
         return
-    verb = {"claim": "claim", "unclaim": "release", "complete": "complete"}.get(action, action)
+    verb = {"claim": "claim", "unclaim": "release", "complete": "complete", "comment": "comment on"}.get(
+        action, action
+    )
     where = f"it is in lane {lane}" if lane else "it is in no lane, so only an admin may"
     raise Forbidden(
         f"{member.name} ({member.role}) may not {verb} {task_label}: {where}; "

@@ -15,9 +15,11 @@ from .handlers import Handler, ServiceRegistry
 from .hooks import plugin_manager
 from .kernel.app import App
 from .kernel.definitions import Definitions
+from .kernel.mail_cache import MailCache
 from .kernel.permissions import Permissions
 from .kernel.schema import Schema
 from .kernel.sla_cache import SlaCache
+from .mail_hook import MailNotifier
 
 
 def build(
@@ -40,13 +42,17 @@ def build(
         except StorageError as exc:
             raise SetupRequired(str(exc)) from exc
     schema = Schema(database)
+    mail = MailCache()
+    # The mail notifier is a notify hook registered like anyone's (engine/mail_hook.py)
+    notifier = MailNotifier(database, clock, mail)
     return App(
         db=database,
         clock=clock,
-        hooks=plugin_manager(plugins, load_entry_points=load_entry_points),
+        hooks=plugin_manager([notifier, *plugins], load_entry_points=load_entry_points),
         handlers=ServiceRegistry(handlers, load_entry_points=load_entry_points),
         definitions=Definitions(),
         permissions=Permissions(database, schema),
         sla=SlaCache(),
         schema=schema,
+        mail=mail,
     )

@@ -25,7 +25,7 @@ from operator import attrgetter
 from typing import IO, Any, cast
 
 from storage import Database
-from storage.export_queries import count_events, stream_events
+from storage.export_queries import comments_by_instance, count_events, stream_events
 
 from .errors import InvalidInput
 
@@ -66,7 +66,10 @@ CSV_COLUMNS = (
     "resource",
     "group",
     "activity_instance",
+    "comments",  # the activity's comments (`handoff comment TASK`), on each of its events
+    "case_comments",  # the instance's own comments (`handoff comment --instance`), on each of its rows
 )
+COMMENT_KIND = "comment_added"  # engine/comments.py
 
 # Characters XML 1.0 cannot hold even escaped (C0 controls but tab, newline, return; surrogates; U+FFFE/F).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -114,12 +117,37 @@ def export_events(
         "instances": instances,
     }
     with db.reader() as session:
+        notes = Comments(
+            comments_by_instance(session, kind=COMMENT_KIND, process_id=process_id, since=since, until=until)
+        )
         rows: Iterator[Any] = stream_events(session, **chosen)
         if progress is not None:
             rows = _reporting(rows, count_events(session, **chosen), progress)
         if fmt == "csv":
-            return _write_csv(rows, out)
-        return _write_xes(rows, _binary(out))
+            return _write_csv(rows, out, notes)
+        return _write_xes(rows, _binary(out), notes)
+
+
+class Comments:
+    """The comments of the exported instances, as the text of an attribute: `author time: text` each,
+    one per line, oldest first."""
+
+    def __init__(self, found: dict[int, list[tuple[str | None, str | None, datetime, str]]]) -> None:
+        self._found = found
+
+    def _text(self, instance_id: int, token: str | None) -> str | None:
+        lines = [
+            f"{author or NO_PERSON} {timestamp(at)}: {text}"
+            for of, author, at, text in self._found.get(instance_id, ())
+            if of == token
+        ]
+        return "\n".join(lines) or None
+
+    def of_case(self, instance_id: int) -> str | None:
+        return self._text(instance_id, None) if self._found else None
+
+    def of_activity(self, instance_id: int, token: str | None) -> str | None:
+        return self._text(instance_id, token) if self._found and token else None
 
 
 def _reporting(rows: Iterable[Any], total: int, progress: Callable[[int, int], Any]) -> Iterator[Any]:
@@ -144,14 +172,14 @@ def _binary(out: IO[Any]) -> IO[bytes]:
 # --- CSV --------------------------------------------------------------------------------------------
 
 
-def _write_csv(rows: Iterable[Any], out: IO[Any]) -> int:
+def _write_csv(rows: Iterable[Any], out: IO[Any], notes: Comments) -> int:
     if isinstance(out, io.TextIOBase):
-        return _csv_rows(rows, out)
+        return _csv_rows(rows, out, notes)
     text = codecs.getwriter("utf-8")(out)  # no wrapper to detach/close: the caller owns `out`
-    return _csv_rows(rows, text)
+    return _csv_rows(rows, text, notes)
 
 
-def _csv_rows(rows: Iterable[Any], text: Any) -> int:
+def _csv_rows(rows: Iterable[Any], text: Any, notes: Comments) -> int:
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     count = 0
@@ -171,6 +199,8 @@ def _csv_rows(rows: Iterable[Any], text: Any) -> int:
                 row.actor or NO_PERSON,
                 row.lane,
                 row.token,
+                notes.of_activity(row.instance_id, row.token),
+                notes.of_case(row.instance_id),
             )
         )
         count += 1
@@ -189,7 +219,7 @@ def _attr(parent: Any, kind: str, key: str, value: Any) -> None:
     etree.SubElement(parent, kind, key=key, value=_xml_text(str(value)))
 
 
-def _event_element(row: Any) -> Any:
+def _event_element(row: Any, notes: Comments) -> Any:
     from lxml import etree
 
     event = etree.Element("event")
@@ -202,6 +232,7 @@ def _event_element(row: Any) -> Any:
     _attr(event, "string", "element_id", row.element_id)
     _attr(event, "string", "element_type", row.element_type)
     _attr(event, "int", "event_id", row.id)
+    _attr(event, "string", "comments", notes.of_activity(row.instance_id, row.token))
     return event
 
 
@@ -225,7 +256,7 @@ def _header(xf: Any) -> None:
     xf.write("\n  ", etree.Element("string", key="lifecycle:model", value="standard"))
 
 
-def _write_xes(rows: Iterator[Any], out: IO[bytes]) -> int:
+def _write_xes(rows: Iterator[Any], out: IO[bytes], notes: Comments) -> int:
     from lxml import etree
 
     count = 0
@@ -243,10 +274,11 @@ def _write_xes(rows: Iterator[Any], out: IO[bytes]) -> int:
                     _attr(trace_attributes, "string", "concept:name", instance_id)
                     _attr(trace_attributes, "string", "process", first.process_id)
                     _attr(trace_attributes, "int", "process_version", first.version)
+                    _attr(trace_attributes, "string", "comments", notes.of_case(instance_id))
                     for attribute in trace_attributes:
                         xf.write("\n    ", attribute)
                     for row in chain((first,), events):
-                        xf.write("\n    ", _event_element(row))
+                        xf.write("\n    ", _event_element(row, notes))
                         count += 1
                     xf.write("\n  ")
             xf.write("\n")

@@ -26,6 +26,7 @@ from .kernel.units import Transactions, Units
 from .lazy_modules import lazy_module
 from .views import (
     AuditView,
+    CommentView,
     CrossingView,
     DelayView,
     Deployment,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
     from . import (
         batches,
+        comments,
         definitions,
         history,
         incidents,
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
         messages,
         migration,
         modification,
+        notifications,
         people,
         reporting,
         retention,
@@ -62,6 +65,7 @@ if TYPE_CHECKING:
         task_list,
         tasks,
     )
+    from .notifications import MailSettings
     from .report import Report
     from .retention import CleanupReport
     from .scheduling import DueWork, ScheduleView
@@ -69,6 +73,7 @@ else:
     # A command runs one use case: the others (and SpiffWorkflow, the sandbox, the report's renderers
     # behind them) load only if it is called (engine/lazy_modules.py).
     batches = lazy_module("engine.batches")
+    comments = lazy_module("engine.comments")
     definitions = lazy_module("engine.definitions")
     history = lazy_module("engine.history")
     incidents = lazy_module("engine.incidents")
@@ -77,6 +82,7 @@ else:
     messages = lazy_module("engine.messages")
     migration = lazy_module("engine.migration")
     modification = lazy_module("engine.modification")
+    notifications = lazy_module("engine.notifications")
     people = lazy_module("engine.people")
     reporting = lazy_module("engine.reporting")
     retention = lazy_module("engine.retention")
@@ -176,8 +182,16 @@ class Handoff:
         return instance_reads.list_instances(self.app, **filters)
 
     def tasks(self, **filters: Any) -> list[TaskView]:
-        """Filters: lane, assignee, instance_id, include_closed, actor (engine/task_list.py `list_tasks`)."""
+        """Filters: lane, assignee, candidate, mine, overdue, instance_id, include_closed, actor
+        (engine/task_list.py `list_tasks`)."""
         return task_list.list_tasks(self.app, **filters)
+
+    def comment(
+        self, text: str, *, task_id: int | None = None, instance_id: int | None = None, actor: str | None
+    ) -> CommentView:
+        return comments.comment(
+            self.app, self.units, text, task_id=task_id, instance_id=instance_id, actor=actor
+        )
 
     def claim(self, task_id: int, *, actor: str | None) -> TaskView:
         return tasks.claim(self.app, self.units, task_id, actor=actor)
@@ -280,9 +294,34 @@ class Handoff:
         return people.single_user_mode(self.app)
 
     def add_user(
-        self, name: str, *, lanes: Sequence[str] | None = None, role: str | None = None, actor: str | None
+        self,
+        name: str,
+        *,
+        lanes: Sequence[str] | None = None,
+        role: str | None = None,
+        actor: str | None,
+        tz: str | None = None,
+        email: str | None = None,
     ) -> UserChange:
-        return people.add_user(self.app, self.units, name, lanes=lanes, role=role, actor=actor)
+        return people.add_user(
+            self.app, self.units, name, lanes=lanes, role=role, actor=actor, tz=tz, email=email
+        )
+
+    def notify_settings(
+        self, values: dict[str, str | None] | None = None, *, actor: str | None
+    ) -> MailSettings:
+        """Set the given mail settings (None removes one), then the effective ones (engine/notifications.py)."""
+        if values:
+            return notifications.set_settings(self.app, self.units, values, actor=actor)
+        return notifications.show_settings(self.app, actor=actor)
+
+    def notify_flush(self, *, actor: str | None) -> int:
+        """Send every waiting digest now; how many mails went."""
+        return notifications.flush_digests(self.app, self.units, actor=actor)
+
+    def zone_of(self, name: str | None) -> str | None:
+        """The time zone `name` chose, or None (engine/zones.py)."""
+        return people.zone_of(self.app, name)
 
     def remove_user(self, name: str, *, actor: str | None) -> UserView:
         return people.remove_user(self.app, self.units, name, actor=actor)

@@ -15,7 +15,7 @@ from storage import repository as repo
 from storage.models import BoundaryCrossing, Delay, HandoffRecord, SlaSetting
 
 from .errors import InvalidInput
-from .hooks.recorders import add_delays, delay_row, instance_threshold, task_threshold
+from .hooks.recorders import delay_row, instance_threshold, store_delays, task_threshold
 from .input_limits import whole
 from .instance_reads import show
 from .kernel.app import App
@@ -172,6 +172,11 @@ def sla_view(r: SlaSetting) -> SlaView:
 
 def detect_overdue(session: Session, definitions: Definitions, now: datetime) -> int:
     """Delay records for open human tasks and unfinished instances already past their threshold."""
+    return len(overdue_records(session, definitions, now))
+
+
+def overdue_records(session: Session, definitions: Definitions, now: datetime) -> list[dict[str, Any]]:
+    """Delay records for open work already past its threshold, stored now; returns those new ones."""
     settings = repo.sla_settings(session)
 
     def model(definition_id: int) -> ProcessModel:
@@ -219,4 +224,4 @@ def detect_overdue(session: Session, definitions: Definitions, now: datetime) ->
                 now,
             )
         )
-    return add_delays(session, candidates)
+    return store_delays(session, candidates)

@@ -4,11 +4,15 @@ that need the rows, not the workflow runtime: `handoff show` and `instances` sta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from storage import repository as repo
 from storage import subscriptions as subs
 
+from . import search
+from .comment_reads import comments_of
 from .errors import InvalidInput
 from .input_limits import whole
 from .kernel import rows
@@ -30,8 +34,11 @@ def show(app: App, instance_id: int, *, actor: str | None = None) -> InstanceVie
         work = Work(session)
         instance = rows.instance(work, instance_id)
         version = repo.definition_version(session, instance.definition_id)
+        notes = comments_of(session, instance.id)
+        sla, now = app.sla.get(session), app.clock()  # due times as `tasks` shows them
         if not app.permissions.may(actor, "history"):
-            return rows.instance_view(work, instance, version, timeline=None)
+            view = rows.instance_view(work, instance, version, timeline=None, sla=sla, now=now)
+            return replace(view, comments=notes)
         timeline = tuple(
             TimelineEntry(
                 id=e.id,
@@ -47,7 +54,8 @@ def show(app: App, instance_id: int, *, actor: str | None = None) -> InstanceVie
             )
             for e in repo.events_of(session, instance_id)
         )
-        return rows.instance_view(work, instance, version, timeline=timeline)
+        view = rows.instance_view(work, instance, version, timeline=timeline, sla=sla, now=now)
+        return replace(view, comments=notes)
 
 
 def list_instances(
@@ -58,13 +66,16 @@ def list_instances(
     business_key: str | None = None,
     limit: int = 100,
     actor: str | None = None,
+    variables: Sequence[str] = (),
 ) -> list[InstanceSummary]:
-    """Instances, newest first, filtered by process, status and business key."""
+    """Instances, newest first, filtered by process, status, business key and data (`variables`:
+    conditions such as `amount>1000`, `region=EU`, all of which must hold; engine/search.py)."""
     app.ready()
     app.permissions.authorize(actor, "read")
     whole(limit, "limit")
     if status is not None and status not in INSTANCE_STATUSES:
         raise InvalidInput(f"unknown status {status!r}; one of {', '.join(INSTANCE_STATUSES)}")
+    conditions = search.parse_all(variables)
     with app.db.reader() as session:
         return [
             InstanceSummary(
@@ -81,7 +92,12 @@ def list_instances(
                 attempts=i.attempts or 0,
             )
             for i, version in repo.list_instances(
-                session, process_id=process_id, status=status, business_key=business_key, limit=limit
+                session,
+                process_id=process_id,
+                status=status,
+                business_key=business_key,
+                limit=limit,
+                conditions=conditions,
             )
         ]
 

@@ -39,16 +39,17 @@ def process_versions(app: Handoff, process_id: str, *, actor: str | None) -> lis
 
 def task(app: Handoff, task_id: int, *, actor: str | None) -> TaskView:
     """One human task (open or closed) with its form: 404 if there is none, 403 for an operator
-    outside its lane (as claiming it would be)."""
+    outside its lane who is neither its assignee nor a candidate (as claiming it would be)."""
     require_schema(app)
     place = worklists.task_lane(app.db, task_id)
     if place is None:
         raise NotFound(f"task {task_id} does not exist (see 'handoff tasks')")
     instance_id, lane = place
     member = worklists.authorize(app.db, actor, "tasks")
-    if member is not None:
-        access.check_lane(member, "open", f"task {task_id}", lane)
+    # The list shows an operator their lanes' tasks and those assigned to them or naming them as candidates
     for view in app.tasks(instance_id=instance_id, include_closed=True, actor=actor):
         if view.id == task_id:
             return view
+    if member is not None:
+        access.check_lane(member, "open", f"task {task_id}", lane)
     raise NotFound(f"task {task_id} does not exist (see 'handoff tasks')")

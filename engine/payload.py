@@ -143,6 +143,11 @@ def _check_string(value: str, what: str) -> int:
     return size
 
 
+def check_note(value: str, what: str) -> None:
+    """Text people write beside data (a comment): the limits of one form value, lines allowed."""
+    _check_string(value, what)
+
+
 def check_text(value: str | None, what: str, max_chars: int = MAX_NAME_CHARS) -> None:
     """A short single-line text people give beside data (a business key): bounded, no control characters."""
     if value is None:

@@ -15,7 +15,7 @@ from storage import repository as repo
 from storage import users as user_repo
 from storage.models import User
 
-from . import access
+from . import access, zones
 from .access import ROLES
 from .errors import Conflict, InvalidInput, NotFound
 from .input_limits import whole
@@ -40,8 +40,10 @@ def add_user(
     lanes: Sequence[str] | None = None,
     role: str | None = None,
     actor: str | None,
+    tz: str | None = None,
+    email: str | None = None,
 ) -> UserChange:
-    """Register a user, or update an existing one.
+    """Register a user, or update an existing one (`tz`: the IANA time zone their times are shown in).
 
     A new user gets `role` (default operator) and `lanes`. For an existing name, a given `role`
     replaces the role and given `lanes` replace the lanes (None keeps them); the result says
@@ -52,6 +54,10 @@ def add_user(
     name = _clean_name(name)
     role = _clean_role(role)
     wanted_lanes = _clean_lanes(lanes)
+    if tz is not None:
+        tz = zones.check_zone(tz)
+    if email is not None:
+        email = _clean_email(email)
     now = app.clock()
     with units.operation() as work:
         session = work.session
@@ -68,22 +74,28 @@ def add_user(
         if user is None:
             new_role = role or "operator"
             new_lanes = wanted_lanes or ()
-            user_repo.add_user(session, name=name, role=new_role, lanes=new_lanes, at=now, by=actor)
+            added = user_repo.add_user(session, name=name, role=new_role, lanes=new_lanes, at=now, by=actor)
+            added.tz, added.email = tz, email
             user_repo.add_audit(
                 session,
                 at=now,
                 actor=actor,
                 action="user_added",
                 subject=name,
-                data={"role": new_role, "lanes": list(new_lanes)},
+                data={
+                    "role": new_role,
+                    "lanes": list(new_lanes),
+                    **({"tz": tz} if tz else {}),
+                    **({"email": email} if email else {}),
+                },
             )
             result = UserChange(
-                UserView(name, new_role, new_lanes, now, actor),
+                UserView(name, new_role, new_lanes, now, actor, tz=tz, email=email),
                 "added",
                 warnings=_lane_warnings(session, name, new_role, new_lanes),
             )
         else:
-            result = _change_user(session, user, role, wanted_lanes, actor, now)
+            result = _change_user(session, user, role, wanted_lanes, actor, now, tz, email)
     app.permissions.forget()
     return result
 
@@ -95,6 +107,8 @@ def _change_user(
     lanes: tuple[str, ...] | None,
     actor: str | None,
     now: Any,
+    tz: str | None = None,
+    email: str | None = None,
 ) -> UserChange:
     old_lanes = tuple(user_repo.lanes_of(session, user.id))
     new_role = role or user.role
@@ -109,6 +123,12 @@ def _change_user(
         changes.append(f"role {user.role} -> {new_role}")
     if new_lanes != old_lanes:
         changes.append(f"lanes {', '.join(old_lanes) or '(none)'} -> {', '.join(new_lanes) or '(none)'}")
+    new_tz = user.tz if tz is None else tz
+    if new_tz != user.tz:
+        changes.append(f"time zone {user.tz or '(default)'} -> {new_tz}")
+    new_email = user.email if email is None else (email or None)
+    if new_email != user.email:
+        changes.append(f"e-mail {user.email or '(none)'} -> {new_email or '(none)'}")
     if not changes:
         view = UserView(
             user.name,
@@ -118,6 +138,8 @@ def _change_user(
             user.created_by,
             user.updated_at,
             user.updated_by,
+            user.tz,
+            user.email,
         )
         return UserChange(view, "unchanged")
     user_repo.add_audit(
@@ -130,12 +152,17 @@ def _change_user(
             "role": new_role,
             "lanes": list(new_lanes),
             "before": {"role": user.role, "lanes": list(old_lanes)},
+            **({"tz": new_tz} if new_tz != user.tz else {}),
+            **({"email": new_email} if new_email != user.email else {}),
         },
     )
-    user.role, user.updated_at, user.updated_by = new_role, now, actor
+    user.role, user.updated_at, user.updated_by, user.tz = new_role, now, actor, new_tz
+    user.email = new_email
     if new_lanes != old_lanes:
         user_repo.set_lanes(session, user.id, new_lanes)
-    view = UserView(user.name, new_role, new_lanes, user.created_at, user.created_by, now, actor)
+    view = UserView(
+        user.name, new_role, new_lanes, user.created_at, user.created_by, now, actor, new_tz, new_email
+    )
     return UserChange(
         view, "changed", tuple(changes), _lane_warnings(session, user.name, new_role, new_lanes)
     )
@@ -197,9 +224,29 @@ def users(app: App, *, actor: str | None = None) -> list[UserView]:
                 u.created_by,
                 u.updated_at,
                 u.updated_by,
+                u.tz,
+                u.email,
             )
             for u, lanes in user_repo.list_users(session)
         ]
+
+
+def _clean_email(email: str) -> str:
+    """An e-mail address for notifications ("" removes it): one line, an @, no spaces, at most 254."""
+    text = email.strip()
+    if text and (len(text) > 254 or text.count("@") != 1 or not text.isprintable() or " " in text):
+        raise InvalidInput(f"{email!r} is not an e-mail address (name@example.org)")
+    return text
+
+
+def zone_of(app: App, name: str | None) -> str | None:
+    """The time zone `name` chose (`users add --tz`), or None (then HANDOFF_TZ, else the machine's)."""
+    if not name:
+        return None
+    app.ready()
+    with app.db.reader() as session:
+        user = user_repo.get_user(session, name)
+        return user.tz if user is not None else None
 
 
 def lane_members(app: App, lane: str) -> list[str]:

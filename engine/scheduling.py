@@ -25,6 +25,7 @@ from .kernel.events import task_event
 from .kernel.failures import raise_failure
 from .kernel.operation import Operation
 from .kernel.units import Units
+from .lifecycle import LifecycleEvent
 from .views import InstanceView
 
 
@@ -158,8 +159,35 @@ def fire_schedule(app: App, units: Units, schedule_id: int) -> InstanceView | No
     return view
 
 
+def breaches(delays: list[dict[str, Any]]) -> list[LifecycleEvent]:
+    """`sla_breached` events of new delay records, for the notify hooks (not stored: the delay record is
+    the history of it)."""
+    return [
+        LifecycleEvent(
+            kind="sla_breached",
+            instance_id=d["instance_id"],
+            process_id=d["process_id"],
+            version=0,
+            at=d["detected_at"],
+            element_id=d["element"],
+            element_name=d["name"],
+            lane=d["lane"],
+            task_id=d["task_id"],
+            data={
+                "kind": d["kind"],
+                "waited_seconds": d["waited_seconds"],
+                "threshold_seconds": d["threshold_seconds"],
+                "threshold_source": d["threshold_source"],
+            },
+        )
+        for d in delays
+    ]
+
+
 def detect_delays(app: App, units: Units) -> int:
     """One pass of the worker's overdue check: delay records for work already past its SLA."""
     app.ready()
     with units.operation() as work:
-        return history.detect_overdue(work.session, app.definitions, app.clock())
+        found = history.overdue_records(work.session, app.definitions, app.clock())
+        work.notify.extend(breaches(found))  # the notify hooks hear of each SLA breach (a mail, ...)
+        return len(found)

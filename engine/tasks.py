@@ -30,7 +30,7 @@ def claim(app: App, units: Units, task_id: int, *, actor: str | None) -> TaskVie
         task = rows.task(work, task_id)
         app.permissions.authorize_task(actor, task, "claim")
         if task.state == "claimed" and task.assignee == actor:
-            return _view(work, task)
+            return _view(work, task, app)
         if task.state == "claimed":
             raise Conflict(f"{rows.label(task)} is claimed by {task.assignee}")
         rows.require_open(task)
@@ -40,7 +40,7 @@ def claim(app: App, units: Units, task_id: int, *, actor: str | None) -> TaskVie
         ):
             raise Conflict(f"task {task_id} was changed by someone else just now; look again")
         _record_row_event(app, work, task, "task_claimed", now, actor)
-        return _view(work, task)
+        return _view(work, task, app)
 
 
 def unclaim(app: App, units: Units, task_id: int, *, actor: str | None) -> TaskView:
@@ -59,7 +59,7 @@ def unclaim(app: App, units: Units, task_id: int, *, actor: str | None) -> TaskV
         ):
             raise Conflict(f"task {task_id} was changed by someone else just now; look again")
         _record_row_event(app, work, task, "task_released", now, actor, data={"was_assignee": was_assignee})
-        return _view(work, task)
+        return _view(work, task, app)
 
 
 def complete(
@@ -142,6 +142,8 @@ def _record_row_event(
     record(app, work, definition.model, [row_event(task, kind, definition, now, actor=actor, data=data)])
 
 
-def _view(work: Work, task: HumanTask) -> TaskView:
+def _view(work: Work, task: HumanTask, app: App | None = None) -> TaskView:
     instance = rows.instance(work, task.instance_id)
-    return rows.task_view(task, instance.process_id)
+    if app is None:
+        return rows.task_view(task, instance.process_id)
+    return rows.task_view(task, instance.process_id, sla=app.sla.get(work.session), now=app.clock())

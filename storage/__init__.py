@@ -3,6 +3,7 @@
 Stores SpiffWorkflow's serialized state as text and knows nothing of SpiffWorkflow, click or the engine.
 """
 
+from . import models_notify, models_variables  # noqa: F401 - their tables join Base.metadata
 from .database import ConcurrentUpdate, Database, DatabaseMissing, SchemaOutdated, StorageError
 
 __all__ = ["ConcurrentUpdate", "Database", "DatabaseMissing", "SchemaOutdated", "StorageError"]

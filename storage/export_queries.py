@@ -107,3 +107,32 @@ def stream_events(
         yield from result
     finally:
         result.close()
+
+
+def comments_by_instance(
+    session: Session,
+    *,
+    kind: str,
+    process_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[int, list[tuple[str | None, str | None, datetime, str]]]:
+    """Comments (events of `kind`) of the instances an export covers: instance -> [(activity instance
+    token or None for the instance, author, time, text)], oldest first. Held in memory: comments are
+    few beside the events they annotate."""
+    query = select(
+        _EVENT.c.instance_id, _EVENT.c.task_id, _EVENT.c.token, _EVENT.c.actor, _EVENT.c.at, _EVENT.c.data
+    )
+    query = query.where(_EVENT.c.kind == kind)
+    if process_id:
+        query = query.where(_EVENT.c.process_id == process_id)
+    if since is not None:
+        query = query.where(_EVENT.c.at >= since)
+    if until is not None:
+        query = query.where(_EVENT.c.at < until)
+    found: dict[int, list[tuple[str | None, str | None, datetime, str]]] = {}
+    for row in session.execute(query.order_by(_EVENT.c.instance_id, _EVENT.c.id)):
+        token = row.token if row.task_id is not None else None
+        text = str((row.data or {}).get("text", ""))
+        found.setdefault(row.instance_id, []).append((token, row.actor, row.at, text))
+    return found

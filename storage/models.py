@@ -191,12 +191,20 @@ class HumanTask(Base):
     claimed_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(255))
-    due_at: Mapped[datetime | None]
+    due_at: Mapped[
+        datetime | None
+    ]  # the model's due date (or `sla` property) from ready; see docs/assignment.md
     data: Mapped[dict[str, Any] | None]  # the form data it was completed with
     # Set when the task completes (engine/hooks/task_times.py), NULL before and for cancelled tasks:
     # ready -> claimed (or -> completed if never claimed), and claimed -> completed (0 if never claimed).
     wait_seconds: Mapped[float | None] = mapped_column(Float)
     processing_seconds: Mapped[float | None] = mapped_column(Float)
+    # From the model when the task became ready (engine/assignment.py). Candidates are kept as
+    # ",bob,carl," so that one LIKE finds a name on both databases without a join on the hot path.
+    candidate_users: Mapped[str | None] = mapped_column(Text)
+    candidate_groups: Mapped[str | None] = mapped_column(Text)
+    follow_up_at: Mapped[datetime | None]
+    priority: Mapped[int | None] = mapped_column(Integer)
 
 
 class Event(Base):
@@ -337,6 +345,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))  # designer, operator, analyst or admin
+    tz: Mapped[str | None] = mapped_column(String(64))  # IANA zone their times are shown in (docs/users.md)
+    email: Mapped[str | None] = mapped_column(String(254))  # where notifications go (docs/notifications.md)
     created_at: Mapped[datetime]
     created_by: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime | None]

@@ -382,7 +382,8 @@ def _run_root(app: Handoff, run: RootRun) -> None:
         while view.status == "running" and view.tasks and run.human_tasks < MAX_TASKS_PER_INSTANCE:
             task = view.tasks[0]
             try:
-                view = app.complete(task.id, data=form_data(task.form), actor="corpus")
+                # A task the model assigns (camunda:assignee) is done by its assignee, as in Camunda
+                view = app.complete(task.id, data=form_data(task.form), actor=task.assignee or "corpus")
             except ScriptFailed as exc:
                 run.message = str(exc)
                 _history(app, instance, run)

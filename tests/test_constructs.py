@@ -382,6 +382,9 @@ def test_timer_boundaries_on_a_user_task_remind_then_interrupt(app: Handoff, clo
         ('${name == "O\\"Brien"}', "name == 'O\"Brien'"),
         ("#{total mod 2 == 0}", "total % 2 == 0"),
         ("${(a || b) && c}", "(a or b) and c"),
+        ("${vip ? 1 : 2}", "(1) if (vip) else (2)"),
+        ("${amount > 1000 ? 'cfo' : 'fin'}", "('cfo') if (amount > 1000) else ('fin')"),
+        ("${a ? b ? 1 : 2 : 3}", "((1) if (b) else (2)) if (a) else (3)"),
     ],
 )
 def test_plain_juel_is_translated(juel: str, python: str) -> None:
@@ -394,7 +397,7 @@ def test_plain_juel_is_translated(juel: str, python: str) -> None:
         ("${order.amount > 100}", "property access is not translated"),
         ('${execution.getVariable("x")}', "property access is not translated"),
         ("${items[0] == 1}", "indexing is not translated"),
-        ("${vip ? 1 : 2}", "the conditional operator is not translated"),
+        ("${vip ? 1}", "a conditional operator \\? has no matching :"),
         ("${x instanceof y}", "the instanceof operator is not translated"),
         ("${empty 0}", "empty is translated only before a variable name"),
         ("amount: ${amount}", "only one ${...} expression"),
@@ -424,7 +427,10 @@ def test_bare_iso_timer_literals_are_quoted(timer: str, python: str | None) -> N
 
 def test_camunda_modeler_file_runs_with_translated_conditions_and_timer(app: Handoff, clock) -> None:
     report = app.validate([DATA / "camunda_expressions.bpmn"])
-    assert report.ok and report.warnings == ()
+    # Camunda Modeler writes historyTimeToLive on every process; Handoff does not act on it and says so
+    assert report.ok and [w.message for w in report.warnings] == [
+        "process 'Refund': camunda:historyTimeToLive is not supported by Handoff and is ignored"
+    ]
     app.deploy([DATA / "camunda_expressions.bpmn"], actor="d")
     small = app.start("refund")
     small = app.complete(small.tasks[0].id, data={"amount": 50, "receipt": "R-1"}, actor="ann")

@@ -255,11 +255,16 @@ def delay_row(
 
 def add_delays(session: Session, candidates: list[dict[str, Any]]) -> int:
     """Store the candidates that exceed their threshold and have no record yet; returns how many."""
+    return len(store_delays(session, candidates))
+
+
+def store_delays(session: Session, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Store the candidates that exceed their threshold and have no record yet; returns them."""
     over = [c for c in candidates if c["waited_seconds"] > c["threshold_seconds"]]
     known = repo.delay_subjects(session, [c["subject"] for c in over])
     fresh = [c for c in over if c["subject"] not in known]
     repo.add_rows(session, Delay, fresh)
-    return len(fresh)
+    return fresh
 
 
 BUILT_IN: list[tuple[str, object]] = [

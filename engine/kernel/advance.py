@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
-from bpmn import Element
-from bpmn.durations import parse_duration
 from storage import repository as repo
 from storage.models import HumanTask, ProcessInstance
 
@@ -21,6 +18,7 @@ from ..runtime import messaging, service_calls
 from ..views import InstanceView
 from . import routing, waits
 from .app import App
+from .assignment import assign, joined
 from .events import instance_event, row_event, task_event
 from .failures import fail
 from .operation import Operation
@@ -161,7 +159,9 @@ def _write_instance(
     new: bool,
 ) -> None:
     """The instance row: state and data (a completed instance keeps no workflow state, like Camunda's
-    runtime tables: its history, data snapshot and task rows stay), the next due time, the row itself."""
+    runtime tables: its history, data snapshot and task rows stay), the next due time, the row itself,
+    and its searchable data (the variable table, in the same transaction)."""
+    before = None if new else instance.data
     op.work.save_state(instance, definition, workflow, new=new)
     instance.updated_at = op.now
     if instance.status != "error":  # in error it is the retry time, or None: an incident (failures.fail)
@@ -172,6 +172,7 @@ def _write_instance(
         op.work.memo.born.add(instance.id)
     else:
         op.work.changed(instance)  # the version check for updated rows
+    op.work.index_data(instance, before)
 
 
 def _write_task_rows(
@@ -192,6 +193,7 @@ def _write_task_rows(
         if str(task.id) in open_rows:
             continue
         element = runtime.element_of(definition.model, task)
+        assigned = assign(element, task, now, lane_owners=definition.model.dialect == "spiff")
         row = HumanTask(
             instance_id=instance.id,
             spiff_task_id=str(task.id),
@@ -200,19 +202,33 @@ def _write_task_rows(
             type=element.type,
             lane=element.lane,
             form=definition.form_json(element),
-            state="ready",
-            assignee=None,
+            # A task assigned in the model starts claimed by its assignee (docs/assignment.md)
+            state="claimed" if assigned.assignee else "ready",
+            assignee=assigned.assignee,
             created_at=now,
             claimed_at=None,
             completed_at=None,
             completed_by=None,
-            due_at=_due_at(element, now),
+            due_at=assigned.due_at,
             data=None,
+            candidate_users=joined(assigned.candidate_users),
+            candidate_groups=joined(assigned.candidate_groups),
+            follow_up_at=assigned.follow_up_at,
+            priority=assigned.priority,
         )
         repo.insert_task(session, row)
         born.append(row)
         op.events.append(
-            task_event(definition, task, "task_ready", op, task_id=row.id, actor=None, opens=True)
+            task_event(
+                definition,
+                task,
+                "task_ready",
+                op,
+                task_id=row.id,
+                actor=None,
+                opens=True,
+                data=assigned.event_data(),
+            )
         )
     for spiff_id, row in open_rows.items():
         if spiff_id not in ready_ids:
@@ -220,17 +236,6 @@ def _write_task_rows(
             op.events.append(row_event(row, "task_cancelled", definition, now))
     still_open = [row for spiff_id, row in open_rows.items() if spiff_id in ready_ids]
     return sorted(still_open + born, key=lambda r: r.id)
-
-
-def _due_at(element: Element, now: datetime) -> datetime | None:
-    """When a task of `element` becoming ready now is due: its BPMN `sla` property counted from now."""
-    sla = element.properties.get("sla")
-    if not sla:
-        return None
-    try:
-        return now + parse_duration(sla)
-    except ValueError:
-        return None
 
 
 def start(

@@ -4,7 +4,7 @@ nothing here belongs to one call."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pluggy
 
@@ -13,6 +13,7 @@ from storage import Database
 from ..clock import Clock
 from ..handlers import ServiceRegistry
 from .definitions import Definitions
+from .mail_cache import MailCache
 from .permissions import Permissions
 from .schema import Schema
 from .sla_cache import SlaCache
@@ -28,6 +29,7 @@ class App:
     permissions: Permissions
     sla: SlaCache
     schema: Schema
+    mail: MailCache = field(default_factory=MailCache)  # the mail settings (engine/notifications.py)
 
     def ready(self) -> None:
         """SetupRequired unless the database has Handoff's current schema (checked once)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -92,6 +92,9 @@ class BatchWork(Work):
         elif new:
             instance.state = ""  # a placeholder: `write` serializes the state (and the data) at the end
 
+    def index_data(self, instance: ProcessInstance, before: dict[str, Any] | None) -> None:
+        """Written at the batch's end for every instance it changed (`write`)."""
+
     def changed(self, instance: ProcessInstance) -> None:
         self.dirty[instance.id] = instance  # written by `write`, version-checked, at the end
         if instance.status in ("completed", "terminated"):
@@ -125,6 +128,7 @@ class BatchWork(Work):
         changed = [i for i in self.dirty.values() if i.id not in inserted]
         if not repo.update_instances(self.session, changed):
             raise Conflict("someone else changed instances of this batch at the same time; nothing was saved")
+        repo.rewrite_variables(self.session, {i.id: i.data for i in self.dirty.values()}, inserted)
 
 
 class Batch:

@@ -19,6 +19,7 @@ from storage.models import HumanTask
 from .. import access
 from ..access import Member
 from ..errors import InvalidInput
+from .assignment import split
 from .schema import Schema
 
 NAME_LIMIT = 255
@@ -66,13 +67,25 @@ class Permissions:
         return member is not None and member.role in access.RULES[action].roles
 
     def authorize_task(self, actor: str | None, task: HumanTask, action: str) -> None:
-        """Operators act on the tasks of their own lanes only: checked on the task row's lane."""
+        """Operators act on the tasks of their own lanes, and on those the model assigns to them or makes
+        them a candidate for (a candidate user, or a member of a candidate group): docs/assignment.md."""
         check_actor(actor)
         members = self.members()
         if not members:
             return
         member = access.check(members, actor, action)
+        if may_work_on(member, task):
+            return
         access.check_lane(member, action, f"task {task.id} ({task.name or task.element_id})", task.lane)
+
+
+def may_work_on(member: Member, task: HumanTask) -> bool:
+    """Beyond the lane: the task's assignee, a candidate user, or a member of a candidate group."""
+    if task.assignee is not None and task.assignee == member.name:
+        return True
+    if member.name in split(task.candidate_users):
+        return True
+    return any(group in member.lanes for group in split(task.candidate_groups))
 
 
 def check_fresh(session: Session, actor: str | None) -> None:

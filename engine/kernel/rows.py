@@ -4,6 +4,7 @@ their workflow restored, and shown as the views the doors print (engine/views.py
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from storage.models import HumanTask, ProcessInstance
@@ -13,6 +14,7 @@ from ..errors import Conflict, NotFound
 from ..input_limits import is_id
 from ..lazy_modules import lazy_module
 from ..views import InstanceView, TaskView, TimelineEntry
+from .assignment import DEFAULT_PRIORITY, split
 from .work import Work
 
 if TYPE_CHECKING:
@@ -70,9 +72,18 @@ def workflow(work: Work, definition: runtime.LoadedDefinition, instance: Process
     return loaded
 
 
-def task_view(row: HumanTask, process_id: str, instance_status: str | None = None) -> TaskView:
+def task_view(
+    row: HumanTask,
+    process_id: str,
+    instance_status: str | None = None,
+    *,
+    sla: dict[tuple[str, str], float] | None = None,
+    now: datetime | None = None,
+) -> TaskView:
     """A task row as a view; with its instance's status when the caller read it (a task of a suspended
-    instance waits until it is resumed)."""
+    instance waits until it is resumed). With the lane and global SLA settings (`sla`), a task the model
+    gives no due date is due its SLA after it became ready; with `now`, an open task past due is overdue."""
+    due_at = row.due_at if row.due_at is not None or sla is None else sla_due(row, sla)
     return TaskView(
         id=row.id,
         instance=row.instance_id,
@@ -84,13 +95,29 @@ def task_view(row: HumanTask, process_id: str, instance_status: str | None = Non
         state=row.state,
         assignee=row.assignee,
         created_at=row.created_at,
-        due_at=row.due_at,
+        due_at=due_at,
         form=tuple(row.form or ()),
         claimed_at=row.claimed_at,
         completed_at=row.completed_at,
         completed_by=row.completed_by,
         on_hold=instance_status in ("suspended", "terminated"),
+        candidate_users=split(row.candidate_users),
+        candidate_groups=split(row.candidate_groups),
+        follow_up_at=row.follow_up_at,
+        priority=row.priority if row.priority is not None else DEFAULT_PRIORITY,
+        overdue=bool(
+            now is not None and due_at is not None and row.state in ("ready", "claimed") and due_at < now
+        ),
     )
+
+
+def sla_due(row: HumanTask, sla: dict[tuple[str, str], float]) -> datetime | None:
+    """The lane's SLA, else the global one, counted from when the task became ready (DESIGN §3; the
+    element's own `sla` is already in `due_at`)."""
+    seconds = sla.get(("lane", row.lane or "")) if row.lane else None
+    if seconds is None:
+        seconds = sla.get(("default", ""))
+    return row.created_at + timedelta(seconds=seconds) if seconds is not None else None
 
 
 def instance_view(
@@ -100,8 +127,11 @@ def instance_view(
     *,
     timeline: tuple[TimelineEntry, ...] | None = (),
     tasks: Sequence[HumanTask] | None = None,
+    sla: dict[tuple[str, str], float] | None = None,
+    now: datetime | None = None,
 ) -> InstanceView:
-    """The instance with its open tasks (those given, else read) and, for `show`, its timeline."""
+    """The instance with its open tasks (those given, else read) and, for `show`, its timeline; with the
+    SLA settings and the time, the tasks' due times and overdue marks as `tasks` shows them."""
     if tasks is None:
         tasks = sorted(work.open_rows(instance.id).values(), key=lambda t: t.id)
     return InstanceView(
@@ -111,7 +141,7 @@ def instance_view(
         status=instance.status,
         business_key=instance.business_key,
         data=instance.data,
-        tasks=tuple(task_view(t, instance.process_id) for t in tasks),
+        tasks=tuple(task_view(t, instance.process_id, sla=sla, now=now) for t in tasks),
         error=instance.error,
         created_at=instance.created_at,
         updated_at=instance.updated_at,

@@ -7,6 +7,7 @@ This base is the live one: rows are read and written through the session at once
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -65,6 +66,11 @@ class Work:
         else:
             instance.state = runtime.dump_workflow(definition, workflow)
         instance.data = runtime.snapshot(runtime.instance_data(workflow))
+
+    def index_data(self, instance: ProcessInstance, before: dict[str, Any] | None) -> None:
+        """Keep the instance's searchable data (the variable table) as its data now is, in this
+        transaction; `before`: the data its rows were written from (None: a new instance)."""
+        repo.write_variables(self.session, instance.id, before, instance.data)
 
     def changed(self, instance: ProcessInstance) -> None:
         """Write a changed instance row now, under its version counter: a concurrent change wins, this one

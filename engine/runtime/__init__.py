@@ -26,10 +26,12 @@ if TYPE_CHECKING:
         run_engine,
     )
     from .tasks import (
+        ExpressionFailed,
         all_tasks,
         changed_data,
         element_of,
         error_tasks,
+        evaluate,
         find_task,
         instance_data,
         is_activity,
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
         retry_task,
         run_user_task,
         snapshot,
+        task_data,
     )
     from .timers import (
         TimerStart,
@@ -72,7 +75,8 @@ _LAZY: dict[str, tuple[str, str]] = {
         ".stepping": "RunawayLoop StepLog caught_code_event has_unfinished is_finished run_engine",
         ".tasks": (
             "all_tasks changed_data element_of error_tasks find_task instance_data is_activity "
-            "is_external is_open_work ready_human_tasks retry_task run_user_task snapshot"
+            "is_external is_open_work ready_human_tasks retry_task run_user_task snapshot "
+            "ExpressionFailed evaluate task_data"
         ),
         ".timers": (
             "TimerStart fire_due_timers fire_start_timer first_due is_cycle is_timer next_due_after "
@@ -93,6 +97,7 @@ __getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 __all__ = [
     "DefinitionCache",
+    "ExpressionFailed",
     "Failure",
     "LoadedDefinition",
     "RunawayLoop",
@@ -109,6 +114,7 @@ __all__ = [
     "describe_failure",
     "dump_workflow",
     "element_of",
+    "evaluate",
     "error_tasks",
     "find_task",
     "fire_due_timers",
@@ -133,6 +139,7 @@ __all__ = [
     "script_engine",
     "seeded_task_ids",
     "snapshot",
+    "task_data",
     "timer_details",
     "timer_starts",
 ]

@@ -125,3 +125,20 @@ def instance_data(workflow: BpmnWorkflow) -> dict[str, Any]:
     for task in sorted(frontier, key=lambda t: t.last_state_change):
         merged.update(task.data)
     return merged
+
+
+def evaluate(task: Task, expression: str) -> Any:
+    """An expression of the model evaluated against the task's data, by the instance's script engine (the
+    sandbox unless the version is trusted); raises what the expression raises, as one line."""
+    try:
+        return task.workflow.script_engine.environment.evaluate(expression, task.data)
+    except Exception as exc:  # noqa: BLE001 - modellers' code: any exception is theirs to read
+        raise ExpressionFailed(f"{type(exc).__name__}: {exc}".split("\n", 1)[0]) from exc
+
+
+def task_data(task: Task) -> dict[str, Any]:
+    return dict(task.data)
+
+
+class ExpressionFailed(Exception):
+    """An expression of the model failed; the message is one line for a person."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from bpmn.durations import format_duration
 
+from .. import zones
 from ..terminal import MAX_MESSAGE_CHARS, printable
 
 __all__ = ["MAX_MESSAGE_CHARS", "cut", "duration", "plural", "printable", "table", "when"]
@@ -43,11 +44,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], limits: Sequenc
 
 
 def when(value: datetime | None) -> str:
-    """A time as the CLI prints it, to the second, with its zone (times are stored and shown in UTC);
-    empty for none."""
+    """A time as the CLI prints it, to the second, in the reader's zone, named (engine/zones.py; times
+    are stored in UTC); empty for none."""
     if value is None:
         return ""
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    shown = zones.local(value)
+    return f"{shown:%Y-%m-%d %H:%M:%S} {zones.zone_name(shown)}"
 
 
 def duration(seconds: float) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ..views import HistoryEntry, InstanceHistory, InstanceSummary, InstanceView, TimelineEntry, Wait
-from . import duration, table, when
+from . import comments, duration, table, when
 
 
 def failure(error: dict[str, Any]) -> str:
@@ -65,6 +65,7 @@ def instance(view: InstanceView, *, timeline: bool = False, waits: Sequence[Wait
     for w in waits:
         key = f" (key {w.correlation})" if w.correlation else ""
         lines.append(f"waits for {w.kind} '{w.name}'{key} at {w.element_id}")
+    lines += comments.listed(view.comments)
     if timeline and view.timeline is None:
         lines.append(f"timeline: for analysts and admins ('handoff history {view.id}')")
     elif timeline and view.timeline:
@@ -159,6 +160,8 @@ def _notes(entry: HistoryEntry) -> list[str]:
         notes.append(str(data.get("message", ""))[:100])
         if data.get("retry_at"):
             notes.append(f"retry at {when(datetime.fromisoformat(data['retry_at'].replace('Z', '+00:00')))}")
+    if e.kind == "comment_added":
+        notes.append(str(data.get("text", "")))
     if e.kind in ("instance_suspended", "instance_terminated") and data.get("reason"):
         notes.append(str(data["reason"]))
     if e.kind == "instance_migrated" and data:

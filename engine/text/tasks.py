@@ -16,6 +16,7 @@ HEADERS = [
     "LANE",
     "STATE",
     "ASSIGNEE",
+    "PRI",
     "READY SINCE",
     "DUE",
     "FORM (* required)",
@@ -35,13 +36,20 @@ def tasks(items: Sequence[TaskView]) -> str:
                 t.label,
                 t.lane or "",
                 f"{t.state} (on hold)" if t.on_hold and t.state in ("ready", "claimed") else t.state,
-                t.assignee or t.completed_by or "",
+                t.assignee or t.completed_by or candidates(t),
+                t.priority,
                 when(t.created_at),
-                when(t.due_at),
+                f"{when(t.due_at)} OVERDUE" if t.overdue else when(t.due_at),
                 ", ".join(form_field(f) for f in t.form),
             )
         )
     return table(HEADERS, rows)
+
+
+def candidates(view: TaskView) -> str:
+    """Who may claim an unassigned task beyond its lane: `candidates: bob, group Sales`."""
+    names = [*view.candidate_users, *(f"group {g}" for g in view.candidate_groups)]
+    return f"candidates: {', '.join(names)}" if names else ""
 
 
 def form_field(field: dict[str, Any]) -> str:

@@ -1,6 +1,7 @@
 """What the use cases return: plain frozen dataclasses, with the --json shapes of DESIGN §7."""
 
 from .base import iso
+from .comments import CommentView
 from .definitions import Deployment, ProcessSummary
 from .instances import InstanceSummary, InstanceView, TaskView, TimelineEntry, Wait, failure_json
 from .people import AuditView, NewToken, TokenView, UserChange, UserView
@@ -8,6 +9,7 @@ from .records import CrossingView, DelayView, HandoffView, HistoryEntry, Instanc
 
 __all__ = [
     "AuditView",
+    "CommentView",
     "CrossingView",
     "DelayView",
     "Deployment",

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from .base import iso
+from .comments import CommentView
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,12 @@ class TaskView:
     completed_at: datetime | None = None
     completed_by: str | None = None
     on_hold: bool = False  # its instance is suspended: nobody may claim or complete it until resumed
+    # From the model (docs/assignment.md); due_at is the model's due date, else the SLA from ready.
+    candidate_users: tuple[str, ...] = ()
+    candidate_groups: tuple[str, ...] = ()
+    follow_up_at: datetime | None = None
+    priority: int = 50
+    overdue: bool = False  # open and past due_at when it was read
 
     @property
     def label(self) -> str:
@@ -43,8 +50,13 @@ class TaskView:
             "lane": self.lane,
             "state": self.state,
             "assignee": self.assignee,
+            "candidate_users": list(self.candidate_users),
+            "candidate_groups": list(self.candidate_groups),
+            "priority": self.priority,
             "created_at": iso(self.created_at),
             "due_at": iso(self.due_at),
+            "follow_up_at": iso(self.follow_up_at),
+            "overdue": self.overdue,
             "claimed_at": iso(self.claimed_at),
             "completed_at": iso(self.completed_at),
             "completed_by": self.completed_by,
@@ -99,6 +111,7 @@ class InstanceView:
     next_due_at: datetime | None = None
     timeline: tuple[TimelineEntry, ...] | None = field(default=())  # None: the reader may not see history
     attempts: int = 0  # automatic retries made for the current failure
+    comments: tuple[CommentView, ...] = ()  # on the instance and its tasks, oldest first (`show` reads them)
 
     @property
     def incident(self) -> bool:
@@ -121,6 +134,7 @@ class InstanceView:
             "started_by": self.started_by,
             "next_due_at": iso(self.next_due_at),
             **failure_json(self.status, self.error, self.next_due_at, self.attempts),
+            "comments": [c.to_json() for c in self.comments],
         }
         if with_timeline and self.timeline is not None:
             out["timeline"] = [e.to_json() for e in self.timeline]

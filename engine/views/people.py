@@ -18,12 +18,16 @@ class UserView:
     created_by: str | None
     updated_at: datetime | None = None
     updated_by: str | None = None
+    tz: str | None = None  # the zone their times are shown in; None: HANDOFF_TZ, else the machine's
+    email: str | None = None  # where notifications go (docs/notifications.md)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "role": self.role,
             "lanes": list(self.lanes),
+            "tz": self.tz,
+            "email": self.email,
             "created_at": iso(self.created_at),
             "created_by": self.created_by,
             "updated_at": iso(self.updated_at),

@@ -13,7 +13,14 @@ from .definitions import (
     latest_definition,
     latest_definition_ref,
 )
-from .events import add_events, add_events_returning_ids, completed_event, completion_ranks, events_of
+from .events import (
+    add_events,
+    add_events_returning_ids,
+    completed_event,
+    completion_ranks,
+    events_of,
+    events_of_kind,
+)
 from .instances import (
     get_instance,
     insert_instance,
@@ -34,9 +41,13 @@ from .tasks import (
     set_task_values,
     update_task_if,
 )
+from .variables import Condition, rewrite_variables, write_variables
 
 __all__ = [
     "OPEN_TASK_STATES",
+    "Condition",
+    "rewrite_variables",
+    "write_variables",
     "WriteBuffer",
     "add_definition",
     "add_events",
@@ -52,6 +63,7 @@ __all__ = [
     "definitions_summary",
     "delay_subjects",
     "events_of",
+    "events_of_kind",
     "flush_writes",
     "get_instance",
     "get_task",

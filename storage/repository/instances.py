@@ -13,6 +13,7 @@ from ..models import ProcessDefinition, ProcessInstance
 from .buffer import INSTANCE, INSTANCE_COLUMNS, buffer_of
 from .loading import attach, detached, held
 from .prepared import Prepared
+from .variables import Condition, where_all
 
 _INSERT_INSTANCE = Prepared(
     insert(INSTANCE).values({c: bindparam(c) for c in INSTANCE_COLUMNS}).returning(INSTANCE.c.id)
@@ -40,7 +41,9 @@ def list_instances(
     status: str | None = None,
     business_key: str | None = None,
     limit: int = 100,
+    conditions: Sequence[Condition] = (),
 ) -> Sequence[tuple[ProcessInstance, int]]:
+    """Instances with their version, newest first; `conditions` on their top-level data (all must hold)."""
     query = select(ProcessInstance, ProcessDefinition.version).join(
         ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id
     )
@@ -50,6 +53,8 @@ def list_instances(
         query = query.where(ProcessInstance.status == status)
     if business_key:
         query = query.where(ProcessInstance.business_key == business_key)
+    for clause in where_all(session, conditions):
+        query = query.where(clause)
     rows = session.execute(query.order_by(ProcessInstance.id.desc()).limit(limit)).all()
     return [(r[0], r[1]) for r in rows]
 

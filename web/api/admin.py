@@ -22,6 +22,8 @@ class UserBody(BaseModel):
     name: str
     role: str | None = None  # a new user: operator unless given
     lanes: list[str] | None = None  # replaces all their lanes when given
+    tz: str | None = None  # the time zone their times are shown in (IANA name), kept when not given
+    email: str | None = None  # where their notifications go ("" removes it), kept when not given
 
 
 class SlaBody(BaseModel):
@@ -56,7 +58,9 @@ def list_users(request: Request, user: User) -> list[dict[str, Any]]:
 @router.post("/users")
 def add_user(request: Request, user: User, body: UserBody) -> SafeJSONResponse:
     """Register a user (201) or update one (200), as `handoff users add --json` (admins)."""
-    result = handoff(request).add_user(body.name, lanes=body.lanes, role=body.role, actor=user.name)
+    result = handoff(request).add_user(
+        body.name, lanes=body.lanes, role=body.role, actor=user.name, tz=body.tz
+    )
     forget_identities(request)  # a changed role shows at once
     return SafeJSONResponse(result.to_json(), status_code=201 if result.action == "added" else 200)
 

@@ -54,6 +54,13 @@ class StartBody(DataBody):
     version: int | None = None
 
 
+class CommentBody(BaseModel):
+    """A comment's text (checked by the engine against the payload limits)."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str
+
+
 class ReasonBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str | None = None

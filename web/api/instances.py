@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from ..auth import User, handoff
-from .common import DataBody, JsonRoute, ReasonBody
+from .common import CommentBody, DataBody, JsonRoute, ReasonBody
 
 router = APIRouter(prefix="/instances", tags=["instances"], route_class=JsonRoute)
 
@@ -23,12 +23,15 @@ def list_instances(
     key: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    var: Annotated[list[str] | None, Query()] = None,
 ) -> list[dict[str, Any]]:
-    """Instances, newest first (as `handoff instances --json`); `offset` skips the newest ones."""
+    """Instances, newest first (as `handoff instances --json`); `offset` skips the newest ones; `var`
+    (repeatable) filters by data as `--var` does: `amount>1000`, `region=EU`, `note~late`."""
     items = handoff(request).instances(
         process_id=process or None,
         status=status or None,
         business_key=key or None,
+        variables=[v for v in var or () if v],
         limit=limit + offset,  # the engine has no offset yet: the page is cut here
         actor=user.name,
     )
@@ -48,6 +51,12 @@ def show(request: Request, user: User, instance_id: int) -> dict[str, Any]:
 def history(request: Request, user: User, instance_id: int) -> dict[str, Any]:
     """The timeline with handoffs, crossings and delays (as `handoff history --json`)."""
     return handoff(request).history(instance_id, actor=user.name).to_json()
+
+
+@router.post("/{instance_id}/comments", status_code=201)
+def comment(request: Request, user: User, instance_id: int, body: CommentBody) -> dict[str, Any]:
+    """A comment on the instance (as `handoff comment --instance I TEXT --json`)."""
+    return handoff(request).comment(body.text, instance_id=instance_id, actor=user.name).to_json()
 
 
 @router.post("/{instance_id}/retry")

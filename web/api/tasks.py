@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from engine import lookups
 
 from ..auth import User, handoff
-from .common import DataBody, JsonRoute, parse_flag
+from .common import CommentBody, DataBody, JsonRoute, parse_flag
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=JsonRoute)
 
@@ -20,14 +20,22 @@ def list_tasks(
     user: User,
     lane: str | None = None,
     mine: str | None = None,
+    assignee: str | None = None,
+    candidate: str | None = None,
+    overdue: str | None = None,
     instance: int | None = None,
     all: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Open human tasks (ready and claimed; `all` adds closed ones) of the caller's lanes (as `handoff
-    tasks --json`); `mine`: only those the caller claimed."""
+    """Open human tasks (ready and claimed; `all` adds closed ones) of the caller's lanes and those
+    assigned to them or naming them as candidates, by priority then age (as `handoff tasks --json`);
+    `mine`: assigned to the caller or claimable by them; `assignee`, `candidate`: that user's;
+    `overdue`: past due."""
     items = handoff(request).tasks(
         lane=lane or None,
-        assignee=user.name if parse_flag(mine, "mine") else None,
+        mine=parse_flag(mine, "mine"),
+        assignee=assignee or None,
+        candidate=candidate or None,
+        overdue=parse_flag(overdue, "overdue"),
         instance_id=instance,
         include_closed=parse_flag(all, "all"),
         actor=user.name,
@@ -39,6 +47,12 @@ def list_tasks(
 def show_task(request: Request, user: User, task_id: int) -> dict[str, Any]:
     """One task with its form; 403 for an operator outside its lane."""
     return lookups.task(handoff(request), task_id, actor=user.name).to_json()
+
+
+@router.post("/{task_id}/comments", status_code=201)
+def comment(request: Request, user: User, task_id: int, body: CommentBody) -> dict[str, Any]:
+    """A comment on the task, by someone who may work on it (as `handoff comment TASK TEXT --json`)."""
+    return handoff(request).comment(body.text, task_id=task_id, actor=user.name).to_json()
 
 
 @router.post("/{task_id}/claim")

@@ -87,6 +87,8 @@ async def save_user(request: Request, viewer: PageUser) -> Response:
             role=str(posted.get("role") or "operator"),
             lanes=lanes + extra,
             actor=viewer.name,
+            tz=str(posted.get("tz") or "").strip() or None,
+            email=str(posted.get("email") or "").strip() or None,
         )
         return back("/admin", "user_saved")
 

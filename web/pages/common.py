@@ -17,8 +17,9 @@ from urllib.parse import quote, urlencode
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 
-from engine import Handoff
+from engine import Handoff, zones
 from engine.access import RULES, Member
 from engine.signin import Identity
 from engine.worklists import members
@@ -53,6 +54,7 @@ NOTICES = {
     "password_set": "Password set; the user's sessions were ended.",
     "token_revoked": "Token {n} revoked.",
     "sla_saved": "SLA saved.",
+    "commented": "Your comment was added.",
 }
 
 
@@ -72,6 +74,7 @@ class Viewer:
     role: str
     lanes: frozenset[str]
     csrf: str
+    tz: str | None = None  # the zone they chose (`users add --tz`); None: HANDOFF_TZ, else the machine's
 
     def may(self, action: str) -> bool:
         return self.role in RULES[action].roles
@@ -87,7 +90,8 @@ async def page_user(request: Request, identity: Annotated[Identity | None, Depen
         raise SignInNeeded(target if request.method == "GET" else "/")
     member = members(handoff(request).db).get(identity.name)
     lanes = member.lanes if member is not None else frozenset()
-    return Viewer(identity.name, identity.role, lanes, csrf_token(request))
+    tz = await run_in_threadpool(handoff(request).zone_of, identity.name)
+    return Viewer(identity.name, identity.role, lanes, csrf_token(request), tz)
 
 
 PageUser = Annotated[Viewer, Depends(page_user)]
@@ -135,12 +139,11 @@ def static(name: str) -> str:
 
 
 def when(value: datetime | None) -> str:
-    """A UTC time as people read it: 2026-03-02 09:15."""
+    """A stored (UTC) time as the reader reads it, in their zone, named: 2026-03-02 10:15 CET."""
     if value is None:
         return "-"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    shown = zones.local(value)
+    return f"{shown:%Y-%m-%d %H:%M} {zones.zone_name(shown)}"
 
 
 def span(seconds: float | None) -> str:
@@ -187,9 +190,15 @@ def render(
     if code in NOTICES:
         number = request.query_params.get("n", "")
         notice = NOTICES[code].format(n=number if number.isdigit() else "")
-    html = env.get_template(template).render(
-        request=request, viewer=viewer, notice=notice, path=request.url.path, now=now_of(request), **context
-    )
+    with zones.showing(zones.resolve(viewer.tz if viewer is not None else None)):
+        html = env.get_template(template).render(
+            request=request,
+            viewer=viewer,
+            notice=notice,
+            path=request.url.path,
+            now=now_of(request),
+            **context,
+        )
     return HTMLResponse(html, status_code=status)
 
 

@@ -5,9 +5,9 @@ with retry (with corrected data), suspend, resume and terminate."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -28,14 +28,17 @@ def instance_list(
     process: str | None = None,
     status: str | None = None,
     key: str | None = None,
+    var: Annotated[list[str] | None, Query()] = None,
 ) -> Response:
     app = app_of(request)
     status = status if status in INSTANCE_STATUSES or status == "incident" else None
+    conditions = [v.strip() for v in var or () if v.strip()]
     found = app.instances(
         process_id=process or None,
         status="error" if status == "incident" else status,
         business_key=key or None,
         limit=PAGE_SIZE,
+        variables=conditions,
         actor=viewer.name,
     )
     if status == "incident":
@@ -51,6 +54,7 @@ def instance_list(
         process=process or "",
         status_filter=status or "",
         key=key or "",
+        conditions=(conditions + ["", ""])[: max(2, len(conditions))],
         page_size=PAGE_SIZE,
     )
 
@@ -109,6 +113,7 @@ def _instance_page(
         retry_data=retry_data or json.dumps(instance.data, indent=2, sort_keys=True, default=str),
         problem=problem,
         may_act=viewer.may("retry"),
+        may_comment=viewer.may("comment"),
     )
 
 
@@ -164,6 +169,18 @@ def _retry(request: Request, viewer: Viewer, instance_id: int, posted: dict[str,
     except (ScriptFailed, InvalidInput) as exc:
         return _instance_page(request, viewer, instance_id, retry_data=text, problem=str(exc), status=422)
     return back(f"/instances/{instance_id}", "retried", instance_id)
+
+
+@router.post("/instances/{instance_id}/comment")
+async def comment(request: Request, instance_id: int, viewer: PageUser) -> Response:
+    text = (await _form(request)).get("text")
+    await run_in_threadpool(
+        app_of(request).comment,
+        text if isinstance(text, str) else "",
+        instance_id=instance_id,
+        actor=viewer.name,
+    )
+    return back(f"/instances/{instance_id}", "commented", instance_id)
 
 
 @router.post("/instances/{instance_id}/suspend")

@@ -84,6 +84,7 @@ def _task_page(
         documentation=documentation_html(element.documentation if element else None),
         svg=svg,
         editable=task.state == "ready" or (task.state == "claimed" and task.assignee == viewer.name),
+        may_comment=task.state in ("ready", "claimed") and viewer.may("comment"),
     )
 
 
@@ -102,6 +103,15 @@ async def claim(request: Request, task_id: int, viewer: PageUser) -> Response:
 async def release(request: Request, task_id: int, viewer: PageUser) -> Response:
     await run_in_threadpool(app_of(request).unclaim, task_id, actor=viewer.name)
     return back(await _return_to(request, "/"), "released", task_id)
+
+
+@router.post("/tasks/{task_id}/comment")
+async def comment(request: Request, task_id: int, viewer: PageUser) -> Response:
+    text = (await request.form()).get("text")
+    await run_in_threadpool(
+        app_of(request).comment, text if isinstance(text, str) else "", task_id=task_id, actor=viewer.name
+    )
+    return back(f"/tasks/{task_id}", "commented", task_id)
 
 
 async def _return_to(request: Request, default: str) -> str:

@@ -6,7 +6,7 @@ delay table, and a cleanup of N instances takes time in N squared. Every other t
 instance's rows has one already.
 
 Revision ID: 0012_repair
-Revises: 0010_signin_and_report
+Revises: 0011_assignment
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0012_repair"
-down_revision: str | Sequence[str] | None = "0010_signin_and_report"
+down_revision: str | Sequence[str] | None = "0011_assignment"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
