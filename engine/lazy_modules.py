@@ -1,33 +1,41 @@
-"""Modules that load on first use (`importlib.util.LazyLoader`), for the start-up of read commands.
+"""Modules and names that load on first use, for the start-up of read commands.
 
 `handoff tasks` needs the database and the views, not SpiffWorkflow, the sandbox or the report's
-renderers; the facade names every use case, so it holds them as lazy modules: a module's code runs
-when one of its names is first read (and imports then what it needs).
+renderers; the facade names every use case, so it holds each as a `LazyModule`: the module is imported
+when one of its names is first read (and imports then what it needs). Not importlib's `LazyLoader`: in
+Python 3.11 two threads reading a name of a half-loaded module at once (the web server's threads) can
+see the module without its names; `importlib.import_module` holds the import system's lock per module,
+so a second thread waits for the first.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 from collections.abc import Callable, Mapping
-from types import ModuleType
 from typing import Any
 
 
-def lazy_module(name: str) -> ModuleType:
-    """The module `name` (absolute), executed when one of its attributes is first read."""
-    loaded = sys.modules.get(name)
-    if loaded is not None:
-        return loaded
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"no module named {name!r}", name=name)
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
+class LazyModule:
+    """Stands for the module `name` (absolute) until one of its names is read, then forwards to it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.module: Any = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        module = self.module
+        if module is None:
+            module = self.module = importlib.import_module(self.name)
+        return getattr(module, attribute)
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self.name!r}{' (loaded)' if self.module is not None else ''}>"
+
+
+def lazy_module(name: str) -> Any:
+    """The module `name` (absolute) if it is loaded already, else a `LazyModule` standing for it."""
+    return sys.modules.get(name) or LazyModule(name)
 
 
 def lazy_names(

@@ -155,3 +155,31 @@ def test_read_commands_import_no_workflow_runtime(tmp_path: Path, command: list[
     )
     assert "K-1" in out.stdout or "Register order" in out.stdout, out.stdout + out.stderr
     assert json.loads(out.stderr.strip().splitlines()[-1]) == []
+
+
+RACE = """
+import sys, threading
+from engine import facade
+barrier = threading.Barrier(8)
+errors = []
+def read():
+    barrier.wait()
+    try:
+        facade.tasks.complete, facade.instance_reads.show, facade.history.instance_history
+    except Exception as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=read) for _ in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(errors)
+"""
+
+
+def test_threads_reading_a_lazy_use_case_at_once_all_find_it() -> None:
+    """The web server's threads may be the first to read a use case at the same moment: each must find
+    the whole module (importlib's LazyLoader, in 3.11, let a second thread see it without its names)."""
+    for _ in range(5):
+        out = subprocess.run(
+            [sys.executable, "-c", RACE], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip() == "[]", out.stdout + out.stderr
