@@ -23,6 +23,8 @@ ACTED_ON_ATTRIBUTES = frozenset(
         "calledElementBinding", "calledElementVersion",
         # service tasks (bpmn/service_bindings.py), business rule tasks, message payloads
         "class", "delegateExpression", "expression", "topic", "type", "decisionRef", "resultVariable",
+        # how long finished instances are kept (bpmn/retention.py, handoff cleanup)
+        "historyTimeToLive",
     }
 )  # fmt: skip
 ACTED_ON_ELEMENTS = frozenset(

@@ -427,10 +427,8 @@ def test_bare_iso_timer_literals_are_quoted(timer: str, python: str | None) -> N
 
 def test_camunda_modeler_file_runs_with_translated_conditions_and_timer(app: Handoff, clock) -> None:
     report = app.validate([DATA / "camunda_expressions.bpmn"])
-    # Camunda Modeler writes historyTimeToLive on every process; Handoff does not act on it and says so
-    assert report.ok and [w.message for w in report.warnings] == [
-        "process 'Refund': camunda:historyTimeToLive is not supported by Handoff and is ignored"
-    ]
+    # Camunda Modeler writes historyTimeToLive on every process: `handoff cleanup` acts on it, no warning
+    assert report.ok and [w.message for w in report.warnings] == []
     app.deploy([DATA / "camunda_expressions.bpmn"], actor="d")
     small = app.start("refund")
     small = app.complete(small.tasks[0].id, data={"amount": 50, "receipt": "R-1"}, actor="ann")
