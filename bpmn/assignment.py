@@ -77,13 +77,16 @@ def of_trees(trees: Iterable[etree._ElementTree], human_tags: set[str]) -> dict[
 
 
 def problems(tree: etree._ElementTree, filename: str, human_tags: set[str]) -> list[Problem]:
-    """Errors for assignment attributes that cannot be used, with the element they belong to."""
+    """Warnings for assignment attributes that cannot be used, with the element they belong to. Not errors:
+    Camunda files that ran before assignment was read (a Spring bean's `${ldap.findManager(emp)}`) still
+    deploy; their tasks are not assigned from that attribute, and the warning says so."""
     out: list[Problem] = []
     for node in tree.getroot().iter():
         if not isinstance(node.tag, str) or etree.QName(node).localname not in human_tags:
             continue
         for message in read(node)[1]:
-            out.append(Problem(filename, node.sourceline, f"element '{node.get('id')}': {message}"))
+            text = f"element '{node.get('id')}': {message}; ignored: the task is not assigned from it"
+            out.append(Problem(filename, node.sourceline, text, "warning"))
     return out
 
 
