@@ -40,10 +40,10 @@ def latest_definition_ref(
 ) -> tuple[int, int] | None:
     """(id, version) of the latest (or the given) version of a process: what starting an instance needs."""
     if version is None:
-        row = _LATEST_REF.execute(session, {"process_id": process_id}).first()
+        row = _LATEST_REF.first(session, {"process_id": process_id})
     else:
-        row = _VERSION_REF.execute(session, {"process_id": process_id, "version": version}).first()
-    return (row[0], row[1]) if row is not None else None
+        row = _VERSION_REF.first(session, {"process_id": process_id, "version": version})
+    return (row["id"], row["version"]) if row is not None else None
 
 
 def definition_version(session: Session, definition_id: int) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Event
 from .buffer import EVENT, EVENT_COLUMNS, buffer_of
-from .prepared import Prepared
+from .prepared import Prepared, connection_of, driver_execute
 
 _INSERT_EVENTS = insert(EVENT)
 _INSERT_EVENTS_RETURNING = insert(EVENT).returning(EVENT.c.id, sort_by_parameter_order=True)
@@ -48,7 +48,7 @@ def add_events_returning_ids(session: Session, rows: list[dict[str, Any]]) -> li
         buffer.events += [dict(row, id=event_id) for row, event_id in zip(rows, ids, strict=True)]
         buffer.grown(session, len(rows))
         return ids
-    conn = session.connection()
+    conn = connection_of(session)
     if conn.dialect.name == "postgresql":
         # SQLAlchemy's "insertmanyvalues": one INSERT ... SELECT FROM (VALUES ...) ORDER BY its counter
         # RETURNING id, the ids matched back to the rows' order; one round trip instead of two (the
@@ -63,7 +63,7 @@ def add_events_returning_ids(session: Session, rows: list[dict[str, Any]]) -> li
         for name, process in zip(columns, processors, strict=True):
             value = row.get(name)
             params.append(process(value) if process is not None else value)
-    last = conn.exec_driver_sql(_sqlite_event_insert(len(rows)), tuple(params)).lastrowid
+    last = driver_execute(conn, _sqlite_event_insert(len(rows)), tuple(params)).lastrowid
     return list(range(last - len(rows) + 1, last + 1))
 
 

@@ -74,7 +74,7 @@ def insert_instance(session: Session, instance: ProcessInstance) -> int:
         buffer.grown(session, 1)
         return instance.id
     values = {key: getattr(instance, key) for key in INSTANCE_COLUMNS}
-    instance.id = _INSERT_INSTANCE.execute(session, values).scalar_one()
+    instance.id = _INSERT_INSTANCE.execute(session, values).fetchone()[0]
     return instance.id
 
 

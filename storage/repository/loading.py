@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_dict, manager_of_class
 from sqlalchemy.orm.util import identity_key
 
 T = TypeVar("T")
@@ -34,7 +35,11 @@ def attach(session: Session, model: type[T], values: dict[str, Any]) -> T:
 
 def detached(model: type[T], values: dict[str, Any]) -> T:
     """The object of a row read by Core, outside any session, its values as loaded (no history)."""
-    row = model(**values)
+    # As the ORM's own loading does: a new instance without __init__, its values put in its state's
+    # dict (the constructor would set them one by one through the instrumented attributes, each
+    # recording a change that make_transient_to_detached then discards: ~40% of a row's load).
+    row = manager_of_class(model).new_instance()
+    instance_dict(row).update(values)
     make_transient_to_detached(row)
     return row
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 
 class Prepared:
-    """A Core statement compiled once per dialect and run through `exec_driver_sql`.
+    """A Core statement compiled once per dialect and run on the driver's cursor (`_run`).
 
     For the few statements on the path of every state change: SQLAlchemy's per-execution overhead
     (~60-80 us) costs more than SQLite's own work there. Values still pass through the columns' bind
@@ -23,9 +24,11 @@ class Prepared:
         self._result_processors: dict[str, list[tuple[str, Any]]] = {}
 
     def execute(self, session: Session, params: dict[str, Any]) -> Any:
-        conn = session.connection()
+        """Run the statement with one row's values; the driver's cursor (its rowcount, lastrowid, and
+        for RETURNING the row) is returned."""
+        conn = connection_of(session)
         sql, *binding = self._compiled(conn.dialect)
-        return conn.exec_driver_sql(sql, self._bind(binding, params))
+        return driver_execute(conn, sql, self._bind(binding, params))
 
     @staticmethod
     def _bind(binding: list[Any], params: dict[str, Any]) -> Any:
@@ -56,27 +59,32 @@ class Prepared:
 
     def execute_many(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
         """The statement once per row, as one driver executemany."""
-        conn = session.connection()
+        conn = connection_of(session)
         sql, positions, processors, defaults = self._compiled(conn.dialect)
         if positions is None or defaults:
             binding = [positions, processors, defaults]
-            conn.exec_driver_sql(sql, [self._bind(binding, params) for params in rows])
+            driver_execute(conn, sql, [self._bind(binding, params) for params in rows], many=True)
             return
         # Positional (SQLite): each row straight to its tuple, without _bind's intermediate dict; the
         # bulk writes of a batch bind tens of thousands of rows.
         plan = [(name, processors.get(name)) for name in positions]
-        conn.exec_driver_sql(
+        driver_execute(
+            conn,
             sql,
             [tuple(row[name] if p is None else p(row[name]) for name, p in plan) for row in rows],
+            many=True,
         )
 
     def first(self, session: Session, params: dict[str, Any]) -> dict[str, Any] | None:
         """The first row of a SELECT as a dict, its values through the columns' result processors."""
-        result = self.execute(session, params)
-        processors = self._processors(session.connection().dialect, result)
-        row = result.first()
-        if row is None:
-            return None
+        cursor = self.execute(session, params)
+        try:
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            processors = self._processors(connection_of(session).dialect, cursor)
+        finally:
+            cursor.close()
         return {
             name: (process(value) if process is not None else value)
             for (name, process), value in zip(processors, row, strict=True)
@@ -84,27 +92,73 @@ class Prepared:
 
     def all(self, session: Session, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Every row of a SELECT as a dict, like `first`."""
-        result = self.execute(session, params)
-        processors = self._processors(session.connection().dialect, result)
+        cursor = self.execute(session, params)
+        try:
+            rows = cursor.fetchall()
+            processors = self._processors(connection_of(session).dialect, cursor)
+        finally:
+            cursor.close()
         return [
             {
                 name: (process(value) if process is not None else value)
                 for (name, process), value in zip(processors, row, strict=True)
             }
-            for row in result.all()
+            for row in rows
         ]
 
-    def _processors(self, dialect: Any, result: Any) -> list[tuple[str, Any]]:
+    def _processors(self, dialect: Any, cursor: Any) -> list[tuple[str, Any]]:
         """Each column's result processor, made once per dialect for the driver's type of the column
         (psycopg's numeric processors need it)."""
         processors = self._result_processors.get(dialect.name)
         if processors is None:
-            description = result.cursor.description
+            description = cursor.description
             processors = self._result_processors[dialect.name] = [
                 (col.key, col.type.dialect_impl(dialect).result_processor(dialect, described[1]))
                 for col, described in zip(self.statement.selected_columns, description, strict=True)
             ]
         return processors
+
+
+def connection_of(session: Session) -> Connection:
+    """The connection of the session's transaction (beginning it if need be), kept in `session.info`:
+    `Session.connection()` costs ~10 us each time, and the hot path asks for it once per statement."""
+    conn = session.info.get("handoff_connection")
+    if conn is None or conn.closed or not conn.in_transaction():
+        conn = session.info["handoff_connection"] = session.connection()
+    return conn
+
+
+def driver_execute(conn: Connection, sql: str, params: Any, *, many: bool = False) -> Any:
+    """The SQL on the driver's own cursor, inside the session's transaction.
+
+    `Connection.exec_driver_sql` costs ~25-30 us of SQLAlchemy's Python per statement (its execution
+    context and result object), as much as SQLite's own work on the path of a completion (issue 17).
+    What it does that matters is kept: the driver's errors become SQLAlchemy's (DBAPIError and its
+    subclasses, which the unit of work maps to ConcurrentUpdate), and a lost connection is invalidated
+    so that the pool does not hand it out again. Engine events (before_cursor_execute) do not see
+    these statements.
+    """
+    dbapi_connection = conn.connection.driver_connection
+    cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        lost = conn.dialect.is_disconnect(exc, dbapi_connection, cursor)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            sql,
+            params,
+            exc,
+            conn.dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=conn.dialect,
+            ismulti=many,
+        ) from exc
+    return cursor
 
 
 def pg_next_ids(conn: Any, table: str, n: int) -> list[int]:

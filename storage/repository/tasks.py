@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..models import HumanTask, ProcessInstance
 from .buffer import TASK, TASK_COLUMNS, buffer_of
 from .loading import attach, flush_pending, held
-from .prepared import Prepared
+from .prepared import Prepared, connection_of
 
 OPEN_TASK_STATES = ("ready", "claimed")
 _TASK_UPDATES: dict[tuple[tuple[str, ...], bool], Prepared] = {}
@@ -192,10 +192,10 @@ def insert_task(session: Session, task: HumanTask) -> int:
         buffer.tasks[task.id] = dict(values, id=task.id)
         buffer.grown(session, 1)
         return task.id
-    if session.connection().dialect.name == "sqlite":
+    if connection_of(session).dialect.name == "sqlite":
         task.id = _INSERT_TASK_SQLITE.execute(session, values).lastrowid
     else:
-        task.id = _INSERT_TASK_RETURNING.execute(session, values).scalar_one()
+        task.id = _INSERT_TASK_RETURNING.execute(session, values).fetchone()[0]
     return task.id
 
 
