@@ -194,7 +194,8 @@ def _write_task_rows(
             continue
         element = runtime.element_of(definition.model, task)
         assigned = assign(element, task, now, lane_owners=definition.model.dialect == "spiff")
-        row = HumanTask(
+        row = repo.new_row(
+            HumanTask,
             instance_id=instance.id,
             spiff_task_id=str(task.id),
             element_id=element.id,

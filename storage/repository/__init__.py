@@ -29,6 +29,7 @@ from .instances import (
     update_instances,
     update_loaded_instance,
 )
+from .loading import new_row
 from .records import add_rows, delay_subjects, list_sla, records, set_sla, sla_settings
 from .tasks import (
     OPEN_TASK_STATES,
@@ -75,6 +76,7 @@ __all__ = [
     "list_instances",
     "list_sla",
     "list_tasks",
+    "new_row",
     "open_instances",
     "open_tasks_of",
     "open_tasks_with_instances",
