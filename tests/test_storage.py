@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,29 @@ def test_nothing_but_upgrade_creates_a_missing_sqlite_file(tmp_path: Path) -> No
     assert memory.upgrade()[0] is None
     memory.dispose()
     db.dispose()
+
+
+def test_sqlite_timestamps_are_written_as_sqlalchemy_writes_them() -> None:
+    """UtcDateTime's own SQLite bind processor (faster) writes the very text of SQLAlchemy's DATETIME, so
+    rows written before and after compare, sort and read back alike; aware values are stored as UTC."""
+    import random
+    from datetime import timedelta, timezone
+
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    from storage.utc_datetime import UtcDateTime
+
+    dialect = sqlite.dialect()
+    ours = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
+    sqlalchemys = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    draw = random.Random(7)
+    for _ in range(5000):
+        naive = datetime(1000, 1, 1) + timedelta(
+            seconds=draw.randrange(0, 3 * 10**10), microseconds=draw.choice([0, draw.randrange(10**6)])
+        )
+        assert ours(naive) == sqlalchemys(naive)
+        aware = naive.replace(tzinfo=timezone(timedelta(hours=draw.randrange(-12, 13))))
+        assert ours(aware) == sqlalchemys(aware.astimezone(UTC).replace(tzinfo=None))
+    assert ours(None) is None
+    assert ours(datetime(2026, 3, 1, 9, 30)) == "2026-03-01 09:30:00.000000"
