@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from .driver import driver_execute
 from .migration_heads import heads
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -86,8 +87,8 @@ def _sqlite_setup(engine: Engine, path: Path | None) -> None:
     def _on_begin(conn: Any) -> None:
         # Writers take the write lock up front: a deferred transaction that read before another
         # connection committed can never write afterwards (WAL snapshot), a spurious conflict.
-        conn.exec_driver_sql(
-            "BEGIN IMMEDIATE" if conn.get_execution_options().get("handoff_write") else "BEGIN"
+        driver_execute(
+            conn, "BEGIN IMMEDIATE" if conn.get_execution_options().get("handoff_write") else "BEGIN", ()
         )
 
 

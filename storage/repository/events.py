@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
+from ..driver import driver_execute
 from ..models import Event
 from .buffer import EVENT, EVENT_COLUMNS, buffer_of
-from .prepared import Prepared, connection_of, driver_execute
+from .prepared import Prepared, connection_of
 
 _INSERT_EVENTS = insert(EVENT)
 _INSERT_EVENTS_RETURNING = insert(EVENT).returning(EVENT.c.id, sort_by_parameter_order=True)

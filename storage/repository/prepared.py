@@ -7,8 +7,9 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+
+from ..driver import driver_execute
 
 
 class Prepared:
@@ -131,39 +132,6 @@ def connection_of(session: Session) -> Connection:
     if conn is None or conn.closed or not conn.in_transaction():
         conn = session.info["handoff_connection"] = session.connection()
     return conn
-
-
-def driver_execute(conn: Connection, sql: str, params: Any, *, many: bool = False) -> Any:
-    """The SQL on the driver's own cursor, inside the session's transaction.
-
-    `Connection.exec_driver_sql` costs ~25-30 us of SQLAlchemy's Python per statement (its execution
-    context and result object), as much as SQLite's own work on the path of a completion (issue 17).
-    What it does that matters is kept: the driver's errors become SQLAlchemy's (DBAPIError and its
-    subclasses, which the unit of work maps to ConcurrentUpdate), and a lost connection is invalidated
-    so that the pool does not hand it out again. Engine events (before_cursor_execute) do not see
-    these statements.
-    """
-    dbapi_connection = conn.connection.driver_connection
-    cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        if many:
-            cursor.executemany(sql, params)
-        else:
-            cursor.execute(sql, params)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        lost = conn.dialect.is_disconnect(exc, dbapi_connection, cursor)
-        if lost:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(
-            sql,
-            params,
-            exc,
-            conn.dialect.loaded_dbapi.Error,
-            connection_invalidated=lost,
-            dialect=conn.dialect,
-            ismulti=many,
-        ) from exc
-    return cursor
 
 
 def pg_next_ids(conn: Any, table: str, n: int) -> list[int]:
