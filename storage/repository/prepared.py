@@ -36,9 +36,11 @@ class Prepared:
     def _bind(binding: list[Any], params: dict[str, Any]) -> Any:
         """The driver's parameters: values through their bind processors, in position order if any."""
         positions, processors, defaults = binding
-        merged = {**defaults, **params} if defaults else params
-        values = {k: (processors[k](v) if k in processors else v) for k, v in merged.items()}
-        return tuple(values[name] for name in positions) if positions is not None else values
+        values = {**defaults, **params} if defaults else dict(params)
+        for name, process in processors.items():
+            if name in values:
+                values[name] = process(values[name])
+        return tuple([values[name] for name in positions]) if positions is not None else values
 
     def _compiled(self, dialect: Any) -> tuple[str, tuple[str, ...] | None, dict[str, Any], dict[str, Any]]:
         prepared = self._by_dialect.get(dialect.name)
