@@ -17,11 +17,13 @@ def driver_execute(conn: Connection, sql: str, params: Any, *, many: bool = Fals
     context and result object), as much as SQLite's own work on the path of a completion (issue 17).
     What it does that matters is kept: the driver's errors become SQLAlchemy's (DBAPIError and its
     subclasses, which the unit of work maps to ConcurrentUpdate), and a lost connection is invalidated
-    so that the pool does not hand it out again. Engine events (before_cursor_execute) do not see
-    these statements.
+    so that the pool does not hand it out again, and the engine's cursor events (a statement counter,
+    a tracer) see these statements as they see SQLAlchemy's own (without an execution context).
     """
     dbapi_connection = conn.connection.driver_connection
     cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
+    for before in conn.dispatch.before_cursor_execute:
+        sql, params = before(conn, cursor, sql, params, None, many)
     try:
         if many:
             cursor.executemany(sql, params)
@@ -40,4 +42,6 @@ def driver_execute(conn: Connection, sql: str, params: Any, *, many: bool = Fals
             dialect=conn.dialect,
             ismulti=many,
         ) from exc
+    for after in conn.dispatch.after_cursor_execute:
+        after(conn, cursor, sql, params, None, many)
     return cursor

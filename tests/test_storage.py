@@ -122,3 +122,28 @@ def test_sqlite_timestamps_are_written_as_sqlalchemy_writes_them() -> None:
         assert ours(aware) == sqlalchemys(aware.astimezone(UTC).replace(tzinfo=None))
     assert ours(None) is None
     assert ours(datetime(2026, 3, 1, 9, 30)) == "2026-03-01 09:30:00.000000"
+
+
+def test_the_engines_cursor_events_see_the_statements_of_a_completion(app) -> None:
+    """The hot path runs its statements on the driver's cursor (storage/driver.py); an engine listener (a
+    statement counter, a tracer) still sees each of them, with the values bound, on both databases."""
+    from sqlalchemy import event
+
+    app.deploy([Path(__file__).parents[1] / "benchmarks" / "one_task.bpmn"], actor=None)
+    view = app.start("one_task", actor=None)
+    seen: list[tuple[str, object]] = []
+
+    def on_execute(_conn, _cursor, statement, params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        seen.append((" ".join(statement.split()[:3]), params))
+
+    event.listen(app.db.engine, "before_cursor_execute", on_execute)
+    try:
+        done = app.complete(view.tasks[0].id, data={}, actor=None)
+    finally:
+        event.remove(app.db.engine, "before_cursor_execute", on_execute)
+    assert done.status == "completed"
+    kinds = [kind for kind, _ in seen]
+    assert "UPDATE human_task SET" in kinds and "UPDATE process_instance SET" in kinds
+    assert any(kind.startswith("INSERT INTO event") for kind in kinds)
+    task_update = next(params for kind, params in seen if kind == "UPDATE human_task SET")
+    assert view.tasks[0].id in (task_update.values() if isinstance(task_update, dict) else task_update)
