@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import InvalidInput
@@ -66,9 +66,8 @@ def check_payload(data: Mapping[Any, Any], where: str, *, names_are_variables: b
     stack: list[tuple[Any, tuple[str | int, ...], int]] = [(data, (), 1)]
     while stack and budget >= 0:
         value, parts, depth = stack.pop()
-        field = f"field '{_path(parts)}' of {where}"
         if isinstance(value, dict | list) and depth > MAX_DEPTH:
-            raise InvalidInput(f"{field} is nested deeper than {MAX_DEPTH} levels")
+            raise InvalidInput(f"{_field(parts, where)} is nested deeper than {MAX_DEPTH} levels")
         if isinstance(value, dict):
             budget -= 2
             for key, item in value.items():
@@ -79,21 +78,24 @@ def check_payload(data: Mapping[Any, Any], where: str, *, names_are_variables: b
             budget -= len(value) + 1
             stack.extend((item, (*parts, i), depth + 1) for i, item in enumerate(value))
         elif isinstance(value, str):
-            budget -= _check_string(value, field) + 2
+            budget -= _check_string(value, lambda parts=parts: _field(parts, where)) + 2  # type: ignore[misc]
         elif value is None or isinstance(value, bool):
             budget -= 4
         elif isinstance(value, int):
             if not MIN_INT <= value <= MAX_INT:
-                raise InvalidInput(f"{field} is a whole number beyond 64 bits ({show(value)})")
+                raise InvalidInput(f"{_field(parts, where)} is a whole number beyond 64 bits ({show(value)})")
             budget -= 1
         elif isinstance(value, float):
             if not math.isfinite(value):
                 raise InvalidInput(
-                    f"{field} must be a finite number, got {value!r} (NaN and Infinity are not JSON)"
+                    f"{_field(parts, where)} must be a finite number, got {value!r} (NaN and Infinity are "
+                    "not JSON)"
                 )
             budget -= 3
         else:
-            raise InvalidInput(f"{field} is not JSON data: {type(value).__name__} {show(value)}")
+            raise InvalidInput(
+                f"{_field(parts, where)} is not JSON data: {type(value).__name__} {show(value)}"
+            )
     limit = human_size(MAX_PAYLOAD_BYTES)
     if budget < 0:
         raise InvalidInput(f"data for {where} is more than the limit of {limit} as JSON")
@@ -104,7 +106,19 @@ def check_payload(data: Mapping[Any, Any], where: str, *, names_are_variables: b
     return data
 
 
+def _field(parts: tuple[str | int, ...], where: str) -> str:
+    """How an error names a value (made only for an error: the walk visits every value)."""
+    return f"field '{_path(parts)}' of {where}"
+
+
 def _check_key(key: Any, parts: tuple[str | int, ...], where: str, *, top: bool) -> None:
+    if (
+        isinstance(key, str)
+        and 0 < len(key) <= MAX_KEY_CHARS
+        and not (top and (not key.isidentifier() or key.startswith("__")))
+        and not (_CONTROL.search(key) or _SURROGATE.search(key))
+    ):
+        return  # the common case, without making the texts of the errors
     inside = f" in '{_path(parts)}'" if parts else ""
     if not isinstance(key, str):
         raise InvalidInput(f"field names of {where} must be strings; got {show(key)}{inside}")
@@ -125,27 +139,28 @@ def _check_key(key: Any, parts: tuple[str | int, ...], where: str, *, top: bool)
         raise InvalidInput(f"field name {show(key)} of {where} is reserved (names may not start with '__')")
 
 
-def _check_string(value: str, what: str) -> int:
+def _check_string(value: str, what: Callable[[], str]) -> int:
+    """The string's size in bytes at most; `what()` names it in an error (made only then)."""
     bad = _SURROGATE.search(value)
     if bad:
-        raise InvalidInput(f"{what} is not valid Unicode (a lone surrogate at position {bad.start()})")
+        raise InvalidInput(f"{what()} is not valid Unicode (a lone surrogate at position {bad.start()})")
     # 4 bytes per character at most: skip the encoding for the strings that cannot be too long.
     size = len(value) if len(value) * 4 <= MAX_STRING_BYTES else len(value.encode())
     if size > MAX_STRING_BYTES:
         raise InvalidInput(
-            f"{what} is {size:,} bytes long, more than the limit of {human_size(MAX_STRING_BYTES)}"
+            f"{what()} is {size:,} bytes long, more than the limit of {human_size(MAX_STRING_BYTES)}"
         )
     bad = _CONTROL.search(value)
     if bad:
         raise InvalidInput(
-            f"{what} contains a control character (U+{ord(bad.group()):04X}) at position {bad.start()}"
+            f"{what()} contains a control character (U+{ord(bad.group()):04X}) at position {bad.start()}"
         )
     return size
 
 
 def check_note(value: str, what: str) -> None:
     """Text people write beside data (a comment): the limits of one form value, lines allowed."""
-    _check_string(value, what)
+    _check_string(value, lambda: what)
 
 
 def check_text(value: str | None, what: str, max_chars: int = MAX_NAME_CHARS) -> None:
