@@ -69,14 +69,13 @@ def complete(
     app.ready()
     with units.operation() as work:
         op = Operation(work, app.clock(), actor)
-        task = rows.task(work, task_id)
+        task, instance = rows.task_with_instance(work, task_id)
         app.permissions.authorize_task(actor, task, "complete")
         op.instance_id = task.instance_id
         rows.require_open(task)
         label = rows.label(task)
         if task.state == "claimed" and task.assignee != actor:
             raise Conflict(f"{label} is claimed by {task.assignee}")
-        instance = rows.instance(work, task.instance_id)
         if instance.status in ("suspended", "terminated"):
             rows.require_active(work, task, "completed")
         if instance.status == "error":

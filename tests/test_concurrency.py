@@ -264,27 +264,28 @@ def test_tasks_of_different_instances_at_once_both_succeed(
 def test_loser_reading_between_the_winners_writes_is_told_why(
     o2c: Handoff, db_url: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    """The loser reads the task row before the winner commits and the instance row after it.
+    """The loser reads the task and instance rows before the winner commits, and goes on after it.
 
-    On PostgreSQL (READ COMMITTED) the two reads see different commits; the loser must still get a
-    Conflict, and one that says what happened.
+    (They are read in one statement, at one moment: on PostgreSQL, READ COMMITTED, two reads could see
+    different commits.) The loser must still get a Conflict, and one that says what happened.
     """
     from storage import repository
 
     view = o2c.start("order_to_cash", actor="ann")
     task = task_named(view, "Register order")
     loser_read_task, winner_done = threading.Event(), threading.Event()
-    original = repository.get_instance
+    original = repository.get_task_with_instance
 
-    def get_instance(*args: Any, **kwargs: Any) -> Any:
+    def get_task_with_instance(*args: Any, **kwargs: Any) -> Any:
+        read = original(*args, **kwargs)
         if threading.current_thread().name == "loser":
             loser_read_task.set()
             # A database that queues writers (SQLite with BEGIN IMMEDIATE) blocks the winner behind us:
             # then stop waiting, and the roles swap.
             winner_done.wait(3)
-        return original(*args, **kwargs)
+        return read
 
-    monkeypatch.setattr(repository, "get_instance", get_instance)
+    monkeypatch.setattr(repository, "get_task_with_instance", get_task_with_instance)
     apps = {"bob": Handoff(Database(db_url)), "ann": Handoff(Database(db_url))}
     outcome: dict[str, BaseException | None] = {}
 

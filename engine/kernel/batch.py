@@ -62,6 +62,10 @@ class BatchWork(Work):
                 self.tasks[task_id] = found
         return found
 
+    def task_with_instance(self, task_id: int) -> tuple[HumanTask | None, ProcessInstance | None]:
+        task = self.task(task_id)  # both are mostly in memory already: no joined read
+        return task, (self.instance(task.instance_id) if task is not None else None)
+
     def open_rows(self, instance_id: int) -> dict[str, HumanTask]:
         rows = self.open_tasks.get(instance_id)
         if rows is None:

@@ -30,6 +30,16 @@ def task(work: Work, task_id: int) -> HumanTask:
     return found
 
 
+def task_with_instance(work: Work, task_id: int) -> tuple[HumanTask, ProcessInstance]:
+    """A task row and its instance's row, read together (one statement in a live transaction)."""
+    found, of_task = work.task_with_instance(task_id) if is_id(task_id) else (None, None)
+    if found is None:
+        raise NotFound(f"task {task_id} does not exist (see 'handoff tasks')")
+    if of_task is None:
+        raise NotFound(f"instance {found.instance_id} does not exist (see 'handoff instances')")
+    return found, of_task
+
+
 def instance(work: Work, instance_id: int) -> ProcessInstance:
     found = work.instance(instance_id) if is_id(instance_id) else None
     if found is None:

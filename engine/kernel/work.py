@@ -44,6 +44,15 @@ class Work:
     def task(self, task_id: int) -> HumanTask | None:
         return repo.get_task(self.session, task_id)
 
+    def task_with_instance(self, task_id: int) -> tuple[HumanTask | None, ProcessInstance | None]:
+        """A task row and its instance's row (a completion needs both), in one statement."""
+        task, instance = repo.get_task_with_instance(self.session, task_id)
+        if task is None:
+            return None, None
+        if instance is not None:
+            self._instances.setdefault(instance.id, instance)
+        return task, self.instance(task.instance_id)
+
     def open_rows(self, instance_id: int) -> dict[str, HumanTask]:
         """The instance's open task rows by SpiffWorkflow task id."""
         return {t.spiff_task_id: t for t in repo.open_tasks_of(self.session, instance_id)}

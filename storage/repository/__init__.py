@@ -34,6 +34,7 @@ from .records import add_rows, delay_subjects, list_sla, records, set_sla, sla_s
 from .tasks import (
     OPEN_TASK_STATES,
     get_task,
+    get_task_with_instance,
     insert_task,
     list_tasks,
     open_tasks_of,
@@ -68,6 +69,7 @@ __all__ = [
     "flush_writes",
     "get_instance",
     "get_task",
+    "get_task_with_instance",
     "insert_instance",
     "insert_rows",
     "insert_task",

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..models import HumanTask, ProcessInstance
-from .buffer import TASK, TASK_COLUMNS, buffer_of
-from .loading import attach, flush_pending, held
+from .buffer import INSTANCE, TASK, TASK_COLUMNS, buffer_of
+from .loading import attach, detached, flush_pending, held
 from .prepared import Prepared, connection_of
 
 OPEN_TASK_STATES = ("ready", "claimed")
@@ -40,6 +40,32 @@ def get_task(session: Session, task_id: int) -> HumanTask | None:
         return session.get(HumanTask, task_id)  # the session's own, refreshed if it was expired
     values = _TASK_BY_ID.first(session, {"id": task_id})
     return attach(session, HumanTask, values) if values is not None else None
+
+
+_INSTANCE_PREFIX = "instance__"
+_TASK_WITH_INSTANCE = Prepared(
+    select(TASK, *[c.label(_INSTANCE_PREFIX + c.key) for c in INSTANCE.columns])
+    .join_from(TASK, INSTANCE, INSTANCE.c.id == TASK.c.instance_id)
+    .where(TASK.c.id == bindparam("id"))
+)
+
+
+def get_task_with_instance(session: Session, task_id: int) -> tuple[HumanTask | None, ProcessInstance | None]:
+    """A task row and its instance's row in one statement (a completion needs both: one round trip
+    fewer), read at the same moment. The instance comes outside the session, like
+    `get_instance(attached=False)`; it is None when the session holds either row already (then read
+    the instance with `get_instance`)."""
+    if held(session, HumanTask, task_id) is not None:
+        return get_task(session, task_id), None
+    values = _TASK_WITH_INSTANCE.first(session, {"id": task_id})
+    if values is None:
+        return None, None
+    start = len(_INSTANCE_PREFIX)
+    task = attach(session, HumanTask, {k: v for k, v in values.items() if not k.startswith(_INSTANCE_PREFIX)})
+    of_instance = {k[start:]: v for k, v in values.items() if k.startswith(_INSTANCE_PREFIX)}
+    if held(session, ProcessInstance, of_instance["id"]) is not None:
+        return task, None
+    return task, detached(ProcessInstance, of_instance)
 
 
 def open_tasks_of(session: Session, instance_id: int) -> Sequence[HumanTask]:
