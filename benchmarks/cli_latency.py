@@ -4,6 +4,7 @@
     python3 benchmarks/cli_latency.py                       # a demo database of 2,500 orders, 10 runs each
     python3 benchmarks/cli_latency.py --db sqlite:///demo.db --runs 20
     python3 benchmarks/cli_latency.py --baseline ../handoff-old   # the same commands of another checkout
+    python3 benchmarks/cli_latency.py --floors      # + `import sqlalchemy, click` and + its ORM, as processes
 
 Each command is started as a process (`python3 -m cli ...`, start-up and imports included, as a person
 types it) `--runs` times, beside `python3 -c pass` (the interpreter's own start-up) in the same sitting,
@@ -84,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instances", type=int, default=2500, help="orders in a new demo database")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--baseline", type=Path, help="another checkout, run the same way")
+    parser.add_argument(
+        "--floors",
+        action="store_true",
+        help="also time what any read command over SQLAlchemy pays: importing it (with click), and its ORM",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -93,7 +99,14 @@ def main(argv: list[str] | None = None) -> int:
             "handoff tasks": ["--user", "fay", "tasks"],
             "handoff show 1": ["--user", "cleo", "show", "1"],
         }
-        times: dict[str, list[tuple[float, float]]] = {name: [] for name in ["python3 -c pass", *commands]}
+        # The floors start up as the commands do (collector off while importing, start-up frozen).
+        floors = {
+            "import sqlalchemy, click": "import gc; gc.disable(); import sqlalchemy, click; gc.freeze()",
+            "+ sqlalchemy.orm": "import gc; gc.disable(); import sqlalchemy, sqlalchemy.orm, click; gc.freeze()",
+        } if args.floors else {}  # fmt: skip
+        times: dict[str, list[tuple[float, float]]] = {
+            name: [] for name in ["python3 -c pass", *floors, *commands]
+        }
         base: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
         for root in [ROOT] if args.baseline is None else [ROOT, args.baseline]:
             compile_checkout(root)
@@ -101,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                 run([sys.executable, "-m", "cli", "--db", url, *tail], root)
         for _ in range(args.runs):
             times["python3 -c pass"].append(run([sys.executable, "-c", "pass"], None))
+            for name, code in floors.items():
+                times[name].append(run([sys.executable, "-c", code], None))
             for name, tail in commands.items():
                 times[name].append(run([sys.executable, "-m", "cli", "--db", url, *tail], ROOT))
                 if args.baseline is not None:
@@ -134,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         f" (target: under {TARGET} s wall)"
     )
     for name, figures in result.items():
-        line = f"  {name:<16} wall {figures['wall_s']:.3f} s   CPU {figures['cpu_s']:.3f} s"
+        line = f"  {name:<24} wall {figures['wall_s']:.3f} s   CPU {figures['cpu_s']:.3f} s"
         if "wall_ratio_to_baseline" in figures:
             line += (
                 f"   baseline wall {figures['baseline_wall_s']:.3f} s, ratio {figures['wall_ratio_to_baseline']:.2f}"
