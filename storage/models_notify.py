@@ -1,6 +1,6 @@
 """The mail notifications' tables: settings and the lines waiting for a digest (storage/notify.py)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: see storage/models.py.
 
 from datetime import datetime
 

@@ -1,6 +1,6 @@
 """The instance variable table: an instance's top-level data, searchable (storage/repository/variables.py)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: see storage/models.py.
 
 from sqlalchemy import Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column

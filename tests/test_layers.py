@@ -132,7 +132,11 @@ try:
     cli.main({args!r})
 except SystemExit:
     pass
-heavy = ("SpiffWorkflow", "alembic", "RestrictedPython", "lxml", "mako", "engine.kernel.advance")
+heavy = (
+    "SpiffWorkflow", "alembic", "RestrictedPython", "lxml", "mako", "engine.kernel.advance",
+    # issue 17: a SQLite URL needs neither PostgreSQL's dialect nor its driver; no read returns these views
+    "sqlalchemy.dialects.postgresql", "psycopg", "engine.views.definitions", "engine.views.repair",
+)
 print(json.dumps(sorted(name for name in heavy if name in sys.modules)), file=sys.stderr)
 """
 
@@ -140,7 +144,9 @@ print(json.dumps(sorted(name for name in heavy if name in sys.modules)), file=sy
 @pytest.mark.parametrize("command", [["tasks", "--all"], ["show", "1"], ["instances"]])
 def test_read_commands_import_no_workflow_runtime(tmp_path: Path, command: list[str]) -> None:
     """Issue 17: a read command starts without SpiffWorkflow, the sandbox, lxml or Alembic (it reads rows;
-    the schema's newest revision comes from storage/migration_heads.py) and still prints what it should."""
+    the schema's newest revision comes from storage/migration_heads.py), without PostgreSQL's dialect or
+    driver on a SQLite URL (the models declare no `postgresql_where`), without the views it does not
+    return, and still prints what it should."""
     from engine import Handoff
 
     url = f"sqlite:///{tmp_path / 'reads.db'}"
@@ -155,6 +161,41 @@ def test_read_commands_import_no_workflow_runtime(tmp_path: Path, command: list[
     )
     assert "K-1" in out.stdout or "Register order" in out.stdout, out.stdout + out.stderr
     assert json.loads(out.stderr.strip().splitlines()[-1]) == []
+
+
+COLLECTOR = """
+import gc, json, sys
+import cli
+sys.argv = ["handoff", *{args!r}]
+try:
+    cli.main({call})
+except SystemExit:
+    pass
+print(json.dumps({{"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}}), file=sys.stderr)
+"""
+
+
+def test_start_up_freezes_only_a_whole_process_and_collection_resumes(tmp_path: Path) -> None:
+    """Issue 17: the `handoff` program builds its application without the garbage collector and freezes
+    what it built (cli_base.Startup); afterwards the collector runs again (a long command such as
+    `serve` or `demo` must not grow without bound). A caller passing arguments (a test's CliRunner, a
+    tool) gets its collector back as it was, nothing frozen: its objects stay collectable."""
+    url = f"sqlite:///{tmp_path / 'gc.db'}"
+    subprocess.run(
+        [sys.executable, "-m", "cli", "--db", url, "init"], cwd=ROOT, check=True, capture_output=True
+    )
+    states = {}
+    for call in ("", "sys.argv[1:]"):
+        out = subprocess.run(
+            [sys.executable, "-c", COLLECTOR.format(args=["--db", url, "--user", "ann", "tasks"], call=call)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert out.stdout.strip() == "no open tasks", out.stdout + out.stderr
+        states[call] = json.loads(out.stderr.strip().splitlines()[-1])
+    assert states[""]["enabled"] and states[""]["frozen"] > 10_000
+    assert states["sys.argv[1:]"] == {"enabled": True, "frozen": 0}
 
 
 RACE = """

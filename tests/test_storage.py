@@ -40,6 +40,15 @@ def test_the_newest_revision_is_read_as_alembic_reads_it(tmp_path: Path) -> None
         (forked / path.name).write_text(path.read_text())
     (forked / "9999_fork.py").write_text('revision: str = "9999_fork"\ndown_revision = "0007"\n')
     assert heads(forked) == tuple(sorted([*heads(), "9999_fork"]))
+    # Only the part before the first function is parsed, unless the revisions are assigned after one.
+    late = tmp_path / "late"
+    late.mkdir()
+    for path in forked.glob("*.py"):
+        (late / path.name).write_text(path.read_text())
+    (late / "9998_late.py").write_text(
+        '"""A late revision."""\n\n\ndef helper():\n    pass\n\n\nrevision = "9998_late"\ndown_revision = "9999_fork"\n'
+    )
+    assert heads(late) == tuple(sorted([*heads(), "9998_late"]))
 
 
 def test_outdated_schema_is_refused_with_what_to_do(db_url: str) -> None:
