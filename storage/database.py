@@ -81,10 +81,6 @@ def _sqlite_setup(engine: Engine, path: Path | None) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=10000")
-        # 32 MiB of page cache per connection instead of SQLite's 2 MiB: at 100,000 instances the
-        # indexes a completion walks stay in memory (~5% more completions/s; benchmarks/README.md).
-        # Pages are taken only as they are read, so a small database uses little.
-        cursor.execute("PRAGMA cache_size=-32768")
         cursor.close()
 
     @event.listens_for(engine, "begin")
