@@ -780,8 +780,10 @@ def notify_set(ctx: Context, unset: tuple[str, ...], sender: str | None, **optio
         values[name.replace("-", "_")] = None
     if not values:
         raise Failed("give at least one setting (see --help)", 2)
+    from engine.text import notify as text
+
     view = ctx.app().notify_settings(values, actor=ctx.user)
-    ctx.emit(view.to_json(), lambda: "\n".join(f"{k}: {v}" for k, v in view.to_json().items()))
+    ctx.emit(view.to_json(), lambda: text.settings(view))
 
 
 @notify.command("show")
@@ -793,8 +795,10 @@ def notify_show(ctx: Context) -> None:
     Example:
       handoff notify show
     """
+    from engine.text import notify as text
+
     view = ctx.app().notify_settings(actor=ctx.user)
-    ctx.emit(view.to_json(), lambda: "\n".join(f"{k}: {v}" for k, v in view.to_json().items()))
+    ctx.emit(view.to_json(), lambda: text.settings(view))
 
 
 @notify.command("flush")
