@@ -67,6 +67,10 @@ class Work:
             instance.state = runtime.dump_workflow(definition, workflow)
         instance.data = runtime.snapshot(runtime.instance_data(workflow))
 
+    def insert(self, instance: ProcessInstance) -> None:
+        """Insert a new instance's row and its searchable data now (one statement on PostgreSQL)."""
+        repo.insert_indexed_instance(self.session, instance)
+
     def index_data(self, instance: ProcessInstance, before: dict[str, Any] | None) -> None:
         """Keep the instance's searchable data (the variable table) as its data now is, in this
         transaction; `before`: the data its rows were written from (None: a new instance)."""

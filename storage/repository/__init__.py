@@ -29,6 +29,7 @@ from .instances import (
     update_instances,
     update_loaded_instance,
 )
+from .new_instances import insert_indexed_instance
 from .records import add_rows, delay_subjects, list_sla, records, set_sla, sla_settings
 from .tasks import (
     OPEN_TASK_STATES,
@@ -67,6 +68,7 @@ __all__ = [
     "flush_writes",
     "get_instance",
     "get_task",
+    "insert_indexed_instance",
     "insert_instance",
     "insert_rows",
     "insert_task",

@@ -7,10 +7,10 @@ from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..models import Event
+from . import raw
 from .buffer import EVENT, EVENT_COLUMNS, buffer_of
 from .prepared import Prepared
 
@@ -54,7 +54,7 @@ def add_events_returning_ids(session: Session, rows: list[dict[str, Any]]) -> li
     # SQLite: one multi-row INSERT; writers hold the write lock (BEGIN IMMEDIATE) and rowids of one
     # statement are consecutive, so the last rowid gives them all. The SQL text is built once per row
     # count and the values go through the columns' own bind processors (UTC datetimes, JSON).
-    columns, processors = _event_binding(conn.dialect)
+    columns, processors = _sqlite_event_binding(conn.dialect)
     params: list[Any] = []
     for row in rows:
         for name, process in zip(columns, processors, strict=True):
@@ -79,85 +79,37 @@ def _pg_add_events(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
 
     The form of SQLAlchemy's "insertmanyvalues" (INSERT ... SELECT FROM (VALUES ...) ORDER BY the rows'
     counter: the serial's values are taken in that order, so the ids sorted ascending are the rows'),
-    but written with PostgreSQL's own `$n` placeholders on psycopg's RawCursor, its text made once per
-    row count. SQLAlchemy's own statement has 15 parameters a row: psycopg does not cache the
-    conversion of a query with more than 50 and re-parses its ~5 kB text on every start (~0.6 ms of
-    Python, issue 17); this costs a tenth of that. Values go through the columns' bind processors, so
-    they are stored as the ORM stores them.
+    with `$n` placeholders on psycopg's RawCursor (storage/repository/raw.py: SQLAlchemy's own
+    statement cost ~0.6 ms of psycopg's Python on every start).
     """
-    columns, processors = _event_binding(conn.dialect)
+    processors, casts = raw.binding(conn.dialect, EVENT, EVENT_COLUMNS)
     ids: list[int] = []
     for start in range(0, len(rows), _PG_CHUNK):
         chunk = rows[start : start + _PG_CHUNK]
         params: list[Any] = []
         for counter, row in enumerate(chunk):
-            for name, process in zip(columns, processors, strict=True):
-                value = row.get(name)
-                params.append(process(value) if process is not None else value)
+            params += raw.bound(row, EVENT_COLUMNS, processors)
             params.append(counter)
-        fetched = _raw_fetch(conn, _pg_event_insert(len(chunk), _pg_casts(conn.dialect)), params)
+        fetched = raw.fetch(conn, _pg_event_insert(len(chunk), casts), params)
         ids += sorted(row[0] for row in fetched)
     return ids
 
 
 @lru_cache(maxsize=64)
 def _pg_event_insert(n: int, casts: tuple[str, ...]) -> str:
-    width = len(casts)
-    values = ", ".join(
-        "(" + ", ".join(f"${i * width + j + 1}::{cast}" for j, cast in enumerate(casts)) + ")"
-        for i in range(n)
-    )
-    names = ", ".join(EVENT_COLUMNS)
+    width = len(casts) + 1  # and the counter
+    values = ", ".join(raw.placeholders(i * width + 1, (*casts, "INTEGER")) for i in range(n))
     picked = ", ".join(f"p{j}" for j in range(width - 1))
     return (
-        f"INSERT INTO event ({names}) SELECT {picked} FROM (VALUES {values}) "
+        f"INSERT INTO event ({', '.join(EVENT_COLUMNS)}) SELECT {picked} FROM (VALUES {values}) "
         f"AS v({', '.join(f'p{j}' for j in range(width))}) ORDER BY p{width - 1} RETURNING id"
     )
-
-
-_PG_CASTS: list[tuple[str, ...]] = []
-
-
-def _pg_casts(dialect: Any) -> tuple[str, ...]:
-    """Each column's SQL type, and the counter's: a VALUES list types its columns from its values."""
-    if not _PG_CASTS:
-        _PG_CASTS.append(
-            tuple(str(EVENT.c[name].type.compile(dialect=dialect)) for name in EVENT_COLUMNS) + ("INTEGER",)
-        )
-    return _PG_CASTS[0]
-
-
-def _raw_fetch(conn: Connection, sql: str, params: list[Any]) -> list[Any]:
-    """Run `sql` with `$n` placeholders on the driver's raw cursor in the connection's transaction; its
-    rows. Driver errors become SQLAlchemy's (DBAPIError and subclasses, as `exec_driver_sql` raises
-    them: the unit of work maps them), and a lost connection is invalidated so the pool drops it."""
-    import psycopg  # here: a SQLite installation's commands never import the PostgreSQL driver
-
-    dbapi_connection = conn.connection.driver_connection
-    cursor: Any = psycopg.RawCursor(dbapi_connection)  # type: ignore[arg-type]
-    try:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-    except conn.dialect.loaded_dbapi.Error as exc:
-        lost = conn.dialect.is_disconnect(exc, dbapi_connection, cursor)
-        if lost:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(
-            sql,
-            params,
-            exc,
-            conn.dialect.loaded_dbapi.Error,
-            connection_invalidated=lost,
-            dialect=conn.dialect,
-        ) from exc
-    finally:
-        cursor.close()
 
 
 _BINDINGS: dict[str, tuple[tuple[str, ...], tuple[Any, ...]]] = {}
 
 
-def _event_binding(dialect: Any) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+def _sqlite_event_binding(dialect: Any) -> tuple[tuple[str, ...], tuple[Any, ...]]:
     if dialect.name not in _BINDINGS:
         _BINDINGS[dialect.name] = (
             EVENT_COLUMNS,
