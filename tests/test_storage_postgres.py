@@ -1,13 +1,18 @@
 """PostgreSQL only: what the start's fast path (issue 17) must keep. A pooled connection the server has
-ended is replaced before use, as SQLAlchemy's pre-ping did; history ids come back in the rows' order."""
+ended is replaced before use, as SQLAlchemy's pre-ping did; history rows are stored in their order; a
+remembered latest version never hides one deployed by another process."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from sqlalchemy import text
 
+from conftest import ROOT, handoff_command
 from engine import Handoff
 from storage import Database
 
@@ -61,3 +66,84 @@ def test_history_rows_are_stored_in_the_order_they_happened(pg_url: str) -> None
         assert scripts == [f"s{i}" for i in range(1, 11)]
     finally:
         app.db.dispose()
+
+
+def _definition_lookups(app: Handoff) -> list[str]:
+    """The SELECTs of process_definition the app's engine sends from now on (appended as they happen)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def on_execute(_c: Any, _cur: Any, statement: str, _p: Any, _ctx: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM process_definition" in statement:
+            seen.append(statement)
+
+    event.listen(app.db.engine, "before_cursor_execute", on_execute)
+    return seen
+
+
+def test_a_version_deployed_by_another_process_is_what_the_next_start_runs(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The latest version a long-running process remembers (a round trip less per start) is checked by
+    the INSERT of every instance started from it: a newer version deployed by another process is used."""
+    v2 = tmp_path / "ten_scripts.bpmn"
+    v2.write_text(
+        (BENCH / "ten_scripts.bpmn").read_text().replace("<bpmn:script>x = 0<", "<bpmn:script>x = 100<")
+    )
+    app = Handoff(Database(pg_url), load_entry_points=False)
+    try:
+        app.init()
+        app.deploy([BENCH / "ten_scripts.bpmn"], actor="tester")
+        assert app.start("ten_scripts", actor="tester").data["x"] == 9  # looked up, remembered
+        lookups = _definition_lookups(app)
+        again = app.start("ten_scripts", actor="tester")
+        assert (again.version, again.data["x"]) == (1, 9)
+        assert lookups == []  # the remembered version, checked by the INSERT: no lookup
+
+        env = dict(os.environ, HANDOFF_DB=pg_url, HANDOFF_USER="tester")
+        deployed = subprocess.run(
+            [*handoff_command(), "deploy", str(v2)], capture_output=True, text=True, env=env, cwd=ROOT
+        )
+        assert deployed.returncode == 0, deployed.stderr
+
+        newer = app.start("ten_scripts", actor="tester")  # remembered 1; the INSERT finds 2: run again
+        assert (newer.version, newer.data["x"]) == (2, 109)
+        after = app.start("ten_scripts", actor="tester")
+        assert (after.version, after.data["x"]) == (2, 109)
+        with app.db.engine.connect() as conn:
+            versions = conn.execute(
+                text(
+                    "SELECT d.version, count(*) FROM process_instance i JOIN process_definition d "
+                    "ON d.id = i.definition_id GROUP BY d.version ORDER BY d.version"
+                )
+            ).all()
+        assert [tuple(v) for v in versions] == [(1, 2), (2, 2)]  # the retried start left no row of v1
+    finally:
+        app.db.dispose()
+
+
+def test_a_start_of_a_given_version_and_a_start_in_another_handoff_see_the_same_versions(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Two Handoffs on one database (two servers): each deploys, each next start runs the newest."""
+    first = Handoff(Database(pg_url), load_entry_points=False)
+    second = Handoff(Database(pg_url), load_entry_points=False)
+    try:
+        first.init()
+        first.deploy([BENCH / "ten_scripts.bpmn"], actor="tester")
+        assert first.start("ten_scripts", actor="tester").version == 1
+        assert second.start("ten_scripts", actor="tester").version == 1
+        source = (BENCH / "ten_scripts.bpmn").read_text()
+        for n in (2, 3):
+            path = tmp_path / f"v{n}" / "ten_scripts.bpmn"
+            path.parent.mkdir()
+            path.write_text(source.replace("<bpmn:script>x = 0<", f"<bpmn:script>x = {n}<"))
+            deployer, other = (second, first) if n == 2 else (first, second)
+            deployer.deploy([path], actor="tester")
+            assert other.start("ten_scripts", actor="tester").version == n
+            assert deployer.start("ten_scripts", actor="tester").version == n
+        assert first.start("ten_scripts", actor="tester", version=1).version == 1
+    finally:
+        first.db.dispose()
+        second.db.dispose()

@@ -26,14 +26,20 @@ _VARIABLE = cast(Table, InstanceVariable.__table__)
 _VARIABLE_COLUMNS = ("name", "num_value", "text_value")
 
 
-def insert_indexed_instance(session: Session, instance: ProcessInstance) -> int:
+def insert_indexed_instance(
+    session: Session, instance: ProcessInstance, *, latest: int | None = None
+) -> int | None:
     """INSERT a new instance row and its variable rows (from its data); sets and returns its id.
 
-    Not for a session that buffers its writes (a batch indexes its instances at its end)."""
+    `latest` (PostgreSQL): the version the caller takes for its process's latest; the rows are
+    inserted only if no newer version exists as the statement starts, else nothing is and None is
+    returned. Not for a session that buffers its writes (a batch indexes its instances at its end)."""
     if buffer_of(session) is not None:
         raise RuntimeError("a batch inserts its instances with insert_instance and indexes them at its end")
     conn = session.connection()
     if conn.dialect.name != "postgresql":
+        if latest is not None:
+            raise RuntimeError("the latest version is checked on insert on PostgreSQL only")
         insert_instance(session, instance)
         write_variables(session, instance.id, None, instance.data)
         return instance.id
@@ -49,17 +55,27 @@ def insert_indexed_instance(session: Session, instance: ProcessInstance) -> int:
             params += raw.bound(row, _VARIABLE_COLUMNS, variable_processors)
     else:
         variable_casts = ()
-    fetched = raw.fetch(conn, _pg_insert(len(rows), casts, variable_casts), params)
+    checked = latest is not None
+    if checked:
+        params += [instance.process_id, latest]
+    fetched = raw.fetch(conn, _pg_insert(len(rows), casts, variable_casts, checked), params)
+    if not fetched:
+        return None  # a version newer than `latest` exists
     instance.id = fetched[0][0]
     return instance.id
 
 
 @lru_cache(maxsize=64)
-def _pg_insert(n: int, casts: tuple[str, ...], variable_casts: tuple[str, ...]) -> str:
-    instance = (
-        f"INSERT INTO process_instance ({', '.join(INSTANCE_COLUMNS)}) "
-        f"VALUES {raw.placeholders(1, casts)} RETURNING id"
-    )
+def _pg_insert(n: int, casts: tuple[str, ...], variable_casts: tuple[str, ...], checked: bool) -> str:
+    row = raw.placeholders(1, casts)
+    values = f"VALUES {row}"
+    if checked:  # the last two parameters: the process id and the version taken for its latest
+        k = len(casts) + n * len(variable_casts) + 1
+        values = (
+            f"SELECT {row[1:-1]} WHERE NOT EXISTS (SELECT 1 FROM process_definition d "
+            f"WHERE d.process_id = ${k}::VARCHAR AND d.version > ${k + 1}::INTEGER)"
+        )
+    instance = f"INSERT INTO process_instance ({', '.join(INSTANCE_COLUMNS)}) {values} RETURNING id"
     if n == 0:
         return f"{instance}"
     first, width = len(casts) + 1, len(variable_casts)
