@@ -36,13 +36,13 @@ def insert_indexed_instance(
     returned. Not for a session that buffers its writes (a batch indexes its instances at its end)."""
     if buffer_of(session) is not None:
         raise RuntimeError("a batch inserts its instances with insert_instance and indexes them at its end")
-    conn = session.connection()
-    if conn.dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
         if latest is not None:
             raise RuntimeError("the latest version is checked on insert on PostgreSQL only")
         insert_instance(session, instance)
         write_variables(session, instance.id, None, instance.data)
         return instance.id
+    conn = session.connection()
     instance.version_counter = 1
     rows = variable_rows(0, instance.data)  # instance_id: the statement's own
     processors, casts = raw.binding(conn.dialect, INSTANCE, INSTANCE_COLUMNS)
