@@ -37,7 +37,8 @@ def start(
         op, view = _start(app, units, process_id, data, business_key, version, actor)
     except LatestMoved:
         # The remembered latest version is no longer the latest (kernel/definitions.py): nothing was
-        # written; start again from the database's answer, which is then remembered.
+        # written; start again from the database's answer, which is then remembered. A service task the
+        # first run reached is called again, as after any transaction that fails (docs/services.md).
         app.definitions.forget_latest(process_id)
         op, view = _start(app, units, process_id, data, business_key, version, actor)
     raise_failure(op, view)

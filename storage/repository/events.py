@@ -35,11 +35,8 @@ def events_of_kind(session: Session, instance_id: int, kind: str) -> Sequence[Ev
 
 
 def add_events_returning_ids(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert history rows in one statement and return their ids, in the rows' order.
-
-    The ids are allocated first (one query) and inserted explicitly: INSERT ... RETURNING of many rows
-    in a guaranteed order costs one statement per row on SQLite.
-    """
+    """Insert history rows in one statement and return their ids, in the rows' order (a batch's buffer:
+    ids reserved now, rows written at its end)."""
     if not rows:
         return []
     buffer = buffer_of(session)
