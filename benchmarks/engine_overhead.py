@@ -160,7 +160,9 @@ class WithHandoff:
             words = statement.split()
             verb = words[0].upper() if words else "?"
             table = ""
-            if verb == "INSERT" and len(words) > 2:
+            if verb == "WITH" and "INTO" in words:  # a data-modifying WITH: its first INSERT's table
+                table = words[words.index("INTO") + 1]
+            elif verb == "INSERT" and len(words) > 2:
                 table = words[2]
             elif verb == "UPDATE" and len(words) > 1:
                 table = words[1]
@@ -171,26 +173,11 @@ class WithHandoff:
         def on_commit(_conn: Any) -> None:
             commits[0] += 1
 
-        # PostgreSQL's many-parameter statements run on psycopg's RawCursor, which engine events do not
-        # see (storage/repository/raw.py): counted where they are sent, marked "(raw)".
-        from storage.repository import raw
-
-        sent = raw.fetch
-
-        def counted_fetch(conn: Any, sql: str, params: list[Any]) -> list[Any]:
-            words = sql.split()
-            table = words[words.index("INTO") + 1] if "INTO" in words else ""
-            verb = "WITH" if words[0].upper() == "WITH" else words[0].upper()
-            statements[f"{verb} {table} (raw)"] += 1
-            return sent(conn, sql, params)
-
         event.listen(engine, "before_cursor_execute", on_execute)
         event.listen(engine, "commit", on_commit)
-        raw.fetch = counted_fetch  # type: ignore[assignment]
         try:
             done = self.run(n)
         finally:
-            raw.fetch = sent  # type: ignore[assignment]
             event.remove(engine, "before_cursor_execute", on_execute)
             event.remove(engine, "commit", on_commit)
         assert done == n, f"only {done} of {n} instances completed"

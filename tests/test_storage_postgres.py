@@ -147,3 +147,29 @@ def test_a_start_of_a_given_version_and_a_start_in_another_handoff_see_the_same_
     finally:
         first.db.dispose()
         second.db.dispose()
+
+
+def test_a_tracer_on_the_engine_sees_every_statement_of_a_start(pg_url: str) -> None:
+    """The statements sent on psycopg's RawCursor reach the engine's cursor events like SQLAlchemy's own:
+    a start after the first is the instance (with its variables) and its history, two statements."""
+    from sqlalchemy import event
+
+    app = Handoff(Database(pg_url), load_entry_points=False)
+    try:
+        app.init()
+        app.deploy([BENCH / "ten_scripts.bpmn"], actor="tester")
+        app.start("ten_scripts", actor="tester")
+        seen: list[str] = []
+        event.listen(
+            app.db.engine, "before_cursor_execute", lambda _c, _cur, sql, *_: seen.append(sql.split()[0])
+        )
+        finished: list[str] = []
+        event.listen(
+            app.db.engine, "after_cursor_execute", lambda _c, _cur, sql, *_: finished.append(sql.split()[0])
+        )
+        view = app.start("ten_scripts", actor="tester", data={"order": "A-1", "amount": 12})
+        assert seen == ["WITH", "INSERT"] == finished
+        found = app.instances(variables=["order=A-1", "amount>10"], actor="tester")
+        assert [i.id for i in found] == [view.id]  # found by its variables
+    finally:
+        app.db.dispose()

@@ -50,15 +50,21 @@ def placeholders(first: int, casts: Sequence[str]) -> str:
 def fetch(conn: Connection, sql: str, params: list[Any]) -> list[Any]:
     """Run `sql` (with `$n` placeholders) on the driver's raw cursor in the connection's transaction; its
     rows. Driver errors become SQLAlchemy's (DBAPIError and its subclasses, as `exec_driver_sql`
-    raises them: the unit of work maps them), and a lost connection is invalidated so that the pool
-    drops it."""
+    raises them: the unit of work maps them), a lost connection is invalidated so that the pool drops
+    it, and the engine's cursor events (a statement counter, a tracer) see the statement as they see
+    SQLAlchemy's own (without an execution context)."""
     import psycopg  # here: a SQLite installation's commands never import the PostgreSQL driver
 
     dbapi_connection = conn.connection.driver_connection
     cursor: Any = psycopg.RawCursor(dbapi_connection)  # type: ignore[arg-type]
+    for before in conn.dispatch.before_cursor_execute:
+        sql, params = before(conn, cursor, sql, params, None, False)
     try:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+        for after in conn.dispatch.after_cursor_execute:
+            after(conn, cursor, sql, params, None, False)
+        return rows
     except conn.dialect.loaded_dbapi.Error as exc:
         lost = conn.dialect.is_disconnect(exc, dbapi_connection, cursor)
         if lost:
