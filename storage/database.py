@@ -106,7 +106,7 @@ def _ping_when_spoken_to(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def _check(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        if dbapi_connection.closed or dbapi_connection.broken:
+        if dbapi_connection.closed or getattr(dbapi_connection, "broken", False):
             raise DisconnectionError("the connection was closed")
         try:
             spoken, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
@@ -142,6 +142,8 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if parsed.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"check_same_thread": False}
+        elif parsed.get_driver_name() != "psycopg":
+            kwargs["pool_pre_ping"] = True  # psycopg's connections: `_ping_when_spoken_to`
         try:
             self.engine = create_engine(parsed, **kwargs)
         except Exception as exc:  # a missing driver or malformed URL
@@ -151,7 +153,7 @@ class Database:
         self.sqlite_file = sqlite_file(parsed)
         if parsed.get_backend_name() == "sqlite":
             _sqlite_setup(self.engine, self.sqlite_file)
-        else:
+        elif parsed.get_driver_name() == "psycopg":
             _ping_when_spoken_to(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(

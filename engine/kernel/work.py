@@ -74,7 +74,7 @@ class Work:
     def checks_latest(self) -> bool:
         """Whether `insert` checks a remembered latest version in the INSERT itself (PostgreSQL, where a
         lookup is a round trip), so that `Definitions.ref` may start from it."""
-        return self.session.get_bind().dialect.name == "postgresql"
+        return repo.checks_latest(self.session)
 
     def insert(self, instance: ProcessInstance) -> None:
         """Insert a new instance's row and its searchable data now (one statement on PostgreSQL). If

@@ -29,7 +29,7 @@ from .instances import (
     update_instances,
     update_loaded_instance,
 )
-from .new_instances import insert_indexed_instance
+from .new_instances import checks_latest, insert_indexed_instance
 from .records import add_rows, delay_subjects, list_sla, records, set_sla, sla_settings
 from .tasks import (
     OPEN_TASK_STATES,
@@ -47,6 +47,7 @@ from .variables import Condition, rewrite_variables, write_variables
 __all__ = [
     "OPEN_TASK_STATES",
     "Condition",
+    "checks_latest",
     "rewrite_variables",
     "write_variables",
     "WriteBuffer",

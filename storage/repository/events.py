@@ -15,6 +15,7 @@ from .buffer import EVENT, EVENT_COLUMNS, buffer_of
 from .prepared import Prepared
 
 _INSERT_EVENTS = insert(EVENT)
+_INSERT_EVENTS_RETURNING = insert(EVENT).returning(EVENT.c.id, sort_by_parameter_order=True)
 
 
 def add_events(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -46,8 +47,10 @@ def add_events_returning_ids(session: Session, rows: list[dict[str, Any]]) -> li
         buffer.grown(session, len(rows))
         return ids
     conn = session.connection()
-    if conn.dialect.name == "postgresql":
+    if raw.usable(conn.dialect):
         return _pg_add_events(conn, rows)
+    if conn.dialect.name == "postgresql":  # another driver than psycopg: SQLAlchemy's insertmanyvalues
+        return list(conn.execute(_INSERT_EVENTS_RETURNING, rows).scalars())
     # SQLite: one multi-row INSERT; writers hold the write lock (BEGIN IMMEDIATE) and rowids of one
     # statement are consecutive, so the last rowid gives them all. The SQL text is built once per row
     # count and the values go through the columns' own bind processors (UTC datetimes, JSON).

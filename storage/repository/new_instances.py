@@ -36,9 +36,9 @@ def insert_indexed_instance(
     returned. Not for a session that buffers its writes (a batch indexes its instances at its end)."""
     if buffer_of(session) is not None:
         raise RuntimeError("a batch inserts its instances with insert_instance and indexes them at its end")
-    if session.get_bind().dialect.name != "postgresql":
+    if not checks_latest(session):
         if latest is not None:
-            raise RuntimeError("the latest version is checked on insert on PostgreSQL only")
+            raise RuntimeError("the latest version is checked on insert on PostgreSQL (psycopg) only")
         insert_instance(session, instance)
         write_variables(session, instance.id, None, instance.data)
         return instance.id
@@ -63,6 +63,12 @@ def insert_indexed_instance(
         return None  # a version newer than `latest` exists
     instance.id = fetched[0][0]
     return instance.id
+
+
+def checks_latest(session: Session) -> bool:
+    """Whether `insert_indexed_instance` writes in one statement and can check a latest version
+    (PostgreSQL through psycopg; SQLite keeps two statements, which cost no round trip)."""
+    return raw.usable(session.get_bind().dialect)
 
 
 @lru_cache(maxsize=64)

@@ -16,6 +16,12 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import DBAPIError
 
+
+def usable(dialect: Any) -> bool:
+    """Whether the connection's driver is psycopg 3 (PostgreSQL's, as storage/database.py sets it)."""
+    return bool(dialect.name == "postgresql" and dialect.driver == "psycopg")
+
+
 _BINDINGS: dict[tuple[str, str, tuple[str, ...]], tuple[tuple[Any, ...], tuple[str, ...]]] = {}
 
 
