@@ -160,7 +160,9 @@ class WithHandoff:
             words = statement.split()
             verb = words[0].upper() if words else "?"
             table = ""
-            if verb == "INSERT" and len(words) > 2:
+            if verb == "WITH" and "INTO" in words:  # a data-modifying WITH: its first INSERT's table
+                table = words[words.index("INTO") + 1]
+            elif verb == "INSERT" and len(words) > 2:
                 table = words[2]
             elif verb == "UPDATE" and len(words) > 1:
                 table = words[1]

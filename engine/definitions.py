@@ -63,6 +63,8 @@ def deploy(
     results: list[Deployment] = []
     with units.operation() as work:
         work.memo.refs.clear()  # a batch's later starts must see the versions deployed now
+        for parsed in report.processes:  # this process's next starts look the latest up again
+            app.definitions.forget_latest(parsed.model.process_id)
         session = work.session
         app.definitions.check_calls(session, report.processes)
         for parsed in report.processes:

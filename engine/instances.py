@@ -12,6 +12,7 @@ from .kernel.definitions import not_deployed
 from .kernel.failures import raise_failure
 from .kernel.operation import Operation
 from .kernel.units import Units
+from .kernel.work import LatestMoved
 from .views import InstanceView
 
 
@@ -32,6 +33,27 @@ def start(
     payload.check_text(business_key, "the business key")
     if version is not None:
         whole(version, "version")
+    try:
+        op, view = _start(app, units, process_id, data, business_key, version, actor)
+    except LatestMoved:
+        # The remembered latest version is no longer the latest (kernel/definitions.py): nothing was
+        # written; start again from the database's answer, which is then remembered. A service task the
+        # first run reached is called again, as after any transaction that fails (docs/services.md).
+        app.definitions.forget_latest(process_id)
+        op, view = _start(app, units, process_id, data, business_key, version, actor)
+    raise_failure(op, view)
+    return view
+
+
+def _start(
+    app: App,
+    units: Units,
+    process_id: str,
+    data: dict[str, Any],
+    business_key: str | None,
+    version: int | None,
+    actor: str | None,
+) -> tuple[Operation, InstanceView]:
     with units.operation() as work:
         op = Operation(work, app.clock(), actor)
         ref = app.definitions.ref(work, process_id, version)
@@ -39,5 +61,4 @@ def start(
             raise not_deployed(process_id, version)
         definition = app.definitions.get(work.session, ref[0])
         view = start_instance(app, op, definition, data, business_key)
-    raise_failure(op, view)
-    return view
+    return op, view

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -92,6 +93,33 @@ def _sqlite_setup(engine: Engine, path: Path | None) -> None:
         )
 
 
+def _ping_when_spoken_to(engine: Engine) -> None:
+    """A server connection is pinged at checkout only when the server has sent something while it sat
+    in the pool, instead of always (SQLAlchemy's `pool_pre_ping`: a round trip, two autocommit switches
+    and ~0.1 ms on every operation, 4% of a start, issue 17).
+
+    An idle connection in the pool is sent nothing unless the server ends it: a shutdown, restart,
+    crash or `pg_terminate_backend` sends the client an error and closes the socket (or the kernel
+    closes it when the backend dies), so its socket turns readable. Then the connection is pinged, as
+    pre-ping would, and a dead one is replaced (DisconnectionError: the pool connects anew). What
+    neither can see at no cost, a silent network cut, pre-ping would only see by hanging on it too.
+    """
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.closed or getattr(dbapi_connection, "broken", False):
+            raise DisconnectionError("the connection was closed")
+        try:
+            spoken, _, _ = select.select([dbapi_connection.pgconn.socket], [], [], 0)
+        except (OSError, ValueError) as exc:  # the socket is gone
+            raise DisconnectionError(str(exc)) from exc
+        if spoken:
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+            except Exception as exc:  # the driver's error of a dead connection
+                raise DisconnectionError(f"the server ended the connection: {exc}") from exc
+
+
 def _is_write_conflict(exc: DBAPIError) -> bool:
     message = str(exc.orig).lower() if exc.orig is not None else ""
     return any(
@@ -115,8 +143,8 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if parsed.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"check_same_thread": False}
-        else:
-            kwargs["pool_pre_ping"] = True
+        elif parsed.get_driver_name() != "psycopg":
+            kwargs["pool_pre_ping"] = True  # psycopg's connections: `_ping_when_spoken_to`
         try:
             self.engine = create_engine(parsed, **kwargs)
         except Exception as exc:  # a missing driver or malformed URL
@@ -126,6 +154,8 @@ class Database:
         self.sqlite_file = sqlite_file(parsed)
         if parsed.get_backend_name() == "sqlite":
             _sqlite_setup(self.engine, self.sqlite_file)
+        elif parsed.get_driver_name() == "psycopg":
+            _ping_when_spoken_to(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(
             self.engine.execution_options(handoff_write=True), expire_on_commit=False

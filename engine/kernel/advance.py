@@ -167,12 +167,12 @@ def _write_instance(
     if instance.status != "error":  # in error it is the retry time, or None: an incident (failures.fail)
         instance.next_due_at = runtime.next_timer_due(workflow) if instance.status != "completed" else None
     if new:
-        repo.insert_instance(op.work.session, instance)  # one INSERT ... RETURNING id, no ORM flush
+        op.work.insert(instance)  # the row and its searchable data, no ORM flush
         op.instance_id = instance.id
         op.work.memo.born.add(instance.id)
     else:
         op.work.changed(instance)  # the version check for updated rows
-    op.work.index_data(instance, before)
+        op.work.index_data(instance, before)
 
 
 def _write_task_rows(

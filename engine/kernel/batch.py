@@ -96,6 +96,12 @@ class BatchWork(Work):
         elif new:
             instance.state = ""  # a placeholder: `write` serializes the state (and the data) at the end
 
+    def checks_latest(self) -> bool:
+        return False  # its instances are inserted at its end: a batch looks its versions up
+
+    def insert(self, instance: ProcessInstance) -> None:
+        repo.insert_instance(self.session, instance)  # buffered; its data is indexed by `write`
+
     def index_data(self, instance: ProcessInstance, before: dict[str, Any] | None) -> None:
         """Written at the batch's end for every instance it changed (`write`)."""
 

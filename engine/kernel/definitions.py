@@ -43,6 +43,9 @@ class Definitions:
             OrderedDict()
         )
         self._lock = Lock()
+        # process id -> (definition id, version) of its latest version as last found; only a hint
+        # (`ref`): every instance started from it is checked against the database when inserted.
+        self._latest: dict[str, tuple[int, int]] = {}
 
     @property
     def loaded(self) -> runtime.DefinitionCache:
@@ -58,11 +61,33 @@ class Definitions:
 
     def ref(self, work: Work, process_id: str, version: int | None) -> tuple[int, int] | None:
         """(definition id, version) of the latest (or the given) version; looked up once per transaction
-        (deployments of a batch come before its starts: `deploy` forgets what it looked up)."""
+        (deployments of a batch come before its starts: `deploy` forgets what it looked up).
+
+        Where the work checks it (`Work.checks_latest`: a transaction of its own on PostgreSQL), the
+        latest version is taken from what an earlier transaction of this process found, a round trip
+        less on every start (issue 17). Another process may have deployed a newer version since, so
+        the new instance's INSERT checks in its own statement that none is newer (`Work.insert`); if
+        one is, the start raises LatestMoved, forgets, and is run again from the database's answer
+        (engine/instances.py). A deploy this check misses committed after the INSERT began, as one
+        after the lookup would without the cache.
+        """
         refs = work.memo.refs
-        if (process_id, version) not in refs:
-            refs[(process_id, version)] = repo.latest_definition_ref(work.session, process_id, version)
-        return refs[(process_id, version)]
+        key = (process_id, version)
+        if key not in refs:
+            known = self._latest.get(process_id) if version is None and work.checks_latest() else None
+            if known is not None:
+                work.memo.unchecked[process_id] = known
+                refs[key] = known
+            else:
+                refs[key] = repo.latest_definition_ref(work.session, process_id, version)
+                found = refs[key]
+                if version is None and found is not None:
+                    self._latest[process_id] = found
+        return refs[key]
+
+    def forget_latest(self, process_id: str) -> None:
+        """A newer version was deployed (here or by another process): look the latest up again."""
+        self._latest.pop(process_id, None)
 
     def for_instance(self, session: Session, instance: ProcessInstance) -> runtime.LoadedDefinition:
         """The definition an instance runs: its own version, with the called versions it resolved."""

@@ -20,6 +20,10 @@ from ..lifecycle import LifecycleEvent
 from .memo import Memo
 
 
+class LatestMoved(Exception):
+    """A start used a remembered latest version, and a newer one has been deployed since: run it again."""
+
+
 class Work:
     """One operation's view of its transaction. This base is the live one: rows are read and written
     through the session at once; the batch's (engine/kernel/batch.py) holds them until it commits."""
@@ -75,6 +79,19 @@ class Work:
         else:
             instance.state = runtime.dump_workflow(definition, workflow)
         instance.data = runtime.snapshot(runtime.instance_data(workflow))
+
+    def checks_latest(self) -> bool:
+        """Whether `insert` checks a remembered latest version in the INSERT itself (PostgreSQL, where a
+        lookup is a round trip), so that `Definitions.ref` may start from it."""
+        return repo.checks_latest(self.session)
+
+    def insert(self, instance: ProcessInstance) -> None:
+        """Insert a new instance's row and its searchable data now (one statement on PostgreSQL). If
+        its version was the remembered latest one, only if no newer one exists: else LatestMoved."""
+        remembered = self.memo.unchecked.get(instance.process_id)
+        latest = remembered[1] if remembered is not None and remembered[0] == instance.definition_id else None
+        if repo.insert_indexed_instance(self.session, instance, latest=latest) is None:
+            raise LatestMoved(instance.process_id)
 
     def index_data(self, instance: ProcessInstance, before: dict[str, Any] | None) -> None:
         """Keep the instance's searchable data (the variable table) as its data now is, in this

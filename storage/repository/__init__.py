@@ -30,6 +30,7 @@ from .instances import (
     update_loaded_instance,
 )
 from .loading import new_row
+from .new_instances import checks_latest, insert_indexed_instance
 from .records import add_rows, delay_subjects, list_sla, records, set_sla, sla_settings
 from .tasks import (
     OPEN_TASK_STATES,
@@ -48,6 +49,7 @@ from .variables import Condition, rewrite_variables, write_variables
 __all__ = [
     "OPEN_TASK_STATES",
     "Condition",
+    "checks_latest",
     "rewrite_variables",
     "write_variables",
     "WriteBuffer",
@@ -70,6 +72,7 @@ __all__ = [
     "get_instance",
     "get_task",
     "get_task_with_instance",
+    "insert_indexed_instance",
     "insert_instance",
     "insert_rows",
     "insert_task",
