@@ -10,8 +10,9 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 
-def driver_execute(conn: Connection, sql: str, params: Any, *, many: bool = False) -> Any:
-    """The SQL on the driver's own cursor, inside the session's transaction.
+def driver_execute(conn: Connection, sql: str, params: Any, *, many: bool = False, cursor: Any = None) -> Any:
+    """The SQL on the driver's own cursor (or on `cursor`, one of the driver's kinds: psycopg's
+    RawCursor, storage/repository/raw.py), inside the session's transaction.
 
     `Connection.exec_driver_sql` costs ~25-30 us of SQLAlchemy's Python per statement (its execution
     context and result object), as much as SQLite's own work on the path of a completion (issue 17).
@@ -21,7 +22,8 @@ def driver_execute(conn: Connection, sql: str, params: Any, *, many: bool = Fals
     a tracer) see these statements as they see SQLAlchemy's own (without an execution context).
     """
     dbapi_connection = conn.connection.driver_connection
-    cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
+    if cursor is None:
+        cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
     for before in conn.dispatch.before_cursor_execute:
         sql, params = before(conn, cursor, sql, params, None, many)
     try:

@@ -55,12 +55,10 @@ def add_events_returning_ids(session: Session, rows: list[dict[str, Any]]) -> li
     # SQLite: one multi-row INSERT; writers hold the write lock (BEGIN IMMEDIATE) and rowids of one
     # statement are consecutive, so the last rowid gives them all. The SQL text is built once per row
     # count and the values go through the columns' own bind processors (UTC datetimes, JSON).
-    columns, processors = _sqlite_event_binding(conn.dialect)
+    processors = raw.binding(conn.dialect, EVENT, EVENT_COLUMNS)[0]
     params: list[Any] = []
     for row in rows:
-        for name, process in zip(columns, processors, strict=True):
-            value = row.get(name)
-            params.append(process(value) if process is not None else value)
+        params += raw.bound(row, EVENT_COLUMNS, processors)
     last = driver_execute(conn, _sqlite_event_insert(len(rows)), tuple(params)).lastrowid
     return list(range(last - len(rows) + 1, last + 1))
 
@@ -105,18 +103,6 @@ def _pg_event_insert(n: int, casts: tuple[str, ...]) -> str:
         f"INSERT INTO event ({', '.join(EVENT_COLUMNS)}) SELECT {picked} FROM (VALUES {values}) "
         f"AS v({', '.join(f'p{j}' for j in range(width))}) ORDER BY p{width - 1} RETURNING id"
     )
-
-
-_BINDINGS: dict[str, tuple[tuple[str, ...], tuple[Any, ...]]] = {}
-
-
-def _sqlite_event_binding(dialect: Any) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-    if dialect.name not in _BINDINGS:
-        _BINDINGS[dialect.name] = (
-            EVENT_COLUMNS,
-            tuple(EVENT.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in EVENT_COLUMNS),
-        )
-    return _BINDINGS[dialect.name]
 
 
 def completed_event(session: Session, instance_id: int, token: str) -> dict[str, Any] | None:

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
-from sqlalchemy.exc import DBAPIError
+
+from ..driver import driver_execute
 
 
 def usable(dialect: Any) -> bool:
@@ -27,7 +28,8 @@ _BINDINGS: dict[tuple[str, str, tuple[str, ...]], tuple[tuple[Any, ...], tuple[s
 
 def binding(dialect: Any, table: Table, columns: Sequence[str]) -> tuple[tuple[Any, ...], tuple[str, ...]]:
     """(bind processor or None, SQL type) of each column, made once per dialect, table and columns. The
-    type is for a cast: a VALUES list of a SELECT types its columns from its values, not the table."""
+    type is for a cast: a VALUES list of a SELECT types its columns from its values, not the table.
+    (`binding` and `bound` serve SQLite's multi-row INSERT of the history too.)"""
     key = (dialect.name, table.name, tuple(columns))
     found = _BINDINGS.get(key)
     if found is None:
@@ -55,33 +57,12 @@ def placeholders(first: int, casts: Sequence[str]) -> str:
 
 def fetch(conn: Connection, sql: str, params: list[Any]) -> list[Any]:
     """Run `sql` (with `$n` placeholders) on the driver's raw cursor in the connection's transaction; its
-    rows. Driver errors become SQLAlchemy's (DBAPIError and its subclasses, as `exec_driver_sql`
-    raises them: the unit of work maps them), a lost connection is invalidated so that the pool drops
-    it, and the engine's cursor events (a statement counter, a tracer) see the statement as they see
-    SQLAlchemy's own (without an execution context)."""
+    rows. As any statement of the hot path (storage/driver.py): driver errors become SQLAlchemy's, a
+    lost connection is invalidated, the engine's cursor events see the statement."""
     import psycopg  # here: a SQLite installation's commands never import the PostgreSQL driver
 
-    dbapi_connection = conn.connection.driver_connection
-    cursor: Any = psycopg.RawCursor(dbapi_connection)  # type: ignore[arg-type]
-    for before in conn.dispatch.before_cursor_execute:
-        sql, params = before(conn, cursor, sql, params, None, False)
+    cursor: Any = psycopg.RawCursor(conn.connection.driver_connection)  # type: ignore[arg-type]
     try:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-        for after in conn.dispatch.after_cursor_execute:
-            after(conn, cursor, sql, params, None, False)
-        return rows
-    except conn.dialect.loaded_dbapi.Error as exc:
-        lost = conn.dialect.is_disconnect(exc, dbapi_connection, cursor)
-        if lost:
-            conn.invalidate(exc)
-        raise DBAPIError.instance(
-            sql,
-            params,
-            exc,
-            conn.dialect.loaded_dbapi.Error,
-            connection_invalidated=lost,
-            dialect=conn.dialect,
-        ) from exc
+        return list(driver_execute(conn, sql, params, cursor=cursor).fetchall())
     finally:
         cursor.close()
