@@ -4,9 +4,9 @@
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped
 
+from . import tables
 from .models import Base
 
 
@@ -14,19 +14,18 @@ class NotifySetting(Base):
     """One setting of the mail notifications (`handoff notify set`); environment variables override them
     and the SMTP password is never stored (docs/notifications.md)."""
 
-    __tablename__ = "notify_setting"
+    __table__ = tables.notify_setting
 
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(1024))
+    key: Mapped[str]
+    value: Mapped[str]
 
 
 class NotifyDigest(Base):
     """A line waiting for its recipient's next digest mail (arrivals in digest mode)."""
 
-    __tablename__ = "notify_digest"
-    __table_args__ = (Index("ix_notify_digest_recipient", "recipient", "id"),)
+    __table__ = tables.notify_digest
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    recipient: Mapped[str] = mapped_column(String(254))
+    id: Mapped[int]
+    recipient: Mapped[str]
     at: Mapped[datetime]
-    line: Mapped[str] = mapped_column(Text)
+    line: Mapped[str]

@@ -2,9 +2,9 @@
 
 # No `from __future__ import annotations`: see storage/models.py.
 
-from sqlalchemy import Float, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped
 
+from . import tables
 from .models import Base
 
 
@@ -14,15 +14,9 @@ class InstanceVariable(Base):
     `num_value`, text (up to TEXT_LIMIT characters), booleans ("true"/"false") and ISO dates to
     `text_value`; lists, objects and longer text are not searchable."""
 
-    __tablename__ = "instance_variable"
-    __table_args__ = (
-        Index("ix_instance_variable_number", "name", "num_value", "instance_id"),
-        Index("ix_instance_variable_text", "name", "text_value", "instance_id"),
-    )
+    __table__ = tables.instance_variable
 
-    instance_id: Mapped[int] = mapped_column(
-        ForeignKey("process_instance.id", ondelete="CASCADE"), primary_key=True
-    )
-    name: Mapped[str] = mapped_column(String(255), primary_key=True)
-    num_value: Mapped[float | None] = mapped_column(Float)
-    text_value: Mapped[str | None] = mapped_column(String(255))
+    instance_id: Mapped[int]
+    name: Mapped[str]
+    num_value: Mapped[float | None]
+    text_value: Mapped[str | None]

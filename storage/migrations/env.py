@@ -3,10 +3,10 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from storage.models import Base
+from storage.tables import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata  # the schema's one definition (storage/tables.py)
 
 
 def run_migrations_online() -> None:
