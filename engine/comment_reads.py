@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
-from storage import repository as repo
+from storage import reads
 
 from .views import CommentView
+
+if TYPE_CHECKING:
+    from storage.reads import Reader
 
 KIND = "comment_added"
 
 
-def comments_of(session: Session, instance_id: int) -> tuple[CommentView, ...]:
-    """The instance's comments, oldest first."""
+def comments_of(reader: Reader, instance_id: int) -> tuple[CommentView, ...]:
+    """The instance's comments, oldest first (read on a Connection by `show`, on a session by others)."""
     return tuple(
         CommentView(
             e.instance_id,
@@ -24,7 +27,7 @@ def comments_of(session: Session, instance_id: int) -> tuple[CommentView, ...]:
             e.at,
             str((e.data or {}).get("text", "")),
         )
-        for e in repo.events_of_kind(session, instance_id, KIND)
+        for e in reads.events_of(reader, instance_id, KIND)
     )
 
 

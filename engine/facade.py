@@ -18,11 +18,10 @@ import pluggy
 
 from storage import Database
 
-from . import bootstrap
+from . import bootstrap, zones
 from .clock import Clock, utc_now
 from .handlers import Handler, ServiceRegistry
 from .kernel.app import App
-from .kernel.units import Transactions, Units
 from .lazy_modules import lazy_module
 
 if TYPE_CHECKING:
@@ -47,6 +46,7 @@ if TYPE_CHECKING:
         task_list,
         tasks,
     )
+    from .kernel.units import Units
     from .notifications import MailSettings
     from .report import Report
     from .retention import CleanupReport
@@ -111,13 +111,23 @@ class Handoff:
         self.app = bootstrap.build(
             database, clock=clock, plugins=plugins, load_entry_points=load_entry_points, handlers=services
         )
-        self.units: Units = Transactions(self.app)
+        self._units: Units | None = None
+
+    @property
+    def units(self) -> Units:
+        """A transaction per operation (engine/kernel/units.py), made on first use: its module imports
+        the ORM and the repository, which a read command (`tasks`, `show`) does without (issue 17)."""
+        if self._units is None:
+            from .kernel.units import Transactions
+
+            self._units = Transactions(self.app)
+        return self._units
 
     @classmethod
     def over(cls, app: App, units: Units) -> Handoff:
         """The same application through other units of work (a batch's)."""
         facade = cls.__new__(cls)
-        facade.app, facade.units = app, units
+        facade.app, facade._units = app, units
         return facade
 
     @property
@@ -323,7 +333,7 @@ class Handoff:
 
     def zone_of(self, name: str | None) -> str | None:
         """The time zone `name` chose, or None (engine/zones.py)."""
-        return people.zone_of(self.app, name)
+        return zones.zone_of(self.app, name)
 
     def remove_user(self, name: str, *, actor: str | None) -> UserView:
         return people.remove_user(self.app, self.units, name, actor=actor)

@@ -1,26 +1,33 @@
 """Reading instances: show one (with its timeline), list them, what one waits for from outside. Reads
 that need the rows, not the workflow runtime: `handoff show` and `instances` start without SpiffWorkflow
-(engine/lazy_modules.py)."""
+(engine/lazy_modules.py), and `show` and the waits read Core rows on a Connection (storage/reads.py),
+without the ORM."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from storage import repository as repo
-from storage import subscriptions as subs
+from storage import reads
 
-from . import search
 from .comment_reads import comments_of
-from .errors import InvalidInput
-from .input_limits import whole
+from .errors import InvalidInput, NotFound
+from .input_limits import is_id, whole
 from .kernel import rows
-from .kernel.work import Work
+from .lazy_modules import lazy_module
 from .views import InstanceSummary, InstanceView, TimelineEntry, Wait
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection, Row
+
+    from storage import repository as repo
+
+    from . import search
     from .kernel.app import App
+else:  # listing instances reads ORM rows and parses search conditions; `show` needs neither
+    repo = lazy_module("storage.repository")
+    search = lazy_module("engine.search")
 
 INSTANCE_STATUSES = ("running", "waiting", "completed", "error", "terminated", "suspended")
 
@@ -30,14 +37,14 @@ def show(app: App, instance_id: int, *, actor: str | None = None) -> InstanceVie
     read history (the rule of `history`): for others the view has no timeline (`timeline_shown` False)."""
     app.ready()
     app.permissions.authorize(actor, "read")
-    with app.db.reader() as session:
-        work = Work(session)
-        instance = rows.instance(work, instance_id)
-        version = repo.definition_version(session, instance.definition_id)
-        notes = comments_of(session, instance.id)
-        sla, now = app.sla.get(session), app.clock()  # due times as `tasks` shows them
+    with app.db.connection() as conn:
+        instance = instance_row(conn, instance_id)
+        version = reads.definition_version(conn, instance.definition_id)
+        notes = comments_of(conn, instance.id)
+        tasks = reads.open_tasks_of(conn, instance.id)
+        sla, now = app.sla.get(conn), app.clock()  # due times as `tasks` shows them
         if not app.permissions.may(actor, "history"):
-            view = rows.instance_view(work, instance, version, timeline=None, sla=sla, now=now)
+            view = rows.instance_view(None, instance, version, timeline=None, tasks=tasks, sla=sla, now=now)
             return replace(view, comments=notes)
         timeline = tuple(
             TimelineEntry(
@@ -52,10 +59,18 @@ def show(app: App, instance_id: int, *, actor: str | None = None) -> InstanceVie
                 task=e.task_id,
                 data=e.data,
             )
-            for e in repo.events_of(session, instance_id)
+            for e in reads.events_of(conn, instance_id)
         )
-        view = rows.instance_view(work, instance, version, timeline=timeline, sla=sla, now=now)
+        view = rows.instance_view(None, instance, version, timeline=timeline, tasks=tasks, sla=sla, now=now)
         return replace(view, comments=notes)
+
+
+def instance_row(conn: Connection, instance_id: int) -> Row[Any]:
+    """The instance's row, or NotFound (as engine/kernel/rows.py `instance` says it)."""
+    found = reads.instance(conn, instance_id) if is_id(instance_id) else None
+    if found is None:
+        raise NotFound(f"instance {instance_id} does not exist (see 'handoff instances')")
+    return found
 
 
 def list_instances(
@@ -107,11 +122,11 @@ def waits_of(app: App, instance_id: int, *, actor: str | None = None) -> list[Wa
     subscription table has it; empty for an instance that waits for nothing or cannot receive."""
     app.ready()
     app.permissions.authorize(actor, "read")
-    with app.db.reader() as session:
-        instance = rows.instance(Work(session), instance_id)
-        if instance.status not in subs.RECEIVING:
+    with app.db.connection() as conn:
+        instance = instance_row(conn, instance_id)
+        if instance.status not in reads.RECEIVING:
             return []
         return [
             Wait(s.kind, s.name, s.correlation, s.element_id or "")
-            for s in subs.of_instance(session, instance_id)
+            for s in reads.subscriptions_of(conn, instance_id)
         ]

@@ -17,21 +17,25 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
-
-from storage import Database
-from storage import notify as store
-
-from . import notifications
 from .clock import Clock
 from .hooks import hookimpl
 from .kernel.mail_cache import MailCache
+from .lazy_modules import lazy_module
 from .lifecycle import LifecycleEvent
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
+    from sqlalchemy.orm import Session
+
+    from storage import Database
+    from storage import notify as store
+
+    from . import notifications
     from .notifications import MailSettings
+else:  # the settings, the recipients and the mails load when an event asks for a mail, never in a read
+    notifications = lazy_module("engine.notifications")
+    store = lazy_module("storage.notify")
 
 KINDS = frozenset({"task_ready", "sla_breached"})
 

@@ -239,16 +239,6 @@ def _clean_email(email: str) -> str:
     return text
 
 
-def zone_of(app: App, name: str | None) -> str | None:
-    """The time zone `name` chose (`users add --tz`), or None (then HANDOFF_TZ, else the machine's)."""
-    if not name:
-        return None
-    app.ready()
-    with app.db.reader() as session:
-        user = user_repo.get_user(session, name)
-        return user.tz if user is not None else None
-
-
 def lane_members(app: App, lane: str) -> list[str]:
     """The registered users who may work the tasks of `lane` (its operators, and admins given the
     lane), sorted: the simulator's default staff. Empty in single-user mode."""

@@ -1,11 +1,12 @@
 """The task list (`handoff tasks`, the web's work lists): a read that needs the database and the views,
-not the workflow runtime, so that listing work starts fast (engine/lazy_modules.py)."""
+not the workflow runtime nor the ORM (Core rows on a Connection: storage/reads.py), so that listing work
+starts fast (engine/lazy_modules.py)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from storage import repository as repo
+from storage import reads
 
 from . import access
 from .input_limits import whole
@@ -42,10 +43,10 @@ def list_tasks(
         lanes = sorted(member.lanes)
     members = app.permissions.members()
     now = app.clock()
-    with app.db.reader() as session:
-        sla = app.sla.get(session)
-        found = repo.list_tasks(
-            session,
+    with app.db.connection() as conn:
+        sla = app.sla.get(conn)
+        found = reads.list_tasks(
+            conn,
             lane=lane,
             assignee=assignee,
             instance_id=instance_id,
@@ -56,7 +57,7 @@ def list_tasks(
             mine=(actor or "", _groups(members, actor)) if mine else None,
             overdue=(now, sla) if overdue else None,
         )
-        return [rows.task_view(task, process, status, sla=sla, now=now) for task, process, status in found]
+        return [rows.task_view(row, row.process_id, row.instance_status, sla=sla, now=now) for row in found]
 
 
 def _groups(members: dict[str, access.Member], name: str | None) -> list[str] | None:

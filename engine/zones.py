@@ -13,9 +13,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from storage import reads
+
 from .errors import InvalidInput
+
+if TYPE_CHECKING:
+    from .kernel.app import App
 
 ENV = "HANDOFF_TZ"
 _shown: ContextVar[tzinfo | None] = ContextVar("handoff_zone", default=None)
@@ -31,6 +37,16 @@ def check_zone(name: str) -> str:
             f"unknown time zone {name!r}: give an IANA name such as Europe/Berlin, America/New_York or UTC"
         ) from None
     return text
+
+
+def zone_of(app: App, name: str | None) -> str | None:
+    """The time zone `name` chose (`users add --tz`), or None (then HANDOFF_TZ, else the machine's). Read
+    on a Connection: every command that prints times asks, reads included (no ORM: issue 17)."""
+    if not name:
+        return None
+    app.ready()
+    with app.db.connection() as conn:
+        return reads.user_zone(conn, name)
 
 
 def default_zone() -> tzinfo:
@@ -83,4 +99,14 @@ def zone_name(value: datetime) -> str:
     return name if name and not name.startswith(("+", "-")) else value.strftime("UTC%z")
 
 
-__all__ = ["ENV", "check_zone", "current", "default_zone", "local", "resolve", "showing", "zone_name"]
+__all__ = [
+    "ENV",
+    "check_zone",
+    "current",
+    "default_zone",
+    "local",
+    "resolve",
+    "showing",
+    "zone_name",
+    "zone_of",
+]

@@ -12,11 +12,11 @@ from sqlalchemy import Table, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from .models import EventStart, ProcessDefinition, ProcessInstance, Subscription
+from .reads import RECEIVING as RECEIVING  # where storage/reads.py reads it too
 from .repository import buffer_of, flush_writes
 
 # Only these receive messages and signals: an instance in error keeps its incident until it is retried,
 # a suspended one waits for `resume`.
-RECEIVING = ("running", "waiting")
 
 _SUBSCRIPTION = cast(Table, Subscription.__table__)
 
@@ -67,16 +67,6 @@ def replace(
     if buffer is not None and buffer.instances:
         flush_writes(session, stop=False)
     session.execute(insert(_SUBSCRIPTION), values)
-
-
-def of_instance(session: Session, instance_id: int) -> list[Subscription]:
-    return list(
-        session.scalars(
-            select(Subscription)
-            .where(Subscription.instance_id == instance_id)
-            .order_by(Subscription.kind, Subscription.name, Subscription.element_id)
-        )
-    )
 
 
 def waiting(

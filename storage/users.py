@@ -15,17 +15,7 @@ from sqlalchemy.orm import Session
 
 from .database import ConcurrentUpdate
 from .models import AuditEntry, User, UserLane
-
-
-def user_table(session: Session) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """name -> (role, sorted lanes) for every user: two small queries, for the engine's access cache."""
-    lanes: dict[int, list[str]] = {}
-    for user_id, lane in session.execute(select(UserLane.user_id, UserLane.lane).order_by(UserLane.lane)):
-        lanes.setdefault(user_id, []).append(lane)
-    return {
-        name: (role, tuple(lanes.get(user_id, ())))
-        for user_id, name, role in session.execute(select(User.id, User.name, User.role))
-    }
+from .reads import user_table as user_table  # the same read as a command's (storage/reads.py)
 
 
 def count_users(session: Session) -> int:

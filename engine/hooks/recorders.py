@@ -10,18 +10,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
-
 from bpmn.durations import parse_duration
-from storage import repository as repo
-from storage.models import BoundaryCrossing, Delay, HandoffRecord
 
+from ..lazy_modules import lazy_module
 from ..lifecycle import LifecycleEvent
 from .specs import CompletedStep, RecordContext, hookimpl
 from .task_times import TaskTimesRecorder
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from bpmn import ProcessModel
+    from storage import models
+    from storage import repository as repo
+else:  # loaded on first use: a read command never runs this module's writes (issue 17)
+    repo = lazy_module("storage.repository")
+    models = lazy_module("storage.models")
 
 MAX_TRAIL = 100_000  # a causal path longer than this is a corrupt history, not a process
 
@@ -73,7 +77,7 @@ class HandoffRecorder:
                     "latency_seconds": (to_at - before.at).total_seconds(),
                 }
             )
-        repo.add_rows(context.session, HandoffRecord, rows)
+        repo.add_rows(context.session, models.HandoffRecord, rows)
 
     @staticmethod
     def _human_predecessor(context: RecordContext, event: LifecycleEvent) -> CompletedStep | None:
@@ -118,7 +122,7 @@ class CrossingRecorder:
                     "ping_pong": self._entered_from(context, event.instance_id, before) == event.lane,
                 }
             )
-        repo.add_rows(context.session, BoundaryCrossing, rows)
+        repo.add_rows(context.session, models.BoundaryCrossing, rows)
 
     @staticmethod
     def _entered_from(context: RecordContext, instance_id: int, step: CompletedStep) -> str | None:
@@ -263,7 +267,7 @@ def store_delays(session: Session, candidates: list[dict[str, Any]]) -> list[dic
     over = [c for c in candidates if c["waited_seconds"] > c["threshold_seconds"]]
     known = repo.delay_subjects(session, [c["subject"] for c in over])
     fresh = [c for c in over if c["subject"] not in known]
-    repo.add_rows(session, Delay, fresh)
+    repo.add_rows(session, models.Delay, fresh)
     return fresh
 
 

@@ -12,14 +12,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pluggy
-from sqlalchemy.orm import Session
 
-from storage import repository as repo
-
+from ..lazy_modules import lazy_module
 from ..lifecycle import HUMAN_TYPES, LifecycleEvent
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from bpmn import ProcessModel
+    from storage import repository as repo
+else:  # loaded on first use: a read command never runs this module's writes (issue 17)
+    repo = lazy_module("storage.repository")
 
 PROJECT = "handoff"
 hookspec = pluggy.HookspecMarker(PROJECT)

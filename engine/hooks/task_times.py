@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from storage import repository as repo
-
+from ..lazy_modules import lazy_module
 from ..lifecycle import LifecycleEvent
 from .specs import RecordContext, hookimpl
+
+if TYPE_CHECKING:
+    from storage import repository as repo
+else:  # loaded on first use: a read command never runs this module's writes (issue 17)
+    repo = lazy_module("storage.repository")
 
 
 def task_numbers(ready: datetime, claimed: datetime | None, completed: datetime) -> dict[str, float]:

@@ -16,17 +16,21 @@ from collections.abc import Sequence
 from threading import Lock
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
-
 import bpmn
-from storage import repository as repo
-from storage.models import ProcessInstance
 
 from .. import runtime
 from ..errors import DefinitionInvalid, NotFound
+from ..lazy_modules import lazy_module
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from storage import repository as repo
+    from storage.models import ProcessInstance
+
     from .work import Work
+else:  # loaded on first use: every application has a Definitions, a read command never loads one
+    repo = lazy_module("storage.repository")
 
 _COMBINED_CACHE_SIZE = 64
 

@@ -4,9 +4,15 @@ operation looks at them, and reading them each time would cost a query per opera
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from storage import Database
-from storage import notify as store
+from ..lazy_modules import lazy_module
+
+if TYPE_CHECKING:
+    from storage import Database
+    from storage import notify as store
+else:  # the settings' ORM queries load when the notify pass first asks (never in a read command)
+    store = lazy_module("storage.notify")
 
 
 class MailCache:

@@ -9,18 +9,20 @@ against the table as it is in its own transaction (`check_fresh`).
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
-
-from storage import Database
-from storage import users as user_repo
-from storage.models import HumanTask
+from storage import Database, reads
 
 from .. import access
 from ..access import Member
 from ..errors import InvalidInput
 from .assignment import split
 from .schema import Schema
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from .rows import TaskRow
 
 NAME_LIMIT = 255
 
@@ -40,8 +42,8 @@ class Permissions:
         if cached is not None and cached[0] >= now:
             return cached[1]
         self._schema.ready()
-        with self._db.reader() as session:
-            table = user_repo.user_table(session)
+        with self._db.connection() as conn:  # no ORM: every command, reads included, checks its actor
+            table = reads.user_table(conn)
         members = {name: Member(name, role, frozenset(lanes)) for name, (role, lanes) in table.items()}
         self._cached = (now + self.CACHE_SECONDS, members)
         return members
@@ -66,7 +68,7 @@ class Permissions:
         member = members.get(actor or "")
         return member is not None and member.role in access.RULES[action].roles
 
-    def authorize_task(self, actor: str | None, task: HumanTask, action: str) -> None:
+    def authorize_task(self, actor: str | None, task: TaskRow, action: str) -> None:
         """Operators act on the tasks of their own lanes, and on those the model assigns to them or makes
         them a candidate for (a candidate user, or a member of a candidate group): docs/assignment.md."""
         check_actor(actor)
@@ -79,7 +81,7 @@ class Permissions:
         access.check_lane(member, action, f"task {task.id} ({task.name or task.element_id})", task.lane)
 
 
-def may_work_on(member: Member, task: HumanTask) -> bool:
+def may_work_on(member: Member, task: TaskRow) -> bool:
     """Beyond the lane: the task's assignee, a candidate user, or a member of a candidate group."""
     if task.assignee is not None and task.assignee == member.name:
         return True
@@ -90,7 +92,7 @@ def may_work_on(member: Member, task: HumanTask) -> bool:
 
 def check_fresh(session: Session, actor: str | None) -> None:
     """Managing users is checked on the table as it is now, in this transaction, never on the cache."""
-    table = user_repo.user_table(session)
+    table = reads.user_table(session)
     members = {n: Member(n, role, frozenset(lanes)) for n, (role, lanes) in table.items()}
     access.check(members, actor, "users")
 

@@ -5,21 +5,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from storage.models import HumanTask, ProcessInstance
-
-from .. import runtime
 from ..errors import Conflict, NotFound
 from ..input_limits import is_id
 from ..lazy_modules import lazy_module
 from ..views import InstanceView, TaskView, TimelineEntry
 from .assignment import DEFAULT_PRIORITY, split
-from .work import Work
 
 if TYPE_CHECKING:
+    from sqlalchemy import Row
+
+    from storage.models import HumanTask, ProcessInstance
+
+    from .. import runtime
     from . import waits
-else:  # restoring a workflow needs it; reading rows (show, lists) does not (engine/lazy_modules.py)
+    from .work import Work
+
+    # A task or instance as the views read it: the ORM's object (a write's unit of work) or a Core row
+    # of the same columns (the read commands: storage/reads.py), which has the same attribute names.
+    TaskRow = HumanTask | Row[Any]
+    InstanceRow = ProcessInstance | Row[Any]
+else:  # restoring a workflow needs them; reading rows (show, lists) does not (engine/lazy_modules.py)
+    runtime = lazy_module("engine.runtime")
     waits = lazy_module("engine.kernel.waits")
 
 
@@ -83,7 +91,7 @@ def workflow(work: Work, definition: runtime.LoadedDefinition, instance: Process
 
 
 def task_view(
-    row: HumanTask,
+    row: TaskRow,
     process_id: str,
     instance_status: str | None = None,
     *,
@@ -121,7 +129,7 @@ def task_view(
     )
 
 
-def sla_due(row: HumanTask, sla: dict[tuple[str, str], float]) -> datetime | None:
+def sla_due(row: TaskRow, sla: dict[tuple[str, str], float]) -> datetime | None:
     """The lane's SLA, else the global one, counted from when the task became ready (DESIGN §3; the
     element's own `sla` is already in `due_at`)."""
     seconds = sla.get(("lane", row.lane or "")) if row.lane else None
@@ -131,18 +139,20 @@ def sla_due(row: HumanTask, sla: dict[tuple[str, str], float]) -> datetime | Non
 
 
 def instance_view(
-    work: Work,
-    instance: ProcessInstance,
+    work: Work | None,
+    instance: InstanceRow,
     version: int,
     *,
     timeline: tuple[TimelineEntry, ...] | None = (),
-    tasks: Sequence[HumanTask] | None = None,
+    tasks: Sequence[TaskRow] | None = None,
     sla: dict[tuple[str, str], float] | None = None,
     now: datetime | None = None,
 ) -> InstanceView:
     """The instance with its open tasks (those given, else read) and, for `show`, its timeline; with the
-    SLA settings and the time, the tasks' due times and overdue marks as `tasks` shows them."""
+    SLA settings and the time, the tasks' due times and overdue marks as `tasks` shows them. Without a
+    unit of work (a read on a Connection), the caller gives the tasks."""
     if tasks is None:
+        assert work is not None, "the open tasks are read through a unit of work, or given"
         tasks = sorted(work.open_rows(instance.id).values(), key=lambda t: t.id)
     return InstanceView(
         id=instance.id,

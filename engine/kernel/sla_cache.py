@@ -4,10 +4,12 @@ state change would cost more than the rest of the history recording."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
+from storage import reads
 
-from storage import repository as repo
+if TYPE_CHECKING:
+    from storage.reads import Reader
 
 
 class SlaCache:
@@ -16,11 +18,11 @@ class SlaCache:
     def __init__(self) -> None:
         self._cached: tuple[float, dict[tuple[str, str], float]] | None = None
 
-    def get(self, session: Session) -> dict[tuple[str, str], float]:
-        """(scope, lane) -> seconds, from the cache or read through `session`."""
+    def get(self, reader: Reader) -> dict[tuple[str, str], float]:
+        """(scope, lane) -> seconds, from the cache or read through `reader` (a session or a Connection)."""
         now = time.monotonic()
         if self._cached is None or self._cached[0] < now:
-            self._cached = (now + self.CACHE_SECONDS, repo.sla_settings(session))
+            self._cached = (now + self.CACHE_SECONDS, reads.sla_settings(reader))
         return self._cached[1]
 
     def forget(self) -> None:

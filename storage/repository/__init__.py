@@ -18,8 +18,6 @@ from .events import (
     add_events_returning_ids,
     completed_event,
     completion_ranks,
-    events_of,
-    events_of_kind,
 )
 from .instances import (
     get_instance,
@@ -37,7 +35,6 @@ from .tasks import (
     get_task,
     get_task_with_instance,
     insert_task,
-    list_tasks,
     open_tasks_of,
     open_tasks_with_instances,
     set_task,
@@ -66,8 +63,6 @@ __all__ = [
     "definition_files",
     "definitions_summary",
     "delay_subjects",
-    "events_of",
-    "events_of_kind",
     "flush_writes",
     "get_instance",
     "get_task",
@@ -80,7 +75,6 @@ __all__ = [
     "latest_definition_ref",
     "list_instances",
     "list_sla",
-    "list_tasks",
     "new_row",
     "open_instances",
     "open_tasks_of",

@@ -26,16 +26,6 @@ def add_events(session: Session, rows: list[dict[str, Any]]) -> None:
         session.connection().execute(_INSERT_EVENTS, rows)
 
 
-def events_of(session: Session, instance_id: int) -> Sequence[Event]:
-    return session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.id)).all()
-
-
-def events_of_kind(session: Session, instance_id: int, kind: str) -> Sequence[Event]:
-    """An instance's events of one kind, oldest first (its comments: engine/comments.py)."""
-    query = select(Event).where(Event.instance_id == instance_id, Event.kind == kind).order_by(Event.id)
-    return session.scalars(query).all()
-
-
 def add_events_returning_ids(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert history rows in one statement and return their ids, in the rows' order (a batch's buffer:
     ids reserved now, rows written at its end)."""

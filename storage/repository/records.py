@@ -10,6 +10,7 @@ from sqlalchemy import Table, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Delay, SlaSetting
+from ..reads import sla_settings as sla_settings  # one read for both (storage/reads.py)
 from .buffer import buffer_of, insert_rows
 
 
@@ -39,11 +40,6 @@ def delay_subjects(session: Session, subjects: Sequence[str]) -> set[str]:
     if stored:
         held |= set(session.scalars(select(Delay.subject).where(Delay.subject.in_(stored))))
     return held
-
-
-def sla_settings(session: Session) -> dict[tuple[str, str], float]:
-    """(scope, lane) -> seconds, for scope 'lane' (per lane) and 'default' (lane '')."""
-    return {(r.scope, r.lane): r.seconds for r in session.scalars(select(SlaSetting))}
 
 
 def set_sla(

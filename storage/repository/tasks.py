@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, true, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..models import HumanTask, ProcessInstance
+from ..reads import OPEN_TASK_STATES
 from .buffer import INSTANCE, TASK, TASK_COLUMNS, buffer_of
 from .loading import attach, detached, flush_pending, held
 from .prepared import Prepared, connection_of
 
-OPEN_TASK_STATES = ("ready", "claimed")
 _TASK_UPDATES: dict[tuple[tuple[str, ...], bool], Prepared] = {}
 _TASK_SETS: dict[tuple[str, ...], Prepared] = {}
 _INSERT_TASK = insert(TASK).values({c: bindparam(c) for c in TASK_COLUMNS})
@@ -75,93 +74,6 @@ def open_tasks_of(session: Session, instance_id: int) -> Sequence[HumanTask]:
         attach(session, HumanTask, values)
         for values in _OPEN_TASKS_OF.all(session, {"instance_id": instance_id})
     ]
-
-
-def list_tasks(
-    session: Session,
-    *,
-    lane: str | None = None,
-    assignee: str | None = None,
-    instance_id: int | None = None,
-    include_closed: bool = False,
-    limit: int = 200,
-    lanes: Sequence[str] | None = None,
-    viewer: str | None = None,
-    candidate: tuple[str, Sequence[str]] | None = None,
-    mine: tuple[str, Sequence[str] | None] | None = None,
-    overdue: tuple[datetime, dict[tuple[str, str], float]] | None = None,
-) -> Sequence[tuple[HumanTask, str, str]]:
-    """Human tasks with their process id and their instance's status, by priority (highest first) then
-    age (oldest first).
-
-    `lanes` (when not None) keeps tasks of those lanes, and those `viewer` is assigned or a candidate
-    for; `candidate` (name, groups): tasks that name or one of the groups as candidates; `mine` (name,
-    groups): assigned to the name, or ready and claimable by it (of its groups, or naming it or them as
-    candidates; groups None: any ready task); `overdue` (now, SLA settings): open tasks past due, their
-    model's due date or else the lane's or global SLA from ready (engine/kernel/rows.py sla_due).
-    """
-    query = select(HumanTask, ProcessInstance.process_id, ProcessInstance.status).join(
-        ProcessInstance, ProcessInstance.id == HumanTask.instance_id
-    )
-    if not include_closed:
-        query = query.where(HumanTask.state.in_(OPEN_TASK_STATES))
-    if lane:
-        query = query.where(HumanTask.lane == lane)
-    if lanes is not None:
-        seen: Any = HumanTask.lane.in_(list(lanes))
-        if viewer is not None:
-            seen = or_(seen, HumanTask.assignee == viewer, _candidates(viewer, lanes))
-        query = query.where(seen)
-    if assignee:
-        query = query.where(HumanTask.assignee == assignee)
-    if candidate is not None:
-        query = query.where(_candidates(*candidate))
-    if mine is not None:
-        name, groups = mine
-        claimable: Any = (
-            true() if groups is None else or_(HumanTask.lane.in_(list(groups)), _candidates(name, groups))
-        )
-        query = query.where(or_(HumanTask.assignee == name, and_(HumanTask.state == "ready", claimable)))
-    if overdue is not None:
-        query = query.where(HumanTask.state.in_(OPEN_TASK_STATES), _past_due(*overdue))
-    if instance_id is not None:
-        query = query.where(HumanTask.instance_id == instance_id)
-    order = (func.coalesce(HumanTask.priority, DEFAULT_PRIORITY).desc(), HumanTask.created_at, HumanTask.id)
-    rows = session.execute(query.order_by(*order).limit(limit)).all()
-    return [(r[0], r[1], r[2]) for r in rows]
-
-
-DEFAULT_PRIORITY = 50  # Camunda's, for tasks whose model gives none
-
-
-def _like_name(name: str) -> str:
-    escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%,{escaped},%"
-
-
-def _candidates(name: str, groups: Sequence[str]) -> Any:
-    """Tasks naming `name` among their candidate users or one of `groups` among their candidate groups."""
-    found = [HumanTask.candidate_users.like(_like_name(name), escape="\\")]
-    found += [HumanTask.candidate_groups.like(_like_name(g), escape="\\") for g in groups]
-    return or_(*found)
-
-
-def _past_due(now: datetime, sla: dict[tuple[str, str], float]) -> Any:
-    """Due before `now`: the stored due date, else the lane's SLA, else the global one, from ready."""
-    by_sla = []
-    lane_slas = {lane: seconds for (scope, lane), seconds in sla.items() if scope == "lane"}
-    for lane, seconds in lane_slas.items():
-        by_sla.append(and_(HumanTask.lane == lane, HumanTask.created_at < now - timedelta(seconds=seconds)))
-    default = sla.get(("default", ""))
-    if default is not None:
-        other_lane = (
-            or_(HumanTask.lane.is_(None), HumanTask.lane.not_in(list(lane_slas))) if lane_slas else true()
-        )
-        by_sla.append(and_(other_lane, HumanTask.created_at < now - timedelta(seconds=default)))
-    stored = HumanTask.due_at < now
-    if not by_sla:
-        return stored
-    return or_(stored, and_(HumanTask.due_at.is_(None), or_(*by_sla)))
 
 
 def update_task_if(
