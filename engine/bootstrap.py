@@ -6,20 +6,22 @@ every use case is given. The CLI, the worker, the simulation and the demo all bu
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from storage import Database, StorageError
 
 from .clock import Clock, utc_now
 from .errors import SetupRequired
 from .handlers import Handler, ServiceRegistry
-from .hooks import plugin_manager
 from .kernel.app import App
 from .kernel.definitions import Definitions
 from .kernel.mail_cache import MailCache
 from .kernel.permissions import Permissions
 from .kernel.schema import Schema
 from .kernel.sla_cache import SlaCache
-from .mail_hook import MailNotifier
+
+if TYPE_CHECKING:
+    import pluggy
 
 
 def build(
@@ -43,12 +45,22 @@ def build(
             raise SetupRequired(str(exc)) from exc
     schema = Schema(database)
     mail = MailCache()
-    # The mail notifier is a notify hook registered like anyone's (engine/mail_hook.py)
-    notifier = MailNotifier(database, clock, mail)
+    extra = list(plugins)
+    db = database
+
+    def hook_manager() -> pluggy.PluginManager:
+        """Built when an operation first records or notifies (engine/kernel/app.py `hooks`)."""
+        from .hooks import plugin_manager
+        from .mail_hook import MailNotifier
+
+        # The mail notifier is a notify hook registered like anyone's (engine/mail_hook.py)
+        notifier = MailNotifier(db, clock, mail)
+        return plugin_manager([notifier, *extra], load_entry_points=load_entry_points)
+
     return App(
         db=database,
         clock=clock,
-        hooks=plugin_manager([notifier, *plugins], load_entry_points=load_entry_points),
+        hook_manager=hook_manager,
         handlers=ServiceRegistry(handlers, load_entry_points=load_entry_points),
         definitions=Definitions(),
         permissions=Permissions(database, schema),

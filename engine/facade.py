@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import pluggy
-
 from storage import Database
 
 from . import bootstrap, zones
@@ -25,6 +23,8 @@ from .kernel.app import App
 from .lazy_modules import lazy_module
 
 if TYPE_CHECKING:
+    import pluggy
+
     import bpmn
 
     from . import (

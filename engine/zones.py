@@ -16,8 +16,6 @@ from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from storage import reads
-
 from .errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -44,6 +42,10 @@ def zone_of(app: App, name: str | None) -> str | None:
     on a Connection: every command that prints times asks, reads included (no ORM: issue 17)."""
     if not name:
         return None
+    # Here, not at the top: the renderers import this module before a command builds its application,
+    # and SQLAlchemy's import belongs inside that build (cli_base.Startup: no collector while it runs).
+    from storage import reads
+
     app.ready()
     with app.db.connection() as conn:
         return reads.user_zone(conn, name)
