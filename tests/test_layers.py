@@ -145,7 +145,7 @@ print(json.dumps(sorted(name for name in heavy if name in sys.modules)), file=sy
 def test_read_commands_import_no_workflow_runtime(tmp_path: Path, command: list[str]) -> None:
     """Issue 17: a read command starts without SpiffWorkflow, the sandbox, lxml or Alembic (it reads rows;
     the schema's newest revision comes from storage/migration_heads.py), without PostgreSQL's dialect or
-    driver on a SQLite URL (the models declare no `postgresql_where`), without the views it does not
+    driver on a SQLite URL (storage/tables.py declares no `postgresql_where`), without the views it does not
     return, and still prints what it should."""
     from engine import Handoff
 
@@ -161,6 +161,56 @@ def test_read_commands_import_no_workflow_runtime(tmp_path: Path, command: list[
     )
     assert "K-1" in out.stdout or "Register order" in out.stdout, out.stdout + out.stderr
     assert json.loads(out.stderr.strip().splitlines()[-1]) == []
+
+
+ORM_FREE = """
+import json, sys
+import cli
+try:
+    cli.main({args!r})
+except SystemExit:
+    pass
+orm = ("sqlalchemy.orm", "storage.models", "storage.repository", "engine.kernel.work", "pluggy")
+print(json.dumps(sorted(name for name in orm if name in sys.modules)), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    ("user", "command", "shown"),
+    [
+        ("ann", ["tasks"], "Register order"),
+        ("ada", ["tasks", "--all", "--mine", "--lane", "Customer Service"], "Register order"),
+        ("ann", ["show", "1"], "JST  ada:"),  # the comment, in ann's zone (Asia/Tokyo, no summer time)
+        ("ada", ["show", "1"], "instance started by ada"),  # the timeline, for an admin
+        ("ann", ["--json", "show", "1"], '"waits_for"'),
+    ],
+)
+def test_read_commands_run_without_the_orm(tmp_path: Path, user: str, command: list[str], shown: str) -> None:
+    """Issue 17: `handoff tasks` and `handoff show` read Core rows on a Connection (storage/reads.py) and
+    import neither SQLAlchemy's ORM nor the ORM classes, the repository, the units of work or the hook
+    manager: with registered users (the access check reads the user table, the text the reader's zone),
+    a lane SLA (the due times read it) and a comment (show lists it), they still print the task, the
+    timeline and the comment, in the reader's zone."""
+    from engine import Handoff
+
+    url = f"sqlite:///{tmp_path / 'reads.db'}"
+    app = Handoff(url)
+    app.init()
+    app.add_user("ada", role="admin", actor=None)
+    app.add_user("ann", role="operator", lanes=["Customer Service"], actor="ada", tz="Asia/Tokyo")
+    app.deploy([ROOT / "examples" / "order-to-cash.bpmn"], actor="ada")
+    app.set_sla("PT2H", lane="Customer Service", actor="ada")
+    app.start("order_to_cash", actor="ada", business_key="K-1")
+    app.comment("call the customer first", instance_id=1, actor="ada")
+    app.db.dispose()
+    args = ["--db", url, "--user", user, *command]
+    out = subprocess.run(
+        [sys.executable, "-c", ORM_FREE.format(args=args)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert shown in out.stdout, out.stdout + out.stderr
+    if command[-2:] == ["show", "1"]:
+        assert "call the customer first" in out.stdout, out.stdout
+    assert json.loads(out.stderr.strip().splitlines()[-1]) == [], out.stderr
 
 
 COLLECTOR = """
