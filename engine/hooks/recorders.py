@@ -18,7 +18,6 @@ from storage.models import BoundaryCrossing, Delay, HandoffRecord
 
 from ..lifecycle import LifecycleEvent
 from .specs import CompletedStep, RecordContext, hookimpl
-from .task_times import TaskTimesRecorder
 
 if TYPE_CHECKING:
     from bpmn import ProcessModel
@@ -272,5 +271,4 @@ BUILT_IN: list[tuple[str, object]] = [
     ("handoff.handoffs", HandoffRecorder()),
     ("handoff.crossings", CrossingRecorder()),
     ("handoff.delays", DelayRecorder()),
-    ("handoff.task_times", TaskTimesRecorder()),
 ]

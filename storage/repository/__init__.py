@@ -41,7 +41,6 @@ from .tasks import (
     open_tasks_of,
     open_tasks_with_instances,
     set_task,
-    set_task_values,
     update_task_if,
 )
 from .variables import Condition, rewrite_variables, write_variables
@@ -88,7 +87,6 @@ __all__ = [
     "records",
     "set_sla",
     "set_task",
-    "set_task_values",
     "sla_settings",
     "update_instances",
     "update_loaded_instance",

@@ -249,31 +249,6 @@ def _set_task_row(session: Session, task: HumanTask, values: dict[str, Any]) -> 
     prepared.execute(session, dict(values, _id=task.id))
 
 
-def set_task_values(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Set columns of task rows by id (each dict: `id` and the values), in the write buffer for rows born
-    there; one executemany per set of columns. For record hooks, which see ids, not loaded rows."""
-    buffer = buffer_of(session)
-    by_key: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        buffered = buffer.tasks.get(row["id"]) if buffer is not None else None
-        if buffered is not None:
-            buffered.update({k: v for k, v in row.items() if k != "id"})
-        else:
-            by_key.setdefault(tuple(sorted(k for k in row if k != "id")), []).append(row)
-    for key, group in by_key.items():
-        prepared = _TASK_SETS.get(key)
-        if prepared is None:
-            statement = (
-                update(TASK).where(TASK.c.id == bindparam("_id")).values({k: bindparam(k) for k in key})
-            )
-            prepared = _TASK_SETS[key] = Prepared(statement)
-        params = [{**{k: r[k] for k in key}, "_id": r["id"]} for r in group]
-        if len(params) == 1:
-            prepared.execute(session, params[0])
-        else:
-            prepared.execute_many(session, params)
-
-
 def open_tasks_with_instances(session: Session) -> list[tuple[HumanTask, ProcessInstance]]:
     rows = session.execute(
         select(HumanTask, ProcessInstance)
