@@ -43,29 +43,46 @@ def get_task(session: Session, task_id: int) -> HumanTask | None:
 
 
 _INSTANCE_PREFIX = "instance__"
+_SIBLING = TASK.alias("sibling")
+# How many other open tasks the instance has: none (the common case) spares a completion the read of its
+# instance's open rows afterwards (Work.open_rows). An index lookup (ix_human_task_instance).
+_OPEN_SIBLINGS = (
+    select(func.count())
+    .select_from(_SIBLING)
+    .where(
+        _SIBLING.c.instance_id == TASK.c.instance_id,
+        _SIBLING.c.state.in_([bindparam(f"sib_{i}", state) for i, state in enumerate(OPEN_TASK_STATES)]),
+        _SIBLING.c.id != TASK.c.id,
+    )
+    .scalar_subquery()
+    .label("open_siblings")
+)
 _TASK_WITH_INSTANCE = Prepared(
-    select(TASK, *[c.label(_INSTANCE_PREFIX + c.key) for c in INSTANCE.columns])
+    select(TASK, *[c.label(_INSTANCE_PREFIX + c.key) for c in INSTANCE.columns], _OPEN_SIBLINGS)
     .join_from(TASK, INSTANCE, INSTANCE.c.id == TASK.c.instance_id)
     .where(TASK.c.id == bindparam("id"))
 )
 
 
-def get_task_with_instance(session: Session, task_id: int) -> tuple[HumanTask | None, ProcessInstance | None]:
+def get_task_with_instance(
+    session: Session, task_id: int
+) -> tuple[HumanTask | None, ProcessInstance | None, int | None]:
     """A task row and its instance's row in one statement (a completion needs both: one round trip
-    fewer), read at the same moment. The instance comes outside the session, like
-    `get_instance(attached=False)`; it is None when the session holds either row already (then read
-    the instance with `get_instance`)."""
+    fewer), read at the same moment, and how many other open tasks the instance has then. The instance
+    comes outside the session, like `get_instance(attached=False)`; it is None when the session holds
+    either row already (then read the instance with `get_instance`; the count is None then too)."""
     if held(session, HumanTask, task_id) is not None:
-        return get_task(session, task_id), None
+        return get_task(session, task_id), None, None
     values = _TASK_WITH_INSTANCE.first(session, {"id": task_id})
     if values is None:
-        return None, None
+        return None, None, None
+    siblings = values.pop("open_siblings")
     start = len(_INSTANCE_PREFIX)
     task = attach(session, HumanTask, {k: v for k, v in values.items() if not k.startswith(_INSTANCE_PREFIX)})
     of_instance = {k[start:]: v for k, v in values.items() if k.startswith(_INSTANCE_PREFIX)}
     if held(session, ProcessInstance, of_instance["id"]) is not None:
-        return task, None
-    return task, detached(ProcessInstance, of_instance)
+        return task, None, None
+    return task, detached(ProcessInstance, of_instance), siblings
 
 
 def open_tasks_of(session: Session, instance_id: int) -> Sequence[HumanTask]:
