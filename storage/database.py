@@ -248,7 +248,12 @@ class Database:
         """One transaction: committed when the block ends, rolled back entirely if it raises."""
         if self._one_writer is not None:
             self._one_writer.acquire()
-        session = self._write_session()
+        try:
+            session = self._write_session()  # on SQLite it may connect now: a missing file raises here
+        except BaseException:
+            if self._one_writer is not None:
+                self._one_writer.release()
+            raise
         try:
             yield session
             session.commit()
