@@ -292,7 +292,7 @@ def generate(url: str, db_file: str, events_target: int, seed: int) -> dict:
                         actor if finished else None,
                         _ts(ready + sla * 1_000_000),
                         "{}" if finished else None,
-                        # what engine/hooks/task_times.py writes when the task completes
+                        # what engine/kernel/task_times.py writes when the task completes
                         (taken - ready) / 1e6 if finished else None,
                         (done - taken) / 1e6 if finished else None,
                     )

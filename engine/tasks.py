@@ -17,6 +17,7 @@ from .kernel.events import row_event, task_event
 from .kernel.failures import raise_failure
 from .kernel.operation import Operation
 from .kernel.recording import record
+from .kernel.task_times import task_numbers
 from .kernel.units import Units
 from .kernel.work import Work
 from .views import InstanceView, TaskView
@@ -110,6 +111,8 @@ def complete(
             completed_at=op.now,
             completed_by=actor,
             data=runtime.snapshot(checked),
+            # the report's numbers, in the same UPDATE (engine/kernel/task_times.py)
+            **task_numbers(task.created_at, task.claimed_at, op.now),
         ):
             raise Conflict(f"{label} was changed by someone else just now; look again")
         completed = {

@@ -7,7 +7,7 @@ storage/report_sql.py. Both modules' functions are re-exported here: `storage.an
 import of engine/report.py.
 
 A task's waiting and processing seconds are numbers on its row, written when it completes
-(engine/hooks/task_times.py); `wait_seconds IS NOT NULL` is a completed task, the condition of the
+(engine/kernel/task_times.py); `wait_seconds IS NOT NULL` is a completed task, the condition of the
 partial covering indexes that every task figure reads (storage/models.py). Only aggregated rows come
 back to Python, never the tasks or events themselves.
 """

@@ -102,7 +102,7 @@ class HumanTask(Base):
     completed_by: Mapped[str | None]
     due_at: Mapped[datetime | None]  # the model's due date (or `sla` property) from ready
     data: Mapped[dict[str, Any] | None]  # the form data it was completed with
-    # Set when the task completes (engine/hooks/task_times.py), NULL before and for cancelled tasks:
+    # Set when the task completes (engine/kernel/task_times.py), NULL before and for cancelled tasks:
     # ready -> claimed (or -> completed if never claimed), and claimed -> completed (0 if never claimed).
     wait_seconds: Mapped[float | None]
     processing_seconds: Mapped[float | None]

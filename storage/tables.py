@@ -120,7 +120,7 @@ human_task = Table(
     Column("completed_by", String(255)),
     Column("due_at", UtcDateTime()),
     Column("data", JSON(none_as_null=True)),
-    # Set when the task completes (engine/hooks/task_times.py), NULL before and for cancelled tasks.
+    # Set when the task completes (engine/kernel/task_times.py), NULL before and for cancelled tasks.
     Column("wait_seconds", Float),
     Column("processing_seconds", Float),
     # From the model when the task became ready. Candidates are kept as ",bob,carl," so that one LIKE

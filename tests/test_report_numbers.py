@@ -1,5 +1,5 @@
 """The report's numbers are stored when they happen: a human task's waiting and processing seconds on its
-row at completion (engine/hooks/task_times.py), in live operations and in a simulation's batched writes;
+row at completion (engine/tasks.py, engine/kernel/task_times.py), in live operations and in a simulation's batched writes;
 migration 0009_report_numbers backfills them for rows written before it. On SQLite and PostgreSQL.
 """
 

@@ -156,3 +156,55 @@ def test_the_engines_cursor_events_see_the_statements_of_a_completion(app) -> No
     assert any(kind.startswith("INSERT INTO event") for kind in kinds)
     task_update = next(params for kind, params in seen if kind == "UPDATE human_task SET")
     assert view.tasks[0].id in (task_update.values() if isinstance(task_update, dict) else task_update)
+
+
+def test_sqlite_writers_of_one_process_take_turns_and_a_failed_one_leaves_nothing(sqlite_url: str) -> None:
+    """SQLite's writer keeps its session and connection between units of work (issue 17): threads still
+    take turns, a unit of work that fails leaves nothing behind, the next one starts clean, a nested one
+    gets its own session, and a missing file is refused without keeping other threads waiting."""
+    import threading
+
+    db = Database(sqlite_url)
+    db.upgrade()
+    with db.unit_of_work() as session:
+        session.execute(text("CREATE TABLE tally (who TEXT, n INTEGER)"))
+    errors: list[BaseException] = []
+
+    def write(who: str) -> None:
+        try:
+            for n in range(40):
+                try:
+                    with db.unit_of_work() as session:
+                        session.info["mark"] = who  # what a batch keeps there: not for the next unit
+                        session.execute(text("INSERT INTO tally VALUES (:who, :n)"), {"who": who, "n": n})
+                        if n % 10 == 9:
+                            raise RuntimeError("a failing operation")
+                except RuntimeError:
+                    pass
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(who,)) for who in ("ann", "bob")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors and not any(t.is_alive() for t in threads)
+    with db.unit_of_work() as session:
+        assert "mark" not in session.info
+        counts = dict(session.execute(text("SELECT who, count(*) FROM tally GROUP BY who")).all())
+        with db.unit_of_work() as nested:  # the same thread again: its own session and transaction
+            assert nested is not session
+    assert counts == {"ann": 36, "bob": 36}  # 4 of each 40 rolled back
+
+    missing = Database(sqlite_url.replace(".db", "-missing.db"))
+    with pytest.raises(DatabaseMissing), missing.unit_of_work():
+        pass
+    other = threading.Thread(
+        target=lambda: pytest.raises(DatabaseMissing, missing.unit_of_work().__enter__), daemon=True
+    )
+    other.start()
+    other.join(10)
+    assert not other.is_alive()  # the lock was given back
+    missing.dispose()
+    db.dispose()

@@ -15,7 +15,6 @@ from bpmn.durations import parse_duration
 from ..lazy_modules import lazy_module
 from ..lifecycle import LifecycleEvent
 from .specs import CompletedStep, RecordContext, hookimpl
-from .task_times import TaskTimesRecorder
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -276,5 +275,4 @@ BUILT_IN: list[tuple[str, object]] = [
     ("handoff.handoffs", HandoffRecorder()),
     ("handoff.crossings", CrossingRecorder()),
     ("handoff.delays", DelayRecorder()),
-    ("handoff.task_times", TaskTimesRecorder()),
 ]

@@ -36,6 +36,9 @@ class Work:
         # prepared version-checked UPDATE (`changed`), never by a flush (issue 17: the ORM's flush and
         # its commit-time bookkeeping cost more than the rest of a completion's SQL).
         self._instances: dict[int, ProcessInstance] = {}
+        # An instance whose only open task row, when it was read, was this one (`task_with_instance`):
+        # its open rows are known without reading them again, once (`open_rows`).
+        self._only_open: dict[int, HumanTask] = {}
 
     def instance(self, instance_id: int) -> ProcessInstance | None:
         found = self._instances.get(instance_id)
@@ -50,15 +53,24 @@ class Work:
 
     def task_with_instance(self, task_id: int) -> tuple[HumanTask | None, ProcessInstance | None]:
         """A task row and its instance's row (a completion needs both), in one statement."""
-        task, instance = repo.get_task_with_instance(self.session, task_id)
+        task, instance, siblings = repo.get_task_with_instance(self.session, task_id)
         if task is None:
             return None, None
         if instance is not None:
             self._instances.setdefault(instance.id, instance)
+            if siblings == 0 and task.state in repo.OPEN_TASK_STATES:
+                self._only_open[instance.id] = task
         return task, self.instance(task.instance_id)
 
     def open_rows(self, instance_id: int) -> dict[str, HumanTask]:
         """The instance's open task rows by SpiffWorkflow task id."""
+        only = self._only_open.pop(instance_id, None)
+        if only is not None:
+            # Read with its instance, when no other task of the instance was open (a concurrent change
+            # that adds one changes the instance too, and this transaction's version check then fails);
+            # this operation has changed no task row of the instance but this one before asking: the
+            # first call answers from it (a completion saves a statement, issue 17), later ones read.
+            return {only.spiff_task_id: only} if only.state in repo.OPEN_TASK_STATES else {}
         return {t.spiff_task_id: t for t in repo.open_tasks_of(self.session, instance_id)}
 
     def live_workflow(self, instance_id: int) -> runtime.Workflow | None:

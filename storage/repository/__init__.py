@@ -38,7 +38,6 @@ from .tasks import (
     open_tasks_of,
     open_tasks_with_instances,
     set_task,
-    set_task_values,
     update_task_if,
 )
 from .variables import Condition, rewrite_variables, write_variables
@@ -82,7 +81,6 @@ __all__ = [
     "records",
     "set_sla",
     "set_task",
-    "set_task_values",
     "sla_settings",
     "update_instances",
     "update_loaded_instance",

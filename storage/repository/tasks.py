@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -42,29 +42,46 @@ def get_task(session: Session, task_id: int) -> HumanTask | None:
 
 
 _INSTANCE_PREFIX = "instance__"
+_SIBLING = TASK.alias("sibling")
+# How many other open tasks the instance has: none (the common case) spares a completion the read of its
+# instance's open rows afterwards (Work.open_rows). An index lookup (ix_human_task_instance).
+_OPEN_SIBLINGS = (
+    select(func.count())
+    .select_from(_SIBLING)
+    .where(
+        _SIBLING.c.instance_id == TASK.c.instance_id,
+        _SIBLING.c.state.in_([bindparam(f"sib_{i}", state) for i, state in enumerate(OPEN_TASK_STATES)]),
+        _SIBLING.c.id != TASK.c.id,
+    )
+    .scalar_subquery()
+    .label("open_siblings")
+)
 _TASK_WITH_INSTANCE = Prepared(
-    select(TASK, *[c.label(_INSTANCE_PREFIX + c.key) for c in INSTANCE.columns])
+    select(TASK, *[c.label(_INSTANCE_PREFIX + c.key) for c in INSTANCE.columns], _OPEN_SIBLINGS)
     .join_from(TASK, INSTANCE, INSTANCE.c.id == TASK.c.instance_id)
     .where(TASK.c.id == bindparam("id"))
 )
 
 
-def get_task_with_instance(session: Session, task_id: int) -> tuple[HumanTask | None, ProcessInstance | None]:
+def get_task_with_instance(
+    session: Session, task_id: int
+) -> tuple[HumanTask | None, ProcessInstance | None, int | None]:
     """A task row and its instance's row in one statement (a completion needs both: one round trip
-    fewer), read at the same moment. The instance comes outside the session, like
-    `get_instance(attached=False)`; it is None when the session holds either row already (then read
-    the instance with `get_instance`)."""
+    fewer), read at the same moment, and how many other open tasks the instance has then. The instance
+    comes outside the session, like `get_instance(attached=False)`; it is None when the session holds
+    either row already (then read the instance with `get_instance`; the count is None then too)."""
     if held(session, HumanTask, task_id) is not None:
-        return get_task(session, task_id), None
+        return get_task(session, task_id), None, None
     values = _TASK_WITH_INSTANCE.first(session, {"id": task_id})
     if values is None:
-        return None, None
+        return None, None, None
+    siblings = values.pop("open_siblings")
     start = len(_INSTANCE_PREFIX)
     task = attach(session, HumanTask, {k: v for k, v in values.items() if not k.startswith(_INSTANCE_PREFIX)})
     of_instance = {k[start:]: v for k, v in values.items() if k.startswith(_INSTANCE_PREFIX)}
     if held(session, ProcessInstance, of_instance["id"]) is not None:
-        return task, None
-    return task, detached(ProcessInstance, of_instance)
+        return task, None, None
+    return task, detached(ProcessInstance, of_instance), siblings
 
 
 def open_tasks_of(session: Session, instance_id: int) -> Sequence[HumanTask]:
@@ -159,31 +176,6 @@ def _set_task_row(session: Session, task: HumanTask, values: dict[str, Any]) -> 
         statement = update(TASK).where(TASK.c.id == bindparam("_id")).values({k: bindparam(k) for k in key})
         prepared = _TASK_SETS[key] = Prepared(statement)
     prepared.execute(session, dict(values, _id=task.id))
-
-
-def set_task_values(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Set columns of task rows by id (each dict: `id` and the values), in the write buffer for rows born
-    there; one executemany per set of columns. For record hooks, which see ids, not loaded rows."""
-    buffer = buffer_of(session)
-    by_key: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        buffered = buffer.tasks.get(row["id"]) if buffer is not None else None
-        if buffered is not None:
-            buffered.update({k: v for k, v in row.items() if k != "id"})
-        else:
-            by_key.setdefault(tuple(sorted(k for k in row if k != "id")), []).append(row)
-    for key, group in by_key.items():
-        prepared = _TASK_SETS.get(key)
-        if prepared is None:
-            statement = (
-                update(TASK).where(TASK.c.id == bindparam("_id")).values({k: bindparam(k) for k in key})
-            )
-            prepared = _TASK_SETS[key] = Prepared(statement)
-        params = [{**{k: r[k] for k in key}, "_id": r["id"]} for r in group]
-        if len(params) == 1:
-            prepared.execute(session, params[0])
-        else:
-            prepared.execute_many(session, params)
 
 
 def open_tasks_with_instances(session: Session) -> list[tuple[HumanTask, ProcessInstance]]:
