@@ -21,7 +21,7 @@ from bpmn.parsing import validate_files
 from bpmn.serializer import codec
 from conftest import DATA, EXAMPLE
 from engine import runtime
-from engine.runtime.lean_queries import lean_queries
+from engine.runtime.lean_queries import lean_queries, spiff_is_descendant_of
 
 MODELS = [
     EXAMPLE,
@@ -165,3 +165,33 @@ def test_the_join_check_finds_the_tasks_the_walk_finds_in_its_order() -> None:
             task.run()
             workflow.do_engine_steps()
     assert compared > 0  # several tasks of one spec (the join's, one per branch) were ordered
+
+
+@pytest.mark.parametrize("path", [EXAMPLE, DATA / "parallel_optional.bpmn", DATA / "subprocess_lanes.bpmn"])
+def test_is_descendant_of_answers_as_spiffworkflows_recursion(path: Path) -> None:
+    """The looping `Task.is_descendant_of` Handoff installs against SpiffWorkflow's own, for every pair of
+    tasks of trees taken at each step of several instances (loops and parallel branches included)."""
+    assert runtime.Task.is_descendant_of is not spiff_is_descendant_of  # installed
+    pairs = 0
+    for seed in range(3):
+        parsed = validate_files([path]).processes[0]
+        spec, subs = codec(parsed.model.dialect).spec_from_dict(parsed.spec)
+        rng = random.Random(seed)
+        workflow = runtime.Workflow(spec, subs, script_engine=runtime.script_engine())
+        workflow.do_engine_steps()
+        for _ in range(MAX_STEPS):
+            tasks = list(runtime.all_tasks(workflow))
+            for a in tasks:
+                for b in tasks:
+                    assert a.is_descendant_of(b) == spiff_is_descendant_of(a, b)
+                    pairs += a.is_descendant_of(b)
+            ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+            if not ready:
+                break
+            task = rng.choice(ready)
+            task.data.update(
+                extra_data(rng) | {"approved": rng.random() < 0.6, "amount": rng.randint(1, 30000)}
+            )
+            task.run()
+            workflow.do_engine_steps()
+    assert pairs > 100  # ancestors were found, not only refused

@@ -21,6 +21,10 @@ keyed by id) where that gives what the walk would:
 - `get_tasks(spec_name=X)` alone, on a workflow without subprocesses (the walk descends into them) and
   smaller than the depth limit: every task of spec X, in the walk's depth-first order.
 
+And everywhere, `Task.is_descendant_of` (the join check asks it of every task of the join's spec, both
+ways, each a walk to the root) walks up in a loop instead of recursing, looking each parent up once
+instead of three times (`spiff_is_descendant_of` is SpiffWorkflow's own, kept for the tests).
+
 Everything else is SpiffWorkflow's own code: what runs and in which order is unchanged, which
 tests/test_lean_queries.py checks against SpiffWorkflow's own walks on the project's models.
 """
@@ -35,7 +39,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-__all__ = ["ITERATOR_MAX_DEPTH", "lean_queries", "walk_reaches"]
+__all__ = ["ITERATOR_MAX_DEPTH", "lean_queries", "spiff_is_descendant_of", "walk_reaches"]
 
 _WAITING = TaskState.WAITING
 _FUTURE = TaskState.FUTURE  # a walk for definite states descends only through tasks at least this definite
@@ -117,3 +121,27 @@ def _preorder_key(task: Task) -> list[int]:
         node, parent_id = parent, parent._parent
     key.reverse()
     return key
+
+
+def _is_descendant_of(self: Task, task: Task) -> bool:
+    """Whether `task` is an ancestor of this task: SpiffWorkflow's recursion as a loop (the same parents
+    compared in the same order; no RecursionError on a tree deeper than the interpreter's stack)."""
+    parent = self.parent
+    while parent is not None:
+        if parent == task:
+            return True
+        parent = parent.parent
+    return False
+
+
+def _loop_ancestry() -> Any:
+    """Install `_is_descendant_of` on SpiffWorkflow's Task (once); SpiffWorkflow's own method."""
+    original = Task.__dict__["is_descendant_of"]
+    if original is _is_descendant_of:
+        return _loop_ancestry.original  # type: ignore[attr-defined]
+    _loop_ancestry.original = original  # type: ignore[attr-defined]
+    Task.is_descendant_of = _is_descendant_of  # type: ignore[method-assign]
+    return original
+
+
+spiff_is_descendant_of = _loop_ancestry()
