@@ -80,7 +80,7 @@ def lean_queries(workflow: BpmnWorkflow) -> Iterator[None]:
             return walk_tasks(first_task, **kwargs)  # type: ignore[no-any-return]
         found = [t for t in tasks.values() if t.task_spec.name == name]
         if len(found) > 1:
-            found.sort(key=_preorder_key)
+            _in_walk_order(found)
         return found
 
     # Instance attributes shadow the methods: SpiffWorkflow calls them as self.update_waiting_tasks()
@@ -108,19 +108,28 @@ def walk_reaches(task: Task, size: int) -> bool:
     return True
 
 
-def _preorder_key(task: Task) -> list[int]:
-    """The task's place in a depth-first walk from the root: the index of each ancestor among its
-    parent's children, from the root down (every task of `workflow.tasks` hangs under the root:
-    removing a task removes it from its parent's children)."""
-    key = []
-    tasks = task.workflow.tasks
-    node, parent_id = task, task._parent
-    while parent_id is not None:
-        parent = tasks[parent_id]
-        key.append(parent._children.index(node.id))
-        node, parent_id = parent, parent._parent
-    key.reverse()
-    return key
+def _in_walk_order(found: list[Task]) -> None:
+    """Sort tasks of one tree into the order of a depth-first walk from the root: by the index of each
+    ancestor among its parent's children, from the root down (every task of `workflow.tasks` hangs
+    under the root: removing a task removes it from its parent's children). Each parent's positions
+    are looked up once, so that the tasks of a split into many branches sort in linear time."""
+    tasks = found[0].workflow.tasks
+    positions: dict[Any, dict[Any, int]] = {}
+
+    def key(task: Task) -> list[int]:
+        path = []
+        node, parent_id = task, task._parent
+        while parent_id is not None:
+            parent = tasks[parent_id]
+            at = positions.get(parent_id)
+            if at is None:
+                at = positions[parent_id] = {child: i for i, child in enumerate(parent._children)}
+            path.append(at[node.id])
+            node, parent_id = parent, parent._parent
+        path.reverse()
+        return path
+
+    found.sort(key=key)
 
 
 def _is_descendant_of(self: Task, task: Task) -> bool:

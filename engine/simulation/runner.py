@@ -266,15 +266,18 @@ def _collecting_for_a_long_run() -> Iterator[None]:
     issue 17). While the run lasts, the objects that existed before it (modules, the application, its
     caches) are frozen out of the full collections (gc.freeze), and the youngest generation is
     collected every 10,000 allocations instead of 700, so that far fewer collections walk the older
-    ones; cyclic garbage is collected as before, only in larger steps. Both are restored afterwards."""
+    ones; cyclic garbage is collected as before, only in larger steps. Both are restored afterwards; a
+    process that had frozen objects itself (the CLI freezes its start-up, cli_base.py) keeps them frozen."""
     thresholds = gc.get_threshold()
+    frozen_before = gc.get_freeze_count() > 0
     gc.freeze()
     gc.set_threshold(10_000, *thresholds[1:])
     try:
         yield
     finally:
         gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        if not frozen_before:
+            gc.unfreeze()
 
 
 def form_data(task: TaskView, properties: Mapping[str, str], rng: random.Random) -> dict[str, Any]:
