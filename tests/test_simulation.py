@@ -95,6 +95,37 @@ def test_batch_run_writes_exactly_what_one_transaction_per_operation_writes(tmp_
         assert a[table] == b[table], f"{table}: the batch wrote something else than live operations"
 
 
+def test_a_run_leaves_the_process_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
+    """The simulator tunes the cyclic GC while it runs (engine/simulation/runner.py); the process it ran in
+    (a web server, a test) gets its own settings back, also after a run that was interrupted."""
+    import gc
+
+    from engine.simulation import Scenario, simulate
+
+    url = f"sqlite:///{tmp_path / 'gc.db'}"
+    _fresh(url, EXAMPLE)
+    before = gc.get_threshold()
+    assert _simulate(url, "order_to_cash", 20, seed=1).completed > 0
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (before, 0)
+
+    def stop(n: int) -> None:
+        if n == 3:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of a run
+
+    with pytest.raises(KeyboardInterrupt):
+        simulate(url, Scenario("order_to_cash", 20, seed=1), progress=stop)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (before, 0)
+
+    # A process that froze its start-up objects (the CLI does) keeps them frozen.
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        _simulate(url, "order_to_cash", 5, seed=2)
+        assert gc.get_threshold() == before and gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
+
+
 def test_mm1_queue_mean_wait_matches_theory_within_ten_percent(tmp_path: Path) -> None:
     """One lane, one task, one operator; arrivals 1/h (the process's `arrivals`), service exponential with
     mean 48 min: rho = 0.8 and the M/M/1 mean wait in queue is rho / (mu - lambda) = 3.2 h.

@@ -108,8 +108,10 @@ class BatchWork(Work):
     def changed(self, instance: ProcessInstance) -> None:
         self.dirty[instance.id] = instance  # written by `write`, version-checked, at the end
         if instance.status in ("completed", "terminated"):
+            # Its state is never serialized again. Its open task rows stay known here: advancing an
+            # instance that just completed (a terminate end event) cancels those still open after this,
+            # and the rows born in this batch are in no table a query could find them in yet.
             self.live.pop(instance.id, None)
-            self.open_tasks.pop(instance.id, None)
 
     def keep(
         self,

@@ -13,8 +13,8 @@ READY / WAITING" in a fraction of that, so:
   walk is known to reach it (its ancestors all definite or finished, the tree shallower than the
   iterator's depth limit); two or more (parallel branches) take SpiffWorkflow's own walk, whose
   depth-first order decides which runs first;
-- `update_waiting_tasks` during the steps returns at once when the flat dict holds no WAITING task (its
-  walk would update nothing); otherwise it walks as before.
+- `update_waiting_tasks` and the parallel gateway's `get_tasks(spec_name=...)` during the steps answer
+  from the flat dict where it gives the walk's answer (engine/runtime/lean_queries.py).
 
 A workflow with subprocesses or call activities (SpiffWorkflow keeps them as sub-workflows, stepped
 deepest first) takes SpiffWorkflow's own `do_engine_steps` from the pass where the first one appears.
@@ -30,40 +30,25 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from .lean_queries import lean_queries, walk_reaches
+
 __all__ = ["do_engine_steps"]
 
 _READY = TaskState.READY
-_WAITING = TaskState.WAITING
-_FUTURE = TaskState.FUTURE  # the walk for READY tasks descends only through tasks at least this definite
-_ITERATOR_MAX_DEPTH = 1000  # TaskIterator's default max_depth
 
 
 def do_engine_steps(workflow: BpmnWorkflow, did_complete_task: Callable[[Task], None]) -> None:
     """What `workflow.do_engine_steps(did_complete_task=...)` does, with the same tasks run in the same
     order."""
-    if workflow.subprocesses:
-        workflow.do_engine_steps(did_complete_task=did_complete_task)
-        return
-    original = workflow.update_waiting_tasks
-    tasks = workflow.tasks
-
-    def update_waiting_tasks() -> None:
-        for task in tasks.values():
-            if task.state == _WAITING:
-                original()
-                return
-
-    # An instance attribute for the steps only: Workflow._task_completed_notify calls it after each
-    # completion of this workflow's tasks.
-    workflow.update_waiting_tasks = update_waiting_tasks  # type: ignore[method-assign]
-    try:
+    with lean_queries(workflow):  # update_waiting_tasks and the join check's query (lean_queries.py)
+        if workflow.subprocesses:
+            workflow.do_engine_steps(did_complete_task=did_complete_task)
+            return
         while _pass(workflow, did_complete_task):
             if workflow.subprocesses:  # a subprocess began: SpiffWorkflow steps them, deepest first
                 workflow.do_engine_steps(did_complete_task=did_complete_task)
                 return
         workflow.refresh_timers()
-    finally:
-        del workflow.update_waiting_tasks
 
 
 def _pass(workflow: BpmnWorkflow, did_complete_task: Callable[[Task], None]) -> int:
@@ -80,7 +65,7 @@ def _pass(workflow: BpmnWorkflow, did_complete_task: Callable[[Task], None]) -> 
             found = task
     if found is None:
         return 0
-    if several or not _walk_reaches(found, len(tasks)):
+    if several or not walk_reaches(found, len(tasks)):
         ready: list[Any] = workflow.get_tasks(state=_READY)  # SpiffWorkflow's own order
     else:
         ready = [found]
@@ -91,16 +76,3 @@ def _pass(workflow: BpmnWorkflow, did_complete_task: Callable[[Task], None]) -> 
             count += 1
             did_complete_task(task)
     return count
-
-
-def _walk_reaches(task: Task, size: int) -> bool:
-    """Whether SpiffWorkflow's walk from the root for READY tasks reaches `task`: it descends only through
-    tasks FUTURE or later, and no deeper than its depth limit (a tree of fewer tasks cannot be deeper)."""
-    if size >= _ITERATOR_MAX_DEPTH:
-        return False
-    parent = task.parent
-    while parent is not None:
-        if parent.state < _FUTURE:
-            return False
-        parent = parent.parent
-    return True

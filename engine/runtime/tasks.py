@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import nullcontext
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask as ServiceTaskMixin
@@ -15,6 +16,7 @@ from SpiffWorkflow.util.task import TaskState
 from bpmn import Element, ProcessModel
 from bpmn.inspect import ACTIVITY_TAGS
 
+from .lean_queries import lean_queries
 from .script_output import check_script_output
 
 
@@ -98,10 +100,14 @@ def changed_data(task: Task) -> dict[str, Any]:
 
 def run_user_task(task: Task, data: dict[str, Any]) -> None:
     task.data.update(data)
-    if is_external(task):
-        task.complete()  # the outside worker did the work: SpiffWorkflow's STARTED -> COMPLETED
-    else:
-        task.run()
+    # Completing the task updates the tree's WAITING tasks (a join waiting for this branch): through the
+    # flat dict where it answers as the walk would (engine/runtime/lean_queries.py).
+    workflow = task.workflow
+    with lean_queries(workflow) if workflow is workflow.top_workflow else nullcontext():
+        if is_external(task):
+            task.complete()  # the outside worker did the work: SpiffWorkflow's STARTED -> COMPLETED
+        else:
+            task.run()
 
 
 def retry_task(task: Task, data: dict[str, Any]) -> None:

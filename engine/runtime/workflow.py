@@ -17,6 +17,7 @@ from bpmn import Element, ProcessModel
 from bpmn.serializer import codec
 
 from . import (
+    lean_queries,  # noqa: F401 - installs the looping Task.is_descendant_of (engine/runtime/lean_queries.py)
     log_extras,  # noqa: F401 - installs the lazy log details (engine/runtime/log_extras.py)
     sandbox,
 )
