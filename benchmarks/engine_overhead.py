@@ -45,6 +45,7 @@ BPMN_PATH = HERE / "ten_scripts.bpmn"
 PROCESS_ID = "ten_scripts"
 EXPECTED_X = 9  # s1 sets x = 0, s2..s10 add 1
 TARGET, GOAL = 0.5, 0.8
+POSTGRESQL_TARGET = 0.4  # issue 17: PostgreSQL pays a round trip per statement on the same cores
 
 
 # --- the two contestants ------------------------------------------------------------------------------
@@ -420,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         sql = handoff.count_sql(args.count_n)
         best_bare = max(r["bare"] for r in rounds)
         best_handoff = max(r["handoff"] for r in rounds)
+        target = POSTGRESQL_TARGET if handoff.app.db.dialect == "postgresql" else TARGET
         report: dict[str, Any] = {
             "benchmark": "engine_overhead",
             "process": "ten_scripts (start, 10 script tasks, end)",
@@ -449,9 +451,9 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_ratio": round(statistics.median(r["cpu_ratio"] for r in rounds), 3),
             "handoff_ms_per_instance": round(1000 / best_handoff, 3),
             "bare_ms_per_instance": round(1000 / best_bare, 3),
-            "target": TARGET,
+            "target": target,
             "goal": GOAL,
-            "meets_target": statistics.median(r["ratio"] for r in rounds) >= TARGET,
+            "meets_target": statistics.median(r["ratio"] for r in rounds) >= target,
             "per_round": [{k: round(v, 3) for k, v in r.items()} for r in rounds],
             "state_bytes_per_instance": handoff.state_size(),
             **sql,
@@ -493,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  ratio Handoff / bare        : {report['ratio']:.3f}  (median of the per-round ratios; "
                 f"by CPU time {report['cpu_ratio']:.3f}, of the bests {report['ratio_of_bests']:.3f}; "
-                f"target {TARGET}, goal {GOAL}: {verdict})"
+                f"target {target}, goal {GOAL}: {verdict})"
             )
             print(
                 f"  per Handoff instance        : {sql['statements_per_instance']} SQL statements, "
