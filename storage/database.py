@@ -283,11 +283,13 @@ class Database:
             session.rollback()
             raise
         finally:
-            session.close()
-            if session is self._kept:
-                self._kept_busy = False
-            if self._one_writer is not None:
-                self._one_writer.release()
+            try:
+                session.close()
+            finally:  # even if closing fails (a broken connection), the next writer gets its turn
+                if session is self._kept:
+                    self._kept_busy = False
+                if self._one_writer is not None:
+                    self._one_writer.release()
 
     def _write_session(self) -> Session:
         """A session for a unit of work. On SQLite, whose writers take turns (`_one_writer`, held by the
