@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from sqlalchemy import text
 
 from conftest import ROOT, handoff_command
@@ -23,49 +25,51 @@ def _plain(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-def test_a_pooled_connection_the_server_ended_is_replaced_before_an_operation_uses_it(pg_url: str) -> None:
+@pytest.fixture
+def app(pg_url: str) -> Iterator[Handoff]:
+    """A Handoff on a fresh PostgreSQL database with `ten_scripts` deployed."""
     app = Handoff(Database(pg_url), load_entry_points=False)
     try:
         app.init()
         app.deploy([BENCH / "ten_scripts.bpmn"], actor="tester")
-        first = app.start("ten_scripts", actor="tester")
-        assert first.status == "completed"
-        with app.db.engine.connect() as conn:
-            pooled = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-        # The server ends the idle pooled connection (as a restart or an administrator would).
-        with psycopg.connect(_plain(pg_url), autocommit=True) as admin:
-            assert admin.execute("SELECT pg_terminate_backend(%s)", (pooled,)).fetchone() == (True,)
-            for _ in range(100):  # the backend is gone once it no longer shows in pg_stat_activity
-                if admin.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pooled,)
-                ).fetchone() == (0,):
-                    break
-                admin.execute("SELECT pg_sleep(0.02)")
-        second = app.start("ten_scripts", actor="tester")  # no error: the dead connection was not handed out
-        assert second.status == "completed" and second.data.get("x") == 9
-        with app.db.engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != pooled
-            assert conn.execute(text("SELECT count(*) FROM process_instance")).scalar_one() == 2
+        yield app
     finally:
         app.db.dispose()
 
 
-def test_history_rows_are_stored_in_the_order_they_happened(pg_url: str) -> None:
-    app = Handoff(Database(pg_url), load_entry_points=False)
-    try:
-        app.init()
-        app.deploy([BENCH / "ten_scripts.bpmn"], actor="tester")
-        view = app.start("ten_scripts", actor="tester")
-        with app.db.engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT kind, element_id FROM event WHERE instance_id = :i ORDER BY id"), {"i": view.id}
-            ).all()
-        kinds = [r[0] for r in rows]
-        assert kinds[0] == "instance_started" and kinds[-1] == "instance_completed"
-        scripts = [r[1] for r in rows if r[0] == "task_completed" and r[1].startswith("s")]
-        assert scripts == [f"s{i}" for i in range(1, 11)]
-    finally:
-        app.db.dispose()
+def test_a_pooled_connection_the_server_ended_is_replaced_before_an_operation_uses_it(
+    app: Handoff, pg_url: str
+) -> None:
+    first = app.start("ten_scripts", actor="tester")
+    assert first.status == "completed"
+    with app.db.engine.connect() as conn:
+        pooled = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    # The server ends the idle pooled connection (as a restart or an administrator would).
+    with psycopg.connect(_plain(pg_url), autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (pooled,)).fetchone() == (True,)
+        for _ in range(100):  # the backend is gone once it no longer shows in pg_stat_activity
+            if admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pooled,)
+            ).fetchone() == (0,):
+                break
+            admin.execute("SELECT pg_sleep(0.02)")
+    second = app.start("ten_scripts", actor="tester")  # no error: the dead connection was not handed out
+    assert second.status == "completed" and second.data.get("x") == 9
+    with app.db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != pooled
+        assert conn.execute(text("SELECT count(*) FROM process_instance")).scalar_one() == 2
+
+
+def test_history_rows_are_stored_in_the_order_they_happened(app: Handoff) -> None:
+    view = app.start("ten_scripts", actor="tester")
+    with app.db.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT kind, element_id FROM event WHERE instance_id = :i ORDER BY id"), {"i": view.id}
+        ).all()
+    kinds = [r[0] for r in rows]
+    assert kinds[0] == "instance_started" and kinds[-1] == "instance_completed"
+    scripts = [r[1] for r in rows if r[0] == "task_completed" and r[1].startswith("s")]
+    assert scripts == [f"s{i}" for i in range(1, 11)]
 
 
 def _definition_lookups(app: Handoff) -> list[str]:
@@ -83,7 +87,7 @@ def _definition_lookups(app: Handoff) -> list[str]:
 
 
 def test_a_version_deployed_by_another_process_is_what_the_next_start_runs(
-    pg_url: str, tmp_path: Path
+    app: Handoff, pg_url: str, tmp_path: Path
 ) -> None:
     """The latest version a long-running process remembers (a round trip less per start) is checked by
     the INSERT of every instance started from it: a newer version deployed by another process is used."""
@@ -91,36 +95,30 @@ def test_a_version_deployed_by_another_process_is_what_the_next_start_runs(
     v2.write_text(
         (BENCH / "ten_scripts.bpmn").read_text().replace("<bpmn:script>x = 0<", "<bpmn:script>x = 100<")
     )
-    app = Handoff(Database(pg_url), load_entry_points=False)
-    try:
-        app.init()
-        app.deploy([BENCH / "ten_scripts.bpmn"], actor="tester")
-        assert app.start("ten_scripts", actor="tester").data["x"] == 9  # looked up, remembered
-        lookups = _definition_lookups(app)
-        again = app.start("ten_scripts", actor="tester")
-        assert (again.version, again.data["x"]) == (1, 9)
-        assert lookups == []  # the remembered version, checked by the INSERT: no lookup
+    assert app.start("ten_scripts", actor="tester").data["x"] == 9  # looked up, remembered
+    lookups = _definition_lookups(app)
+    again = app.start("ten_scripts", actor="tester")
+    assert (again.version, again.data["x"]) == (1, 9)
+    assert lookups == []  # the remembered version, checked by the INSERT: no lookup
 
-        env = dict(os.environ, HANDOFF_DB=pg_url, HANDOFF_USER="tester")
-        deployed = subprocess.run(
-            [*handoff_command(), "deploy", str(v2)], capture_output=True, text=True, env=env, cwd=ROOT
-        )
-        assert deployed.returncode == 0, deployed.stderr
+    env = dict(os.environ, HANDOFF_DB=pg_url, HANDOFF_USER="tester")
+    deployed = subprocess.run(
+        [*handoff_command(), "deploy", str(v2)], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert deployed.returncode == 0, deployed.stderr
 
-        newer = app.start("ten_scripts", actor="tester")  # remembered 1; the INSERT finds 2: run again
-        assert (newer.version, newer.data["x"]) == (2, 109)
-        after = app.start("ten_scripts", actor="tester")
-        assert (after.version, after.data["x"]) == (2, 109)
-        with app.db.engine.connect() as conn:
-            versions = conn.execute(
-                text(
-                    "SELECT d.version, count(*) FROM process_instance i JOIN process_definition d "
-                    "ON d.id = i.definition_id GROUP BY d.version ORDER BY d.version"
-                )
-            ).all()
-        assert [tuple(v) for v in versions] == [(1, 2), (2, 2)]  # the retried start left no row of v1
-    finally:
-        app.db.dispose()
+    newer = app.start("ten_scripts", actor="tester")  # remembered 1; the INSERT finds 2: run again
+    assert (newer.version, newer.data["x"]) == (2, 109)
+    after = app.start("ten_scripts", actor="tester")
+    assert (after.version, after.data["x"]) == (2, 109)
+    with app.db.engine.connect() as conn:
+        versions = conn.execute(
+            text(
+                "SELECT d.version, count(*) FROM process_instance i JOIN process_definition d "
+                "ON d.id = i.definition_id GROUP BY d.version ORDER BY d.version"
+            )
+        ).all()
+    assert [tuple(v) for v in versions] == [(1, 2), (2, 2)]  # the retried start left no row of v1
 
 
 def test_a_start_of_a_given_version_and_a_start_in_another_handoff_see_the_same_versions(
@@ -149,27 +147,21 @@ def test_a_start_of_a_given_version_and_a_start_in_another_handoff_see_the_same_
         second.db.dispose()
 
 
-def test_a_tracer_on_the_engine_sees_every_statement_of_a_start(pg_url: str) -> None:
+def test_a_tracer_on_the_engine_sees_every_statement_of_a_start(app: Handoff) -> None:
     """The statements sent on psycopg's RawCursor reach the engine's cursor events like SQLAlchemy's own:
     a start after the first is the instance (with its variables) and its history, two statements."""
     from sqlalchemy import event
 
-    app = Handoff(Database(pg_url), load_entry_points=False)
-    try:
-        app.init()
-        app.deploy([BENCH / "ten_scripts.bpmn"], actor="tester")
-        app.start("ten_scripts", actor="tester")
-        seen: list[str] = []
-        event.listen(
-            app.db.engine, "before_cursor_execute", lambda _c, _cur, sql, *_: seen.append(sql.split()[0])
-        )
-        finished: list[str] = []
-        event.listen(
-            app.db.engine, "after_cursor_execute", lambda _c, _cur, sql, *_: finished.append(sql.split()[0])
-        )
-        view = app.start("ten_scripts", actor="tester", data={"order": "A-1", "amount": 12})
-        assert seen == ["WITH", "INSERT"] == finished
-        found = app.instances(variables=["order=A-1", "amount>10"], actor="tester")
-        assert [i.id for i in found] == [view.id]  # found by its variables
-    finally:
-        app.db.dispose()
+    app.start("ten_scripts", actor="tester")
+    seen: list[str] = []
+    event.listen(
+        app.db.engine, "before_cursor_execute", lambda _c, _cur, sql, *_: seen.append(sql.split()[0])
+    )
+    finished: list[str] = []
+    event.listen(
+        app.db.engine, "after_cursor_execute", lambda _c, _cur, sql, *_: finished.append(sql.split()[0])
+    )
+    view = app.start("ten_scripts", actor="tester", data={"order": "A-1", "amount": 12})
+    assert seen == ["WITH", "INSERT"] == finished
+    found = app.instances(variables=["order=A-1", "amount>10"], actor="tester")
+    assert [i.id for i in found] == [view.id]  # found by its variables
