@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     Reader = Connection | Session
 
 OPEN_TASK_STATES = ("ready", "claimed")
-DEFAULT_PRIORITY = 50  # Camunda's, for tasks whose model gives none (engine/kernel/assignment.py)
+DEFAULT_PRIORITY = 50  # Camunda's: a task without a modelled priority sorts among the others at 50
 RECEIVING = ("running", "waiting")  # the statuses of an instance that messages and signals reach
 
 

@@ -22,8 +22,6 @@ if TYPE_CHECKING:  # bpmn.model brings lxml: the task list reads `split` without
     from bpmn import Element
     from bpmn.model import Value
 
-DEFAULT_PRIORITY = 50  # Camunda's: a task without a modelled priority sorts among the others at 50
-
 
 @dataclass(frozen=True)
 class Assigned:
@@ -184,4 +182,4 @@ def split(stored: str | None) -> tuple[str, ...]:
     return tuple(n for n in (stored or "").split(",") if n)
 
 
-__all__ = ["DEFAULT_PRIORITY", "Assigned", "assign", "joined", "split"]
+__all__ = ["Assigned", "assign", "joined", "split"]

@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from storage.reads import DEFAULT_PRIORITY
+
 from ..errors import Conflict, NotFound
 from ..input_limits import is_id
 from ..lazy_modules import lazy_module
 from ..views import InstanceView, TaskView, TimelineEntry
-from .assignment import DEFAULT_PRIORITY, split
+from .assignment import split
 
 if TYPE_CHECKING:
     from sqlalchemy import Row
