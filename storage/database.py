@@ -258,10 +258,10 @@ class Database:
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back entirely if it raises."""
-        if self._one_writer is not None:
-            self._one_writer.acquire()
         from sqlalchemy.orm.exc import StaleDataError  # loaded with the ORM, by the first write
 
+        if self._one_writer is not None:
+            self._one_writer.acquire()
         try:
             session = self._write_session()  # on SQLite it may connect now: a missing file raises here
         except BaseException:

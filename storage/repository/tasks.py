@@ -23,13 +23,17 @@ _INSERT_TASK_SQLITE = Prepared(_INSERT_TASK)  # SQLite: the cursor's lastrowid, 
 
 
 _TASK_BY_ID = Prepared(select(TASK).where(TASK.c.id == bindparam("id")))
+
+
+def _is_open(state: Any) -> Any:
+    """`state IN ('ready', 'claimed')` as fixed parameters: an expanding IN is rendered per execution,
+    not once (Prepared)."""
+    return state.in_([bindparam(f"{state.table.name}_open_{i}", s) for i, s in enumerate(OPEN_TASK_STATES)])
+
+
 _OPEN_TASKS_OF = Prepared(
     select(TASK)
-    .where(
-        TASK.c.instance_id == bindparam("instance_id"),
-        # IN (?, ?) with fixed values: an expanding IN is rendered per execution, not once
-        TASK.c.state.in_([bindparam(f"open_{i}", state) for i, state in enumerate(OPEN_TASK_STATES)]),
-    )
+    .where(TASK.c.instance_id == bindparam("instance_id"), _is_open(TASK.c.state))
     .order_by(TASK.c.id)
 )
 
@@ -50,7 +54,7 @@ _OPEN_SIBLINGS = (
     .select_from(_SIBLING)
     .where(
         _SIBLING.c.instance_id == TASK.c.instance_id,
-        _SIBLING.c.state.in_([bindparam(f"sib_{i}", state) for i, state in enumerate(OPEN_TASK_STATES)]),
+        _is_open(_SIBLING.c.state),
         _SIBLING.c.id != TASK.c.id,
     )
     .scalar_subquery()
