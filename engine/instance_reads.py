@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from storage import reads
 
 from .comment_reads import comments_of
-from .errors import InvalidInput, NotFound
+from .errors import InvalidInput
 from .input_limits import is_id, whole
 from .kernel import rows
 from .lazy_modules import lazy_module
@@ -69,7 +69,7 @@ def instance_row(conn: Connection, instance_id: int) -> Row[Any]:
     """The instance's row, or NotFound (as engine/kernel/rows.py `instance` says it)."""
     found = reads.instance(conn, instance_id) if is_id(instance_id) else None
     if found is None:
-        raise NotFound(f"instance {instance_id} does not exist (see 'handoff instances')")
+        raise rows.missing_instance(instance_id)
     return found
 
 

@@ -30,6 +30,7 @@ from ..views import InstanceView
 from .events import task_event
 from .operation import Operation
 from .recording import record
+from .rows import instance as instance_row
 from .rows import instance_view
 from .rows import workflow as load_workflow
 
@@ -117,9 +118,7 @@ class Router:
         loaded = self.live.get(instance_id)
         if loaded is not None:
             return instance_view(self.work, loaded[0], loaded[1].version)
-        instance = self.work.instance(instance_id)
-        if instance is None:
-            raise NotFound(f"instance {instance_id} does not exist (see 'handoff instances')")
+        instance = instance_row(self.work, instance_id)
         return instance_view(
             self.work, instance, repo.definition_version(self.work.session, instance.definition_id)
         )

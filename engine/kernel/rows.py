@@ -46,15 +46,20 @@ def task_with_instance(work: Work, task_id: int) -> tuple[HumanTask, ProcessInst
     if found is None:
         raise NotFound(f"task {task_id} does not exist (see 'handoff tasks')")
     if of_task is None:
-        raise NotFound(f"instance {found.instance_id} does not exist (see 'handoff instances')")
+        raise missing_instance(found.instance_id)
     return found, of_task
 
 
 def instance(work: Work, instance_id: int) -> ProcessInstance:
     found = work.instance(instance_id) if is_id(instance_id) else None
     if found is None:
-        raise NotFound(f"instance {instance_id} does not exist (see 'handoff instances')")
+        raise missing_instance(instance_id)
     return found
+
+
+def missing_instance(instance_id: int) -> NotFound:
+    """What a reader is told of an instance id that names no instance."""
+    return NotFound(f"instance {instance_id} does not exist (see 'handoff instances')")
 
 
 def label(row: HumanTask) -> str:
