@@ -43,8 +43,7 @@ class Permissions:
             return cached[1]
         self._schema.ready()
         with self._db.connection() as conn:  # no ORM: every command, reads included, checks its actor
-            table = reads.user_table(conn)
-        members = {name: Member(name, role, frozenset(lanes)) for name, (role, lanes) in table.items()}
+            members = _members(reads.user_table(conn))
         self._cached = (now + self.CACHE_SECONDS, members)
         return members
 
@@ -92,9 +91,11 @@ def may_work_on(member: Member, task: TaskRow) -> bool:
 
 def check_fresh(session: Session, actor: str | None) -> None:
     """Managing users is checked on the table as it is now, in this transaction, never on the cache."""
-    table = reads.user_table(session)
-    members = {n: Member(n, role, frozenset(lanes)) for n, (role, lanes) in table.items()}
-    access.check(members, actor, "users")
+    access.check(_members(reads.user_table(session)), actor, "users")
+
+
+def _members(table: dict[str, tuple[str, tuple[str, ...]]]) -> dict[str, Member]:
+    return {name: Member(name, role, frozenset(lanes)) for name, (role, lanes) in table.items()}
 
 
 def check_actor(actor: str | None) -> None:
